@@ -1,0 +1,1 @@
+"""Pipeline wiring: the batch job, its configuration and the command line."""

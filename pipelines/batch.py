@@ -1,0 +1,159 @@
+"""Bounded pipeline: sources -> extract -> dedup -> stories -> Parquet tables.
+
+    python -m pipelines.batch --input 'pages/**/*.html' --output out --config configs/default.yaml
+
+Any other flag is a Beam pipeline option (``--runner``, ``--direct_num_workers`` ...).  Locally the
+runner defaults to the FnApiRunner (Beam's DirectRunner would first try to download Prism).
+With no arguments the job runs on the bundled sample.
+"""
+
+import argparse
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipelines.config import Config, ConfigError, load_config
+from schemas.tables import ARTICLES, FAILURES, STORIES
+from transforms.dedup import DedupByUrl, ExactStories
+from transforms.extract import Extract
+from transforms.files import ReadHtmlFiles, file_patterns
+from transforms.write import TableSpec, WriteTable
+
+SAMPLE_PAGES = Path(__file__).parent / "sample" / "pages"
+DEFAULT_RUNNER = "FnApiRunner"
+
+ARTICLES_SPEC = TableSpec("articles", ARTICLES, ("article_id",))
+STORIES_SPEC = TableSpec("stories", STORIES, ("story_id",))
+FAILURES_SPEC = TableSpec("failures", FAILURES, ("source", "stage", "error_type"))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    ingest_date: str
+    output: str
+
+
+def new_run_context(output: str, now: Optional[datetime] = None) -> RunContext:
+    now = now or datetime.now(timezone.utc)
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return RunContext(run_id=run_id, ingest_date=f"{now:%Y-%m-%d}", output=output)
+
+
+def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext) -> None:
+    """Wire the batch job onto ``pipeline``."""
+    pages, read_failures = pipeline | "ReadHtml" >> ReadHtmlFiles(config.sources.html)
+    extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
+    articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
+    story_articles, stories = articles | "Stories" >> ExactStories()
+    failures = (
+        (read_failures, extract_failures, dup_failures)
+        | "AllFailures" >> beam.Flatten()
+        | "CountFailures" >> beam.Map(count_failure)
+    )
+
+    shards = config.output.shards
+    for label, spec, rows in (
+        ("Articles", ARTICLES_SPEC, story_articles),
+        ("StoriesTable", STORIES_SPEC, stories),
+        ("Failures", FAILURES_SPEC, failures),
+    ):
+        rows | f"Write{label}" >> WriteTable(spec, run.output, run.run_id, run.ingest_date, shards)
+
+
+def count_failure(row: dict) -> dict:
+    Metrics.counter("failures", f"{row['stage']}.{row['error_type']}").inc()
+    return row
+
+
+def run_summary(result, elapsed_s: float) -> dict:
+    """Counts from the job's metrics: rows written per table, failures by stage.reason, pages/s."""
+    counters = result.metrics().query(MetricsFilter())["counters"]
+    written = Counter()
+    failure_reasons = Counter()
+    for counter in counters:
+        name, value = counter.key.metric, counter.committed or counter.attempted or 0
+        if name.namespace == "write":
+            written[name.name] += value
+        elif name.namespace == "failures":
+            failure_reasons[name.name] += value
+    articles, stories, failures = written["articles"], written["stories"], written["failures"]
+    return {
+        "articles": articles,
+        "stories": stories,
+        "reprint_ratio": round(1 - stories / articles, 4) if articles else 0.0,
+        "failures": failures,
+        "failures_by_reason": dict(sorted(failure_reasons.items())),
+        "pages_per_s": round((articles + failures) / elapsed_s, 2) if elapsed_s else 0.0,
+        "elapsed_s": round(elapsed_s, 2),
+    }
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", action="append", help="glob or folder of HTML files (repeatable)")
+    parser.add_argument("--output", help="output root (local path or gs://...)")
+    parser.add_argument("--config", help="YAML configuration (see configs/default.yaml)")
+    return parser.parse_known_args(argv)
+
+
+def prepare(argv) -> tuple[Config, RunContext, PipelineOptions]:
+    args, beam_args = parse_args(argv)
+    config = load_config(args.config)
+    sources = replace(config.sources, html=tuple(args.input or config.sources.html or (str(SAMPLE_PAGES),)))
+    output = replace(config.output, root=args.output or config.output.root)
+    config = replace(config, sources=sources, output=output)
+    for item in sources.html:
+        if not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):
+            raise ConfigError(f"no input files match {item}")
+    options = PipelineOptions(beam_args)
+    if options.view_as(StandardOptions).runner is None:
+        options.view_as(StandardOptions).runner = DEFAULT_RUNNER
+    return config, new_run_context(output.root), options
+
+
+def run(argv=None) -> dict:
+    """Run the batch job to completion; returns the run summary."""
+    config, run_ctx, options = prepare(argv)
+    started = time.monotonic()
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config, run_ctx)
+    result = pipeline.run()
+    result.wait_until_finish()
+    summary = {"run_id": run_ctx.run_id, "output": run_ctx.output, **run_summary(result, time.monotonic() - started)}
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    reasons = ", ".join(f"{k}={v}" for k, v in summary["failures_by_reason"].items()) or "none"
+    return (
+        f"run {summary['run_id']} -> {summary['output']}\n"
+        f"  articles {summary['articles']}, stories {summary['stories']}, reprint ratio {summary['reprint_ratio']:.1%}\n"
+        f"  failures {summary['failures']} ({reasons})\n"
+        f"  {summary['pages_per_s']} pages/s over {summary['elapsed_s']} s"
+    )
+
+
+def main(argv=None) -> int:
+    try:
+        summary = run(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""YAML run configuration, validated at start-up.
+
+Each top-level section maps onto a frozen dataclass owned by the stage that uses it; unknown
+keys and wrongly typed values are errors that name the offending key.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional, get_type_hints
+
+import yaml
+
+from transforms.extract import ExtractConfig
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    html: tuple = ()  # globs or folders of HTML files (.html, .htm, optionally .gz)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    root: str = "out"
+    shards: int = 1  # files per table partition; raise for large runs so no worker writes everything
+
+
+@dataclass(frozen=True)
+class Config:
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def _coerce(value: Any, expected: type, key: str) -> Any:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    if expected is Optional[str] and (value is None or isinstance(value, str)):
+        return value
+    if isinstance(expected, type) and isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"config key '{key}' must be {getattr(expected, '__name__', expected)}, got {value!r}")
+
+
+def _build(cls: type, values: Any, prefix: str):
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{prefix or 'top level'}' must be a mapping, got {type(values).__name__}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown config key '{prefix}{key}' (known: {', '.join(sorted(known))})")
+    kwargs = {}
+    for key, value in values.items():
+        expected = hints[key]
+        if dataclasses.is_dataclass(expected):
+            kwargs[key] = _build(expected, value, f"{prefix}{key}.")
+        else:
+            kwargs[key] = _coerce(value, expected, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def parse_config(text: str) -> Config:
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config is not valid YAML: {exc}") from exc
+    return _build(Config, values, "")
+
+
+def load_config(path: Optional[str]) -> Config:
+    """The configuration in ``path`` (read through FileSystems), or the defaults when None."""
+    if path is None:
+        return Config()
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        with FileSystems.open(path) as handle:
+            return parse_config(handle.read().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Table schemas (pyarrow), defined once."""

@@ -1,0 +1,66 @@
+"""Pyarrow schemas of every table the pipeline writes: the only place columns are defined.
+
+Tables are append-only event tables, Hive-partitioned by ``ingest_date`` (the partition
+column lives in the folder name, not in the files).  Bump ``SCHEMA_VERSION`` whenever a
+column is added, removed or changes type; every row carries the version it was written with.
+"""
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+_UTC = pa.timestamp("us", tz="UTC")
+
+ARTICLES = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("domain", pa.string()),
+        pa.field("feed_url", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("author", pa.string()),
+        pa.field("published_at", _UTC),
+        pa.field("published_at_source", pa.string()),
+        pa.field("fetched_at", _UTC),
+        pa.field("language", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("word_count", pa.int32()),
+        pa.field("content_sha1", pa.string()),
+        pa.field("story_id", pa.string()),
+        pa.field("is_canonical", pa.bool_()),
+        pa.field("similarity", pa.float32()),
+        pa.field("run_id", pa.string()),
+        pa.field("schema_version", pa.int16()),
+    ]
+)
+
+STORIES = pa.schema(
+    [
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("canonical_article_id", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("first_published_at", _UTC),
+        pa.field("article_count", pa.int32()),
+        pa.field("domain_count", pa.int32()),
+        pa.field("domains", pa.list_(pa.string())),
+        pa.field("run_id", pa.string()),
+        pa.field("schema_version", pa.int16()),
+    ]
+)
+
+FAILURES = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("error_type", pa.string(), nullable=False),
+        pa.field("message", pa.string()),
+        pa.field("http_status", pa.int32()),
+        pa.field("attempts", pa.int32()),
+        pa.field("at", _UTC),
+        pa.field("run_id", pa.string()),
+        pa.field("schema_version", pa.int16()),
+    ]
+)
+
+TABLES = {"articles": ARTICLES, "stories": STORIES, "failures": FAILURES}

@@ -1,0 +1,1 @@
+"""Composite Beam transforms, one module per stage, over pure functions."""

@@ -1,0 +1,225 @@
+"""Extraction stage: raw page bytes -> clean text and metadata with trafilatura.
+
+Pure functions (``check_page``, ``decode_html``, ``extract_document``) do the work; ``Extract`` is
+the composite transform.  trafilatura runs with ``deduplicate=False`` (its dedup cache is
+process-global and would make output depend on order).  Each page gets a wall-clock budget: the
+extraction runs in a child process (``IsolatedExtractor``) that is killed and restarted when a
+pathological page overruns, so one page cannot stall a worker on any runner or thread.
+"""
+
+import multiprocessing
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from charset_normalizer import from_bytes
+
+from transforms import normalize
+from transforms.records import FAILURES, failure
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+
+class PageRejected(ValueError):
+    """A page that cannot become an article; ``error_type`` names the reason for the failures table."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(message)
+        self.error_type = error_type
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    max_page_bytes: int = 20_000_000
+    timeout_s: float = 30.0
+    min_words: int = 20
+    favor_precision: bool = False
+    include_tables: bool = True
+    include_comments: bool = False
+
+
+def check_page(body: bytes, max_bytes: int) -> None:
+    """Reject inputs no extractor should see: empty, oversized or binary."""
+    if not body or not body.strip():
+        raise PageRejected("EmptyPage", "page has no content")
+    if len(body) > max_bytes:
+        raise PageRejected("PageTooLarge", f"{len(body)} bytes > limit {max_bytes}")
+    head = body[:4096]
+    if len(_CONTROL_BYTES.findall(head)) > len(head) // 100:
+        raise PageRejected("BinaryContent", "page looks binary (control bytes in the first 4 KB)")
+
+
+def decode_html(body: bytes, declared_charset: Optional[str] = None) -> str:
+    """Bytes -> text: transport charset, then ``<meta charset>``, then UTF-8, then detection.
+
+    The result is NFC (Vietnamese legacy code pages such as windows-1258 decode to combining
+    tone marks)."""
+    candidates = [declared_charset]
+    match = _META_CHARSET.search(body[:4096])
+    if match:
+        candidates.append(match.group(1).decode("ascii"))
+    candidates.append("utf-8")
+    for charset in candidates:
+        if not charset:
+            continue
+        try:
+            return normalize.nfc(body.decode(charset))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    best = from_bytes(body[:200_000]).best()
+    if best is not None:
+        try:
+            return normalize.nfc(body.decode(best.encoding))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return normalize.nfc(body.decode("utf-8", errors="replace"))
+
+
+def extract_document(html: str, url: Optional[str], config: ExtractConfig) -> Optional[dict]:
+    """Run trafilatura on one page; the fields we keep, or None when it finds no main text."""
+    import trafilatura  # imported here: the isolated child process imports it once
+
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        deduplicate=False,
+        favor_precision=config.favor_precision,
+        include_tables=config.include_tables,
+        include_comments=config.include_comments,
+        date_extraction_params=_DATE_PARAMS,
+    )
+    if doc is None:
+        return None
+    return {
+        "text": doc.text,
+        "title": doc.title,
+        "author": doc.author,
+        "url": doc.url,
+        "date": doc.date,
+        "sitename": doc.sitename,
+    }
+
+
+def _child_loop(conn, config: ExtractConfig) -> None:
+    while True:
+        try:
+            html, url = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", extract_document(html, url, config)))
+        except Exception as exc:  # reported to the parent, which records a failure
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class IsolatedExtractor:
+    """``extract_document`` in a child process with a per-page time limit."""
+
+    def __init__(self, config: ExtractConfig):
+        self._config = config
+        self._process = None
+        self._conn = None
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe()
+        self._process = ctx.Process(target=_child_loop, args=(child_conn, self._config), daemon=True)
+        self._process.start()
+        child_conn.close()
+
+    def __call__(self, html: str, url: Optional[str]) -> Optional[dict]:
+        if self._process is None or not self._process.is_alive():
+            self._start()
+        self._conn.send((html, url))
+        if not self._conn.poll(self._config.timeout_s):
+            self.close()
+            raise PageRejected("ExtractionTimeout", f"no result within {self._config.timeout_s:g} s")
+        try:
+            status, value = self._conn.recv()
+        except EOFError:
+            self.close()
+            raise PageRejected("ExtractorCrashed", "extraction process died") from None
+        if status == "error":
+            raise PageRejected("ExtractionError", value)
+        return value
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join()
+            self._conn.close()
+        self._process = self._conn = None
+
+
+def page_to_article(page: dict, doc: Optional[dict], min_words: int) -> dict:
+    """Turn trafilatura's fields plus the raw page's context into a normalised article dict."""
+    if doc is None or not doc.get("text"):
+        raise PageRejected("NoMainText", "trafilatura found no main text")
+    text = normalize.clean_text(doc["text"])
+    word_count = normalize.word_count(text)
+    if word_count < min_words:
+        raise PageRejected("TooShort", f"{word_count} words < {min_words}")
+    url = normalize.article_url(doc.get("url"), page.get("url"))
+    published_at, published_source = normalize.published_time(doc.get("date"), page.get("feed_published_at"))
+    title = normalize.clean_title(doc.get("title") or page.get("feed_title"), doc.get("sitename"))
+    return {
+        "article_id": normalize.article_id(url, page["source"]),
+        "url": url,
+        "source": page["source"],
+        "domain": normalize.domain(url),
+        "feed_url": page.get("feed_url"),
+        "title": title,
+        "author": normalize.clean_title(doc.get("author"), None),
+        "published_at": published_at,
+        "published_at_source": published_source,
+        "fetched_at": page.get("fetched_at"),
+        "language": normalize.language(text, page.get("html_lang")),
+        "text": text,
+        "word_count": word_count,
+        "content_sha1": normalize.content_sha1(text),
+    }
+
+
+class _ExtractFn(beam.DoFn):
+    def __init__(self, config: ExtractConfig):
+        self._config = config
+        self._extractor = None
+
+    def setup(self):
+        self._extractor = IsolatedExtractor(self._config)
+
+    def process(self, page):
+        try:
+            check_page(page["body"], self._config.max_page_bytes)
+            html = decode_html(page["body"], page.get("charset"))
+            page = {**page, "body": None, "html_lang": normalize.html_lang(html)}
+            doc = self._extractor(html, page.get("url"))
+            yield page_to_article(page, doc, self._config.min_words)
+            Metrics.counter("extract", "articles").inc()
+        except PageRejected as exc:
+            Metrics.counter("extract", f"failed_{exc.error_type}").inc()
+            yield beam.pvalue.TaggedOutput(FAILURES, failure(page["source"], "extract", exc.error_type, str(exc)))
+        except Exception as exc:  # a bug or a page we did not foresee: record it, keep the run alive
+            Metrics.counter("extract", f"failed_{type(exc).__name__}").inc()
+            yield beam.pvalue.TaggedOutput(FAILURES, failure(page["source"], "extract", type(exc).__name__, repr(exc)))
+
+    def teardown(self):
+        if self._extractor is not None:
+            self._extractor.close()
+
+
+class Extract(beam.PTransform):
+    """Raw pages -> (articles, failures)."""
+
+    def __init__(self, config: ExtractConfig = ExtractConfig()):
+        super().__init__()
+        self._config = config
+
+    def expand(self, pages):
+        results = pages | "ExtractPages" >> beam.ParDo(_ExtractFn(self._config)).with_outputs(FAILURES, main="articles")
+        return results.articles, results[FAILURES]

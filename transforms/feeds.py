@@ -1,0 +1,148 @@
+"""Feeds (RSS/Atom/RDF/JSON Feed) -> URL entries, with feedparser.
+
+A *URL entry* is ``{"url", "source", "feed_url", "title", "published_at", "guid"}`` where
+``url`` is the canonical URL (see ``transforms.urls``).  Failures (stage ``feed``): one row
+per malformed feed (``FeedMalformed`` when entries were still recovered, ``FeedUnparseable``
+when none were) and one per entry without a usable http(s) link (``EntryWithoutLink``).
+"""
+
+import io
+import unicodedata
+from datetime import datetime, timezone
+from typing import Optional
+from urllib.parse import urljoin
+
+import apache_beam as beam
+import feedparser
+
+from transforms import records
+from transforms.urls import canonical_url
+
+STAGE = "feed"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def url_entry(url, source, *, feed_url=None, title=None, published_at=None, guid=None) -> dict:
+    """A URL entry (what feeds and URL lists emit and the fetcher consumes)."""
+    return {
+        "url": url,
+        "source": source,
+        "feed_url": feed_url,
+        "title": title,
+        "published_at": published_at,
+        "guid": guid,
+    }
+
+
+def _clean_text(value) -> Optional[str]:
+    text = unicodedata.normalize("NFC", " ".join(str(value).split())) if value else ""
+    return text or None
+
+
+def _published_at(entry) -> Optional[datetime]:
+    """feedparser's parsed date (a UTC struct_time) as an aware datetime."""
+    for key in ("published_parsed", "updated_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            try:
+                return datetime(*parsed[:6], tzinfo=timezone.utc)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def parse_feed(
+    body: bytes, feed_url: str, content_type: Optional[str] = None
+) -> tuple[list[dict], list[dict]]:
+    """Parse one feed body into (URL entries, failures); entries deduplicated by canonical URL,
+    the first in document order kept.  ``content_type`` is the HTTP header when known."""
+    headers = {"content-location": feed_url}
+    if content_type:
+        headers["content-type"] = content_type
+    # A file object, never bytes/str: feedparser would open a str/bytes that looks like a path or URL.
+    parsed = feedparser.parse(io.BytesIO(body or b""), response_headers=headers)
+
+    entries, failures, seen = [], [], set()
+    for index, entry in enumerate(parsed.entries):
+        link = entry.get("link")
+        url = canonical_url(urljoin(feed_url, link.strip())) if isinstance(link, str) else None
+        title = _clean_text(entry.get("title"))
+        guid = _clean_text(entry.get("id"))
+        if url is None:
+            failures.append(
+                records.failure(
+                    f"{feed_url}#entry={index}",
+                    STAGE,
+                    "EntryWithoutLink",
+                    f"entry {index} has no http(s) link (link={link!r}, guid={guid!r}, title={title!r})",
+                )
+            )
+        elif url not in seen:
+            seen.add(url)
+            entries.append(
+                url_entry(
+                    url, feed_url, feed_url=feed_url, title=title,
+                    published_at=_published_at(entry), guid=guid,
+                )
+            )
+    if parsed.get("bozo"):
+        error = parsed.get("bozo_exception")
+        failures.append(
+            records.failure(
+                feed_url,
+                STAGE,
+                "FeedMalformed" if parsed.entries else "FeedUnparseable",
+                f"{type(error).__name__}: {error}",
+            )
+        )
+    return entries, failures
+
+
+def _entry_rank(entry: dict) -> tuple:
+    """Total order used to pick one entry per URL: earliest published, then smallest source."""
+    published = entry.get("published_at")
+    return (
+        published is None,
+        published or _EPOCH,
+        entry.get("source") or "",
+        entry.get("feed_url") or "",
+        entry.get("title") or "",
+        entry.get("guid") or "",
+    )
+
+
+def first_entry(entries) -> dict:
+    """The entry to keep among those sharing a URL (associative, so usable as a combiner)."""
+    return min(entries, key=_entry_rank)
+
+
+class DedupEntries(beam.PTransform):
+    """One URL entry per canonical URL, chosen deterministically (see ``first_entry``)."""
+
+    def expand(self, entries):
+        return (
+            entries
+            | "KeyByUrl" >> beam.Map(lambda entry: (entry["url"], entry))
+            | "KeepFirst" >> beam.CombinePerKey(first_entry)
+            | "DropKey" >> beam.Values()
+        )
+
+
+def _parse_feed_element(element: dict):
+    entries, failures = parse_feed(element["body"], element["feed_url"], element.get("content_type"))
+    yield from entries
+    for row in failures:
+        yield beam.pvalue.TaggedOutput(records.FAILURES, row)
+
+
+class ParseFeeds(beam.PTransform):
+    """Feed bodies ``{"feed_url", "body": bytes, "content_type"?: str}`` -> (URL entries, failures).
+
+    Entries are unique per feed; apply ``DedupEntries`` for uniqueness across feeds (bounded input).
+    """
+
+    def expand(self, feeds):
+        parsed = feeds | "ParseFeed" >> beam.FlatMap(_parse_feed_element).with_outputs(
+            records.FAILURES, main="entries"
+        )
+        return parsed.entries, parsed[records.FAILURES]

@@ -1,0 +1,139 @@
+"""Pure normalisation helpers: Unicode, whitespace, titles, dates, language, ids.
+
+Everything here is a deterministic function of its arguments (no clocks, no global caches).
+"""
+
+import hashlib
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Optional
+
+import py3langid
+
+from transforms.urls import canonical_url, domain_of
+
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_HTML_LANG = re.compile(r"""<html[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[-|–—•»:]|::)\s+")
+_OUTLET_PREFIX = re.compile(r"^(?:báo|tạp chí|tin tức|thời báo|đài|cổng thông tin|trang tin)\b", re.I)
+_DOMAIN_LIKE = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|info|news)$", re.I)
+_WORD = re.compile(r"\w+")
+_MIN_WORDS_TO_DETECT = 15
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def clean_text(text: str) -> str:
+    """NFC, no zero-width characters, single spaces, paragraphs separated by one newline."""
+    text = _ZERO_WIDTH.sub("", nfc(text)).replace("\r\n", "\n").replace("\r", "\n")
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line)).strip()
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def content_sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _fold(text: str) -> str:
+    """Accent- and case-insensitive key used to compare a title suffix with the site name."""
+    decomposed = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
+    return re.sub(r"[\W_]+", "", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def _is_site_suffix(segment: str, separator: str, sitename: Optional[str]) -> bool:
+    folded = _fold(segment)
+    if not folded:
+        return False
+    if sitename and (folded in _fold(sitename) or _fold(sitename) in folded):
+        return True
+    if _OUTLET_PREFIX.match(segment) or _DOMAIN_LIKE.match(segment):
+        return True
+    return separator.strip() == "|" and len(segment.split()) <= 5
+
+
+def clean_title(title: Optional[str], sitename: Optional[str]) -> Optional[str]:
+    """NFC, single-spaced, without a trailing site name (' - Báo X', ' | Site')."""
+    if not title:
+        return None
+    title = clean_text(title).replace("\n", " ")
+    parts = _TITLE_SEPARATORS.split(title)
+    separators = _TITLE_SEPARATORS.findall(title)
+    while len(parts) > 1 and _is_site_suffix(parts[-1], separators[-1], sitename):
+        parts.pop()
+        separators.pop()
+    head = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:]))
+    return head or None
+
+
+def article_url(page_url: Optional[str], fetched_url: Optional[str]) -> Optional[str]:
+    """The canonical URL: the page's own (canonical link / og:url), else the one it was fetched from."""
+    for candidate in (page_url, fetched_url):
+        if candidate:
+            url = canonical_url(candidate)
+            if url:
+                return url
+    return None
+
+
+def domain(url: Optional[str]) -> Optional[str]:
+    return domain_of(url) if url else None
+
+
+def article_id(url: Optional[str], source: str) -> str:
+    """Stable id: from the canonical URL, else from the input location."""
+    key = url or f"source:{source}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+
+
+def parse_timestamp(value: Optional[str]) -> Optional[datetime]:
+    """ISO-8601 string -> aware UTC datetime (naive values are taken as UTC)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _has_time(value: datetime) -> bool:
+    return (value.hour, value.minute, value.second) != (0, 0, 0)
+
+
+def published_time(page_date: Optional[str], feed_date: Optional[datetime]) -> tuple[Optional[datetime], str]:
+    """Best publication time and where it came from: ``page``, ``feed`` or ``none``.
+
+    A page date without a time of day yields to a feed date of the same day (feeds carry times)."""
+    page = parse_timestamp(page_date)
+    feed = feed_date.astimezone(timezone.utc) if feed_date else None
+    if page and (_has_time(page) or not feed or feed.date() != page.date()):
+        return page, "page"
+    if feed:
+        return feed, "feed"
+    return None, "none"
+
+
+def html_lang(html: str) -> Optional[str]:
+    match = _HTML_LANG.search(html[:5000])
+    return match.group(1).lower() if match else None
+
+
+def language(text: str, declared: Optional[str]) -> Optional[str]:
+    """ISO 639-1 code detected from the text; the page's declared ``lang`` only for very short texts.
+
+    Templates often copy a wrong ``<html lang>`` (Vietnamese pages declaring ``en``), so a
+    text long enough to classify wins over the declaration."""
+    if text and (word_count(text) >= _MIN_WORDS_TO_DETECT or not declared):
+        return py3langid.classify(text[:2000])[0]
+    return declared

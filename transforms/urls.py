@@ -1,0 +1,43 @@
+"""URL canonicalisation shared by sources, extraction and dedup (built on courlan).
+
+The canonical form is what identifies an article: lower-case scheme and host, default port,
+tracking parameters (utm_*, fbclid, gclid, ...) and the fragment removed, query sorted.
+"""
+
+from typing import Optional
+from urllib.parse import urlsplit, urlunsplit
+
+from courlan import clean_url, extract_domain
+
+_HTTP_SCHEMES = ("http", "https")
+
+
+def is_http_url(url: Optional[str]) -> bool:
+    """True for an absolute http(s) URL with a host (no whitespace inside)."""
+    if not isinstance(url, str) or not url or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.hostname)
+    except ValueError:  # e.g. an invalid IPv6 literal or port
+        return False
+
+
+def canonical_url(url: Optional[str]) -> Optional[str]:
+    """The canonical form of an http(s) URL, or None when it is not one."""
+    if not isinstance(url, str):
+        return None
+    cleaned = clean_url(url.strip())
+    if not cleaned or not is_http_url(cleaned):
+        return None
+    return urlunsplit(urlsplit(cleaned)._replace(fragment=""))
+
+
+def domain_of(url: Optional[str]) -> Optional[str]:
+    """The registered domain (public-suffix aware, without 'www.'), e.g. 'bbc.co.uk' for
+    news.bbc.co.uk; the bare host for IPs, localhost and unknown suffixes; None if no URL."""
+    canonical = canonical_url(url)
+    if canonical is None:
+        return None
+    host = urlsplit(canonical).hostname or ""
+    return extract_domain(canonical) or host.removeprefix("www.") or None
