@@ -3,7 +3,7 @@
 A *URL entry* is ``{"url", "source", "feed_url", "title", "published_at", "guid"}`` where
 ``url`` is the canonical URL (see ``transforms.urls``).  Failures (stage ``feed``): one row
 per malformed feed (``FeedMalformed`` when entries were still recovered, ``FeedUnparseable``
-when none were) and one per entry without a usable http(s) link (``EntryWithoutLink``).
+when none were, ``NotAFeed`` for a well-formed body that is no feed) and one per entry without a usable http(s) link (``EntryWithoutLink``).
 """
 
 import io
@@ -20,6 +20,8 @@ from transforms.urls import canonical_url
 
 STAGE = "feed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Bozo notices about transport metadata (declared charset or media type) on a feed that parsed fine.
+_TRANSPORT_NOTICES = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
 def url_entry(url, source, *, feed_url=None, title=None, published_at=None, guid=None) -> dict:
@@ -56,9 +58,7 @@ def parse_feed(
 ) -> tuple[list[dict], list[dict]]:
     """Parse one feed body into (URL entries, failures); entries deduplicated by canonical URL,
     the first in document order kept.  ``content_type`` is the HTTP header when known."""
-    headers = {"content-location": feed_url}
-    if content_type:
-        headers["content-type"] = content_type
+    headers = {"content-location": feed_url, "content-type": content_type or "application/xml"}
     # A file object, never bytes/str: feedparser would open a str/bytes that looks like a path or URL.
     parsed = feedparser.parse(io.BytesIO(body or b""), response_headers=headers)
 
@@ -85,17 +85,19 @@ def parse_feed(
                     published_at=_published_at(entry), guid=guid,
                 )
             )
-    if parsed.get("bozo"):
-        error = parsed.get("bozo_exception")
-        failures.append(
-            records.failure(
-                feed_url,
-                STAGE,
-                "FeedMalformed" if parsed.entries else "FeedUnparseable",
-                f"{type(error).__name__}: {error}",
-            )
-        )
+    failures.extend(_feed_failures(parsed, feed_url))
     return entries, failures
+
+
+def _feed_failures(parsed, feed_url: str) -> list[dict]:
+    """At most one row about the feed as a whole: malformed, or not a feed at all."""
+    error = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not isinstance(error, _TRANSPORT_NOTICES):
+        error_type = "FeedMalformed" if parsed.entries else "FeedUnparseable"
+        return [records.failure(feed_url, STAGE, error_type, f"{type(error).__name__}: {error}")]
+    if not parsed.get("version") and not parsed.entries:
+        return [records.failure(feed_url, STAGE, "NotAFeed", "no RSS, Atom or RDF feed found in the body")]
+    return []
 
 
 def _entry_rank(entry: dict) -> tuple:

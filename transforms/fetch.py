@@ -382,7 +382,8 @@ def _classify(exc: Exception) -> FetchError:
 # ---------------------------------------------------------------- Beam
 
 
-def _page_outcome(fetcher: Fetcher, pacer: HostPacer, entry: dict):
+def fetch_page(fetcher: Fetcher, pacer: HostPacer, entry: dict):
+    """A raw page for a URL entry, or its failures row tagged ``FAILURES``."""
     try:
         fetched = fetcher.get(entry["url"], pacer)
     except FetchError as err:
@@ -399,7 +400,8 @@ def _page_outcome(fetcher: Fetcher, pacer: HostPacer, entry: dict):
     )
 
 
-def _feed_outcome(fetcher: Fetcher, pacer: HostPacer, feed_url: str, validators: dict):
+def fetch_feed(fetcher: Fetcher, pacer: HostPacer, feed_url: str, validators: dict):
+    """A feed-bodies record (conditional GET), or its failures row tagged ``FAILURES``."""
     previous = validators.get(feed_url)
     try:
         fetched = fetcher.get(feed_url, pacer, conditional_headers(previous))
@@ -500,7 +502,7 @@ class FetchPages(beam.PTransform):
         self._config = fetch_config
 
     def expand(self, entries):
-        return entries | "PoliteFetch" >> _PoliteFetch(self._config, _entry_url, _page_outcome)
+        return entries | "PoliteFetch" >> _PoliteFetch(self._config, _entry_url, fetch_page)
 
 
 class FetchFeeds(beam.PTransform):
@@ -512,5 +514,5 @@ class FetchFeeds(beam.PTransform):
         self._config, self._validators = fetch_config, dict(validators or {})
 
     def expand(self, feed_urls):
-        outcome = partial(_feed_outcome, validators=self._validators)
+        outcome = partial(fetch_feed, validators=self._validators)
         return feed_urls | "PoliteFetch" >> _PoliteFetch(self._config, _same, outcome)

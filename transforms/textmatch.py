@@ -44,7 +44,7 @@ _CAPTION_MAX_WORDS = 30
 
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
 _TONE_IN_SYLLABLE = re.compile(r"([" + _TONE_MARKS + r"])([\w\u0302\u0306\u031b]*)")
-_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[^\W\d_][\w\u0300-\u036f]*|[\u0300-\u036f]+")
+_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[^\W\d_][\w\u0300-\u036f]*")
 _NUMBER_SEPARATORS = re.compile(r"[,:/]")
 
 

@@ -1,0 +1,373 @@
+"""Fetcher against a real loopback HTTP server (tests/localweb.py) with injected faults."""
+
+import gzip
+import socket
+from dataclasses import replace
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.localweb import Reply
+from transforms.fetch import (
+    FetchConfig,
+    Fetched,
+    Fetcher,
+    FetchFeeds,
+    FetchPages,
+    HostPacer,
+    conditional_headers,
+    feed_body,
+    fetch_feed,
+    fetch_page,
+    header_charset,
+    retry_after_seconds,
+    retry_delay,
+)
+
+CONFIG = FetchConfig(
+    user_agent="news-reprints-test/1.0 (+tests)",
+    per_host_delay_s=0.0,
+    max_workers=8,
+    connect_timeout_s=1.0,
+    read_timeout_s=0.3,
+    total_timeout_s=5.0,
+    max_bytes=1_000_000,
+    max_retries=2,
+    backoff_base_s=0.01,
+    max_retry_after_s=0.2,
+    max_redirects=3,
+    allow_loopback=True,
+)
+HTML = "<html><head><title>Tin mới</title></head><body><p>Hà Nội hoà bình</p></body></html>"
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """Hard guarantee: any attempt to connect outside loopback fails the test."""
+    connect = socket.socket.connect
+
+    def guarded(sock, address):
+        assert isinstance(address, tuple) and address[0].startswith(("127.", "::1")), f"connect to {address}"
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def entry(url, **extra):
+    return {"url": url, "source": "list.txt:1", "feed_url": None, "title": None, "published_at": None, "guid": None,
+            **extra}
+
+
+def fetch(url, config=CONFIG):
+    """The raw page, or the failures row (without its timestamp), for one URL."""
+    fetcher = Fetcher(config)
+    try:
+        result = fetch_page(fetcher, HostPacer(config.per_host_delay_s), entry(url))
+    finally:
+        fetcher.close()
+    if isinstance(result, beam.pvalue.TaggedOutput):
+        row = dict(result.value)
+        assert row.pop("at") is not None
+        return row
+    return result
+
+
+def failure_of(row):
+    return row["stage"], row["error_type"], row["http_status"], row["attempts"]
+
+
+# ---------------------------------------------------------------- pages
+
+
+def test_page_with_utf8_header_charset(local_web):
+    body = HTML.encode("utf-8")
+    url = local_web.route("/a", Reply(200, body, {"Content-Type": "text/html; charset=UTF-8"}))
+    page = fetch(url)
+    assert (page["source"], page["url"], page["body"], page["charset"]) == (url, url, body, "utf-8")
+    assert page["fetched_at"].tzinfo is not None
+    assert local_web.hits_for("/a")[0].headers["User-Agent"] == CONFIG.user_agent
+
+
+def test_vietnamese_windows_1258_and_missing_charset_are_passed_through(local_web):
+    body = "Thủ tướng".encode("cp1258")
+    legacy = local_web.route("/vn", Reply(200, body, {"Content-Type": 'text/html; charset="Windows-1258"'}))
+    bare = local_web.route("/bare", Reply(200, body, {"Content-Type": "text/html"}))
+    assert (fetch(legacy)["body"], fetch(legacy)["charset"]) == (body, "windows-1258")
+    assert (fetch(bare)["body"], fetch(bare)["charset"]) == (body, None)
+
+
+def test_feed_fields_of_the_entry_are_carried(local_web):
+    url = local_web.route("/story", Reply(200, b"<p>x</p>"))
+    fetcher = Fetcher(CONFIG)
+    page = fetch_page(fetcher, HostPacer(0), entry(url, feed_url="http://f/rss", title="Tiêu đề", published_at="T"))
+    assert (page["feed_url"], page["feed_title"], page["feed_published_at"]) == ("http://f/rss", "Tiêu đề", "T")
+
+
+@pytest.mark.parametrize("status", [404, 410, 403])
+def test_client_errors_fail_at_once(local_web, status):
+    url = local_web.route("/gone", Reply(status, b"no"))
+    assert failure_of(fetch(url)) == ("fetch", "HTTPError", status, 1)
+    assert len(local_web.hits_for("/gone")) == 1
+
+
+def test_server_errors_are_retried_until_success(local_web):
+    url = local_web.route("/flaky", Reply(500), Reply(503), Reply(200, b"ok"))
+    page = fetch(url)
+    assert page["body"] == b"ok"
+    assert len(local_web.hits_for("/flaky")) == 3
+
+
+def test_persistent_server_error_reports_every_attempt(local_web):
+    url = local_web.route("/down", Reply(503))
+    assert failure_of(fetch(url)) == ("fetch", "HTTPError", 503, 3)
+
+
+def test_429_honours_retry_after_capped(local_web):
+    url = local_web.route("/busy", Reply(429, headers={"Retry-After": "30"}), Reply(200, b"ok"))
+    assert fetch(url)["body"] == b"ok"
+    first, second = local_web.hits_for("/busy")
+    assert CONFIG.max_retry_after_s * 0.9 <= second.at - first.at < 5  # waited the cap, not 30 s
+
+
+def test_429_forever_fails_with_status(local_web):
+    url = local_web.route("/busy", Reply(429, headers={"Retry-After": "0"}))
+    assert failure_of(fetch(url)) == ("fetch", "HTTPError", 429, 3)
+
+
+def test_slow_response_times_out(local_web):
+    url = local_web.route("/slow", Reply(200, b"late", delay_s=1.0))
+    assert failure_of(fetch(url, replace(CONFIG, max_retries=1))) == ("fetch", "Timeout", None, 2)
+
+
+def test_total_deadline_bounds_retries(local_web):
+    url = local_web.route("/slow", Reply(200, b"late", delay_s=1.0))
+    config = replace(CONFIG, read_timeout_s=0.3, total_timeout_s=0.5, max_retries=5)
+    row = fetch(url, config)
+    assert row["error_type"] == "Timeout" and row["attempts"] <= 2
+
+
+def test_connection_reset(local_web):
+    url = local_web.route("/reset", Reply(reset=True))
+    assert failure_of(fetch(url)) == ("fetch", "ConnectionError", None, 3)
+
+
+def test_redirect_chain_is_followed_to_the_final_url(local_web):
+    final = local_web.route("/final", Reply(200, b"here"), host=1)
+    local_web.route("/r2", Reply(302, headers={"Location": final}))
+    start = local_web.route("/r1", Reply(301, headers={"Location": "/r2"}))
+    page = fetch(start)
+    assert (page["source"], page["url"], page["body"]) == (start, final, b"here")
+
+
+def test_redirect_loop(local_web):
+    local_web.route("/lb", Reply(302, headers={"Location": "/la"}))
+    url = local_web.route("/la", Reply(302, headers={"Location": "/lb"}))
+    assert failure_of(fetch(url)) == ("fetch", "RedirectLoop", 302, 1)
+
+
+def test_too_many_redirects(local_web):
+    for i in range(5):
+        local_web.route(f"/hop{i}", Reply(307, headers={"Location": f"/hop{i + 1}"}))
+    assert failure_of(fetch(local_web.url("/hop0"))) == ("fetch", "TooManyRedirects", 307, 1)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://10.0.0.1/admin", "http://169.254.169.254/latest/meta-data/", "http://[::ffff:a9fe:a9fe]/",
+     "http://0xa9fea9fe/", "file:///etc/passwd"],
+)
+def test_redirect_to_a_forbidden_target_is_refused_before_connecting(local_web, target):
+    url = local_web.route("/evil", Reply(302, headers={"Location": target}))
+    row = failure_of(fetch(url))
+    assert row == ("ssrf", "Blocked", None, 1)  # the guard's autouse fixture proves no connection was tried
+    assert len(local_web.hits) == 2  # robots.txt + /evil only
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1/", "http://192.168.0.1:8080/x", "ftp://127.0.0.1/x"])
+def test_forbidden_urls_are_refused(url):
+    assert failure_of(fetch(url)) == ("ssrf", "Blocked", None, 1)
+
+
+def test_loopback_is_refused_without_the_switch(local_web):
+    url = local_web.route("/a", Reply(200, b"x"))
+    assert failure_of(fetch(url, replace(CONFIG, allow_loopback=False))) == ("ssrf", "Blocked", None, 1)
+    assert local_web.hits == []
+
+
+def test_gzip_bomb_is_capped_on_decoded_size(local_web):
+    bomb = gzip.compress(b"\0" * 50_000_000)
+    url = local_web.route("/bomb", Reply(200, bomb, {"Content-Encoding": "gzip", "Content-Type": "text/html"}))
+    assert len(bomb) < CONFIG.max_bytes
+    assert failure_of(fetch(url)) == ("fetch", "TooLarge", 200, 1)
+
+
+def test_gzip_page_is_decoded(local_web):
+    url = local_web.route("/gz", Reply(200, gzip.compress(HTML.encode()), {"Content-Encoding": "gzip"}))
+    assert fetch(url)["body"] == HTML.encode()
+
+
+@pytest.mark.parametrize("declare_length", [True, False])
+def test_25_mb_page_hits_the_size_cap(local_web, declare_length):
+    url = local_web.route("/huge", Reply(200, b"x" * 1_000_000, repeat_body=25, declare_length=declare_length))
+    assert failure_of(fetch(url)) == ("fetch", "TooLarge", 200, 1)
+
+
+def test_robots_disallow_and_single_robots_fetch(local_web):
+    local_web.route("/robots.txt", Reply(200, b"User-agent: *\nDisallow: /private\n"))
+    local_web.route("/private/1", Reply(200, b"secret"))
+    local_web.route("/public/1", Reply(200, b"open"))
+    fetcher, pacer = Fetcher(CONFIG), HostPacer(0)
+    denied = fetch_page(fetcher, pacer, entry(local_web.url("/private/1")))
+    allowed = fetch_page(fetcher, pacer, entry(local_web.url("/public/1")))
+    assert failure_of(denied.value) == ("robots", "RobotsDisallowed", None, 1)
+    assert allowed["body"] == b"open"
+    assert len(local_web.hits_for("/robots.txt")) == 1 and local_web.hits_for("/private/1") == []
+
+
+def test_robots_for_our_user_agent_and_crawl_delay(local_web):
+    local_web.route("/robots.txt", Reply(200, b"User-agent: news-reprints-test\nCrawl-delay: 0.3\nDisallow: /x\n"))
+    local_web.route("/y", Reply(200, b"y"))
+    fetcher, pacer = Fetcher(CONFIG), HostPacer(0)
+    assert fetch_page(fetcher, pacer, entry(local_web.url("/y")))["body"] == b"y"
+    assert fetch_page(fetcher, pacer, entry(local_web.url("/y")))["body"] == b"y"
+    first, second = local_web.hits_for("/y")
+    assert second.at - first.at >= 0.25
+    assert failure_of(fetch_page(fetcher, pacer, entry(local_web.url("/x"))).value)[:2] == ("robots", "RobotsDisallowed")
+
+
+def test_robots_server_error_leaves_the_host_alone(local_web):
+    local_web.route("/robots.txt", Reply(503))
+    local_web.route("/a", Reply(200, b"a"))
+    assert failure_of(fetch(local_web.url("/a"))) == ("robots", "RobotsUnavailable", 503, 1)
+    assert local_web.hits_for("/a") == []
+
+
+def test_robots_ignored_when_not_respected(local_web):
+    local_web.route("/robots.txt", Reply(200, b"User-agent: *\nDisallow: /\n"))
+    url = local_web.route("/a", Reply(200, b"a"))
+    assert fetch(url, replace(CONFIG, respect_robots=False))["body"] == b"a"
+    assert local_web.hits_for("/robots.txt") == []
+
+
+# ---------------------------------------------------------------- feeds / conditional GET
+
+RSS = b"<rss><channel><item><link>http://x/1</link></item></channel></rss>"
+
+
+def feed_once(url, validators):
+    fetcher = Fetcher(CONFIG)
+    return fetch_feed(fetcher, HostPacer(0), url, validators)
+
+
+def test_conditional_get_304_and_the_lying_server(local_web):
+    url = local_web.route(
+        "/rss",
+        Reply(200, RSS, {"ETag": '"v1"', "Last-Modified": "Mon, 23 Nov 2026 10:00:00 GMT"}),
+        Reply(304, headers={"ETag": '"v1"'}),
+        Reply(200, RSS, {"ETag": '"v2"'}),  # ignores the validators, same body
+        Reply(200, RSS + b" ", {"ETag": '"v3"'}),
+    )
+    first = feed_once(url, {})
+    assert (first["body"], first["etag"], first["not_modified"]) == (RSS, '"v1"', False)
+    state = {url: {k: first[k] for k in ("etag", "last_modified", "body_sha1")}}
+
+    unchanged = feed_once(url, state)
+    sent = local_web.hits_for("/rss")[1].headers
+    assert (sent["If-None-Match"], sent["If-Modified-Since"]) == ('"v1"', "Mon, 23 Nov 2026 10:00:00 GMT")
+    assert (unchanged["not_modified"], unchanged["body"], unchanged["body_sha1"]) == (True, b"", first["body_sha1"])
+
+    lying = feed_once(url, state)
+    assert (lying["not_modified"], lying["body"], lying["etag"]) == (True, b"", '"v2"')
+
+    changed = feed_once(url, state)
+    assert (changed["not_modified"], changed["body"]) == (False, RSS + b" ")
+    assert changed["body_sha1"] != first["body_sha1"]
+
+
+def test_feed_failure_row(local_web):
+    url = local_web.route("/rss", Reply(404))
+    result = feed_once(url, {})
+    assert (result.value["source"],) + failure_of(result.value) == (url, "fetch", "HTTPError", 404, 1)
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_header_charset():
+    assert header_charset("text/html; charset=UTF-8") == "utf-8"
+    assert header_charset('text/html;charset="windows-1258"') == "windows-1258"
+    assert header_charset("text/html") is None
+    assert header_charset(None) is None
+
+
+def test_retry_after_seconds():
+    assert retry_after_seconds("120", now=0) == 120
+    assert retry_after_seconds("Thu, 01 Jan 1970 00:01:40 GMT", now=40) == 60
+    assert retry_after_seconds("soon", now=0) is None
+    assert retry_after_seconds(None, now=0) is None
+
+
+def test_retry_delay_is_exponential_with_jitter_and_capped():
+    config = FetchConfig(backoff_base_s=1, max_retry_after_s=10)
+    assert [retry_delay(n, None, config, jitter=1.0) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 10]
+    assert retry_delay(1, None, config, jitter=0.0) == 0.5
+    assert retry_delay(1, 7, config, jitter=0.0) == 7
+    assert retry_delay(1, 3600, config, jitter=0.0) == 10
+
+
+def test_conditional_headers_and_feed_body_without_history():
+    assert conditional_headers(None) == {}
+    assert conditional_headers({"etag": "e", "last_modified": None}) == {"If-None-Match": "e"}
+    fetched = Fetched("http://f/", 200, {"etag": "e"}, b"x")
+    record = feed_body("http://f/", fetched, None)
+    assert (record["not_modified"], record["body"], record["etag"], record["last_modified"]) == (False, b"x", "e", None)
+
+
+# ---------------------------------------------------------------- Beam
+
+
+def test_fetch_pages_loses_nothing_and_keeps_the_per_host_delay(local_web):
+    delay = 0.1
+    good, bad = [], []
+    for host in range(3):
+        for i in range(4):
+            good.append(local_web.route(f"/h{host}/p{i}", Reply(200, f"page {host} {i}".encode()), host=host))
+        bad.append(local_web.route(f"/h{host}/missing", Reply(404), host=host))
+    bad += ["http://10.0.0.1/x", "mailto:someone@example.com"]
+    config = replace(CONFIG, per_host_delay_s=delay)
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        pages, failures = (
+            p | "Entries" >> beam.Create([entry(u) for u in good + bad]) | "Fetch" >> FetchPages(config)
+        )
+        assert_that(pages | "PageUrls" >> beam.Map(lambda page: page["source"]), equal_to(good), label="Pages")
+        assert_that(
+            failures | "FailureKinds" >> beam.Map(lambda f: (f["source"], f["stage"], f["error_type"])),
+            equal_to([(u, "fetch", "HTTPError") for u in bad[:3]]
+                     + [(u, "ssrf", "Blocked") for u in bad[3:]]),
+            label="Failures",
+        )
+
+    by_host = {}
+    for hit in local_web.hits:
+        by_host.setdefault(hit.host, []).append(hit.at)
+    assert sorted(by_host) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    for times in by_host.values():
+        assert len(times) == 6  # robots.txt + 4 pages + 1 missing
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert min(gaps) >= delay * 0.95, gaps
+    # Hosts ran concurrently: every host had its second request before any host had its last.
+    assert max(times[1] for times in by_host.values()) < min(times[-1] for times in by_host.values())
+
+
+def test_fetch_feeds_transform(local_web):
+    url = local_web.route("/rss", Reply(200, RSS, {"ETag": '"v1"'}))
+    missing = local_web.route("/none.xml", Reply(404))
+    with TestPipeline(runner="FnApiRunner") as p:
+        bodies, failures = p | beam.Create([url, missing]) | FetchFeeds(CONFIG, {url: {"etag": '"v0"'}})
+        assert_that(bodies | "Keys" >> beam.Map(lambda b: (b["feed_url"], b["body"], b["not_modified"])),
+                    equal_to([(url, RSS, False)]), label="Bodies")
+        assert_that(failures | "Sources" >> beam.Map(lambda f: f["source"]), equal_to([missing]), label="Failures")
+    assert local_web.hits_for("/rss")[0].headers["If-None-Match"] == '"v0"'
