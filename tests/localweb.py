@@ -114,7 +114,7 @@ class LocalWeb:
 
         server = ThreadingHTTPServer((address, 0), Handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return server
 
 

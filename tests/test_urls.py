@@ -70,3 +70,20 @@ def test_domain_of(url, expected):
 )
 def test_is_http_url(url, expected):
     assert is_http_url(url) is expected
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://example.com/", "http://example.com"),
+        ("http://example.com/?", "http://example.com"),
+        ("http://example.com/?#", "http://example.com"),
+        ("http://example.com//", "http://example.com"),
+        ("http://example.com/a/./b/../c", "http://example.com/a/c"),
+        ("http://example.com/../x", "http://example.com/x"),
+        ("http://example.com/?q=1", "http://example.com/?q=1"),
+    ],
+)
+def test_root_and_dot_segments_have_one_form(url, expected):
+    assert canonical_url(url) == expected
+    assert canonical_url(expected) == expected

@@ -7,13 +7,16 @@ extraction runs in a child process (``IsolatedExtractor``) that is killed and re
 pathological page overruns, so one page cannot stall a worker on any runner or thread.
 """
 
+import collections
 import multiprocessing
 import re
+import time
 from dataclasses import dataclass
 from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 from charset_normalizer import from_bytes
 
 from transforms import normalize
@@ -36,6 +39,7 @@ class PageRejected(ValueError):
 class ExtractConfig:
     max_page_bytes: int = 20_000_000
     timeout_s: float = 30.0
+    processes: int = 1  # extraction processes per worker thread; pages overlap with the worker's own work
     min_words: int = 20
     favor_precision: bool = False
     include_tables: bool = True
@@ -118,12 +122,16 @@ def _child_loop(conn, config: ExtractConfig) -> None:
 
 
 class IsolatedExtractor:
-    """``extract_document`` in a child process with a per-page time limit."""
+    """``extract_document`` in a child process with a per-page time limit.
+
+    ``submit`` hands one page over without waiting and ``result`` collects it, so the caller can
+    prepare the next page meanwhile; a page that overruns its budget gets the child killed."""
 
     def __init__(self, config: ExtractConfig):
         self._config = config
         self._process = None
         self._conn = None
+        self._deadline = None
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -132,11 +140,14 @@ class IsolatedExtractor:
         self._process.start()
         child_conn.close()
 
-    def __call__(self, html: str, url: Optional[str]) -> Optional[dict]:
+    def submit(self, html: str, url: Optional[str]) -> None:
         if self._process is None or not self._process.is_alive():
             self._start()
         self._conn.send((html, url))
-        if not self._conn.poll(self._config.timeout_s):
+        self._deadline = time.monotonic() + self._config.timeout_s
+
+    def result(self) -> Optional[dict]:
+        if not self._conn.poll(max(0.0, self._deadline - time.monotonic())):
             self.close()
             raise PageRejected("ExtractionTimeout", f"no result within {self._config.timeout_s:g} s")
         try:
@@ -147,6 +158,10 @@ class IsolatedExtractor:
         if status == "error":
             raise PageRejected("ExtractionError", value)
         return value
+
+    def __call__(self, html: str, url: Optional[str]) -> Optional[dict]:
+        self.submit(html, url)
+        return self.result()
 
     def close(self) -> None:
         if self._process is not None:
@@ -185,32 +200,62 @@ def page_to_article(page: dict, doc: Optional[dict], min_words: int) -> dict:
     }
 
 
+def _rejected(source: str, error_type: str, message: str):
+    Metrics.counter("extract", f"failed_{error_type}").inc()
+    return beam.pvalue.TaggedOutput(FAILURES, failure(source, "extract", error_type, message))
+
+
 class _ExtractFn(beam.DoFn):
+    """Keeps up to ``config.processes`` pages in flight in isolated extractors; results are
+    emitted in submission order, the last ones when the bundle finishes."""
+
     def __init__(self, config: ExtractConfig):
         self._config = config
-        self._extractor = None
 
     def setup(self):
-        self._extractor = IsolatedExtractor(self._config)
+        self._idle = [IsolatedExtractor(self._config) for _ in range(self._config.processes)]
+        self._in_flight = collections.deque()
 
-    def process(self, page):
+    def process(self, page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         try:
             check_page(page["body"], self._config.max_page_bytes)
             html = decode_html(page["body"], page.get("charset"))
-            page = {**page, "body": None, "html_lang": normalize.html_lang(html)}
-            doc = self._extractor(html, page.get("url"))
-            yield page_to_article(page, doc, self._config.min_words)
+        except PageRejected as exc:
+            yield _rejected(page["source"], exc.error_type, str(exc))
+            return
+        page = {**page, "body": None, "html_lang": normalize.html_lang(html)}
+        if not self._idle:
+            yield self._collect_oldest()[0]
+        extractor = self._idle.pop()
+        extractor.submit(html, page.get("url"))
+        self._in_flight.append((extractor, page, window, timestamp))
+
+    def finish_bundle(self):
+        while self._in_flight:
+            output, window, timestamp = self._collect_oldest()
+            if isinstance(output, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, timestamp, [window]))
+            else:
+                yield WindowedValue(output, timestamp, [window])
+
+    def _collect_oldest(self):
+        """The oldest in-flight page's output (article or failure) with its window and timestamp."""
+        extractor, page, window, timestamp = self._in_flight.popleft()
+        self._idle.append(extractor)
+        try:
+            output = page_to_article(page, extractor.result(), self._config.min_words)
             Metrics.counter("extract", "articles").inc()
         except PageRejected as exc:
-            Metrics.counter("extract", f"failed_{exc.error_type}").inc()
-            yield beam.pvalue.TaggedOutput(FAILURES, failure(page["source"], "extract", exc.error_type, str(exc)))
+            output = _rejected(page["source"], exc.error_type, str(exc))
         except Exception as exc:  # a bug or a page we did not foresee: record it, keep the run alive
-            Metrics.counter("extract", f"failed_{type(exc).__name__}").inc()
-            yield beam.pvalue.TaggedOutput(FAILURES, failure(page["source"], "extract", type(exc).__name__, repr(exc)))
+            output = _rejected(page["source"], type(exc).__name__, repr(exc))
+        return output, window, timestamp
 
     def teardown(self):
-        if self._extractor is not None:
-            self._extractor.close()
+        for extractor, *_ in self._in_flight:
+            extractor.close()
+        for extractor in self._idle:
+            extractor.close()
 
 
 class Extract(beam.PTransform):

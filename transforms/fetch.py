@@ -236,9 +236,10 @@ class Fetcher:
         """One try: request ``url`` and follow up to ``max_redirects`` redirects."""
         seen, status = {url}, None
         for hop in range(self.config.max_redirects + 1):
+            target = self._checked_target(url)  # SSRF guard first: nothing is sent to a refused host
             if check_robots and self.config.respect_robots:
                 self._check_robots(url, pacer if hop == 0 else None, deadline)
-            fetched = self._request(url, pacer, headers, deadline, max_bytes or self.config.max_bytes)
+            fetched = self._request(url, target, pacer, headers, deadline, max_bytes or self.config.max_bytes)
             status, location = fetched.status, fetched.headers.get("location")
             if status not in REDIRECT_STATUSES or not location:
                 return fetched
@@ -250,11 +251,11 @@ class Fetcher:
             "fetch", "TooManyRedirects", f"more than {self.config.max_redirects} redirects", http_status=status
         )
 
-    def _request(self, url, pacer, headers, deadline, max_bytes) -> Fetched:
-        """One HTTP GET of one URL to the checked address; the body read under the caps."""
-        scheme, host, port, address = self._checked_target(url)
+    def _request(self, url, target, pacer, headers, deadline, max_bytes) -> Fetched:
+        """One HTTP GET of ``url`` to its checked address; the body read under the caps."""
+        scheme, host, port, address = target
         parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default_port = port == (443 if scheme == "https" else 80)
         host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
         pool = self._pools.connection_from_host(
@@ -274,7 +275,7 @@ class Fetcher:
         try:
             response = pool.urlopen(
                 "GET",
-                target,
+                path,
                 headers={**self._headers, **(headers or {}), "Host": host_header},
                 retries=False,
                 redirect=False,

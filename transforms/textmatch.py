@@ -1,96 +1,97 @@
-"""Text normalisation for reprint matching (not for display).
+"""Text normalisation for reprint matching (matching keys, not display text).
 
 Two copies of a wire story rarely differ in their words; they differ in how the words are
 written and in what a site wraps around them.  ``match_tokens`` maps both to the same tokens:
 
 - attribution and caption lines are dropped ("(TTXVN)", "Theo Reuters", "Ảnh: …",
-  "Photo: Getty Images", "Read more: …", "(Reporting by …; Editing by …)");
-- NFC, case-folding, punctuation removed (tokens are runs of letters/digits);
+  "Photo: Getty Images", "Read more: …", "(Reporting by …; Editing by …)", "(Tổng hợp)");
+- NFC, case-folding, punctuation removed (tokens are runs of letters and digits;
+  "78,5" gives the tokens 78 and 5 whatever the decimal separator);
 - Vietnamese tone-mark placement unified: old and new style (hoà/hòa, thuý/thúy,
-  khoẻ/khỏe, quả/qủa) put the mark on different vowels of one syllable.  The tone mark
-  is moved to the end of its syllable, so every placement yields one key (a matching key,
-  not a spelling);
-- numbers are kept whole ("78,5", "12/3/2024" -> "78.5", "12.3.2024") because templated
-  reports differ only in them; ``number_contexts`` pairs each number with the words around it.
+  khoẻ/khỏe, quả/qủa) put the mark on different vowels of one syllable; the mark is moved
+  to the last vowel of its syllable, so every placement gives one key;
+- numbers are kept: templated reports differ only in them (see ``number_contexts``).
+
+Tokens are UTF-8 ``bytes`` (hashed as they are; a bytes split is 3x faster than a
+Unicode regex, and this runs once per article).
 """
 
 import re
 import unicodedata
 
 _AGENCIES = (
-    r"TTXVN|VNA|VOV|TTO|Reuters|AFP|AP|CNN|dpa|DPA|Xinhua|Bloomberg|ANSA|EFE|Kyodo|Yonhap|UPI|"
+    r"TTXVN|VNA|VOV|TTO|Reuters|AFP|AP|CNN|dpa|Xinhua|Bloomberg|ANSA|EFE|Kyodo|Yonhap|UPI|"
     r"PA|NHK|RIA|TASS|Sputnik|AAP|IANS|PTI|ANI|Bernama|Antara|KUNA|WAM|KNA|APA|Tổng hợp|TH"
 )
 # An agency tag in parentheses anywhere: "Hà Nội (TTXVN) - ", "(AP) — ".
-_AGENCY_TAG = re.compile(r"\((?:" + _AGENCIES + r")(?:/[^()]{0,30})?\)\s*[-–—:]?\s*")
+_AGENCY_TAG = re.compile(r"\((?:" + _AGENCIES + r")(?:/[^()\n]{0,30})?\)[ \t]*[-–—:]?", re.IGNORECASE)
 # Whole lines that carry no story text.
 _NOISE_LINE = re.compile(
-    r"""^[\s|*>•–—-]*(?:
-        (?:theo|nguồn|source|sources|according\s+to|via|quelle|fonte)\b[^.!?]{0,80}[.!?]?   # "Theo Reuters"
-      | (?:read\s+more|related|recommended|see\s+also|more\s+on\s+this|xem\s+thêm|tin\s+liên\s+quan|
-           đọc\s+thêm|mehr\s+zum\s+thema|leggi\s+anche)\s*:.*                               # link rails
-      | \(\s*(?:reporting|writing|editing|additional\s+reporting|compiled)\b[^()]*\)          # wire credits
-      | this\s+(?:article|story)\s+(?:originally\s+)?(?:appeared|was\s+(?:first\s+)?published)\b.*
-      | \([^()]{1,40}\)[.\s]*                                                                # "(Tổng hợp)"
-    )[\s|]*$""",
-    re.IGNORECASE | re.VERBOSE,
+    r"""^[ \t|*>•–—-]*(?:
+        (?:theo|nguồn|source|sources|according\ to|via|quelle|fonte)\b[^.!?\n]{0,80}[.!?]?   # "Theo Reuters"
+      | (?:read\ more|related|recommended|see\ also|more\ on\ this|xem\ thêm|tin\ liên\ quan|
+           đọc\ thêm|mehr\ zum\ thema|leggi\ anche)[ \t]*:[^\n]*                            # link rails
+      | \([ \t]*(?:reporting|writing|editing|additional\ reporting|compiled)\b[^()\n]*\)     # wire credits
+      | this\ (?:article|story)\ (?:originally\ )?(?:appeared|was\ (?:first\ )?published)\b[^\n]*
+      | \([^()\n]{1,40}\)[. \t]*                                                           # "(Tổng hợp)"
+      | [^\n]{0,200}?(?:^|[ \t(.|])(?:ảnh|photo|image|picture|video|clip|foto|bild|credit|
+           nguồn\ ảnh|đồ\ họa|graphic)[ \t]*:[^\n]{0,120}                                   # captions
+    )[ \t|]*$\n?""",
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
 )
-# Caption markers ("Ảnh: Reuters", "Photo: Getty Images") in a short line.
-_CAPTION = re.compile(
-    r"(?:^|[\s(.|])(?:ảnh|photo|image|picture|video|clip|foto|bild|credit|nguồn\s+ảnh|đồ\s+họa|graphic)\s*:",
-    re.IGNORECASE,
-)
-_CAPTION_MAX_WORDS = 30
 
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
-_TONE_IN_SYLLABLE = re.compile(r"([" + _TONE_MARKS + r"])([\w\u0302\u0306\u031b]*)")
-_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[^\W\d_][\w\u0300-\u036f]*")
-_NUMBER_SEPARATORS = re.compile(r"[,:/]")
+_TONE_BEFORE_VOWELS = re.compile(r"([" + _TONE_MARKS + r"])([aeiouy\u0302\u0306\u031b]+)")
+_UNICODE_PUNCTUATION = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7\u2010-\u2bff\u3000-\u303f\ufe30-\ufe6f\uff01-\uff0f]")
+_ASCII_PUNCTUATION = bytes.maketrans(
+    bytes(b for b in range(128) if not chr(b).isalnum()), b" " * sum(1 for b in range(128) if not chr(b).isalnum())
+)
 
 
 def strip_attribution(text: str) -> str:
     """Drop attribution/caption/link-rail lines and inline agency tags; keep story lines."""
-    kept = []
-    for line in text.split("\n"):
-        if _NOISE_LINE.match(line):
-            continue
-        if len(line.split()) <= _CAPTION_MAX_WORDS and _CAPTION.search(line):
-            continue
-        kept.append(_AGENCY_TAG.sub(" ", line))
-    return "\n".join(kept)
+    return _AGENCY_TAG.sub(" ", _NOISE_LINE.sub("", text))
 
 
 def unify_tone_marks(text: str) -> str:
-    """NFD text with each Vietnamese tone mark moved to the end of its syllable.
+    """NFC text with each Vietnamese tone mark on the last vowel of its syllable.
 
-    "hoà" and "hòa" both become "hoa" + U+0300; other diacritics (circumflex, breve, horn)
-    stay in place, so "hoa" and "hoá" remain different words.
+    "hoà" and "hòa" both become "hoà"; other diacritics (circumflex, breve, horn) stay,
+    so "hoa" and "hoá" remain different words.
     """
-    return _TONE_IN_SYLLABLE.sub(r"\2\1", unicodedata.normalize("NFD", text))
+    if text.isascii():
+        return text
+    moved = _TONE_BEFORE_VOWELS.sub(r"\2\1", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", moved)
 
 
 def match_tokens(text: str) -> list:
-    """The matching tokens of an article text: words and whole numbers, normalised as above."""
-    folded = unicodedata.normalize("NFC", strip_attribution(text)).casefold()
-    tokens = _TOKEN.findall(unify_tone_marks(folded))
-    return [_NUMBER_SEPARATORS.sub(".", t) if t[0].isdigit() else t for t in tokens]
+    """The matching tokens (UTF-8 bytes) of an article text, normalised as above."""
+    folded = unify_tone_marks(unicodedata.normalize("NFC", strip_attribution(text)).casefold())
+    plain = _UNICODE_PUNCTUATION.sub(" ", folded).encode("utf-8")
+    return plain.translate(_ASCII_PUNCTUATION).split()
 
 
-def is_number(token: str) -> bool:
-    return token[0].isdigit()
+def is_number(token: bytes) -> bool:
+    return 48 <= token[0] <= 57
 
 
-def number_contexts(tokens: list, before: int = 2, after: int = 1) -> dict:
-    """Map each number's context (the `before` words preceding it and `after` words after it,
-    numbers masked) to the sorted tuple of numbers seen in that context.
+def number_contexts(tokens: list, before: int = 3, after: int = 1) -> set:
+    """The (context, number) pairs of a text: each number token with the ``before`` tokens
+    preceding it and ``after`` following it (other numbers in the context masked as b"#").
 
-    Two reprints agree on the number of every context they share; two days of a templated
-    report ("giá vàng SJC mua vào 78.5 triệu") share contexts with different numbers.
+    Two reprints agree on the numbers of every context they share; two days of a templated
+    report ("giá vàng SJC mua vào 78 5 triệu") share contexts with different numbers.
     """
-    masked = ["#" if is_number(t) else t for t in tokens]
-    found = {}
-    for i, token in enumerate(tokens):
-        if is_number(token):
-            context = (tuple(masked[max(0, i - before) : i]), tuple(masked[i + 1 : i + 1 + after]))
-            found.setdefault(context, set()).add(token)
-    return {context: tuple(sorted(numbers)) for context, numbers in found.items()}
+    positions = [i for i, token in enumerate(tokens) if 48 <= token[0] <= 57]
+    if not positions:
+        return set()
+    numeric = set(positions)
+    masked = lambda i: b"#" if i in numeric else tokens[i]  # noqa: E731
+    pairs = set()
+    for i in positions:
+        context = b" ".join(masked(j) for j in range(max(0, i - before), i)) + b" _ " + b" ".join(
+            masked(j) for j in range(i + 1, min(len(tokens), i + 1 + after))
+        )
+        pairs.add((context, tokens[i]))
+    return pairs

@@ -1,11 +1,12 @@
 """URL canonicalisation shared by sources, extraction and dedup (built on courlan).
 
 The canonical form is what identifies an article: lower-case scheme and host, default port,
-tracking parameters (utm_*, fbclid, gclid, ...) and the fragment removed, query sorted.
+tracking parameters (utm_*, fbclid, gclid, ...; courlan's list) and the fragment removed,
+query sorted, dot segments resolved, non-ASCII path percent-encoded.
 """
 
 from typing import Optional
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from courlan import clean_url, extract_domain
 
@@ -30,7 +31,13 @@ def canonical_url(url: Optional[str]) -> Optional[str]:
     cleaned = clean_url(url.strip())
     if not cleaned or not is_http_url(cleaned):
         return None
-    return urlunsplit(urlsplit(cleaned)._replace(fragment=""))
+    parts = urlsplit(cleaned)
+    # RFC 3986 dot-segment removal (urljoin does it), and a bare root without '/' as courlan
+    # writes it, so that the result is a fixed point: canonical_url(canonical_url(u)) == canonical_url(u).
+    path = urlsplit(urljoin("http://host/", parts.path)).path
+    if path == "/" and not parts.query:
+        path = ""
+    return urlunsplit(parts._replace(path=path, fragment=""))
 
 
 def domain_of(url: Optional[str]) -> Optional[str]:

@@ -1,0 +1,107 @@
+"""Extraction throughput and fidelity: our batch pipeline against a plain trafilatura loop.
+
+    python tests/benchmarks/bench_extract.py [--pages 300]
+
+On the first N pages of ../shared/data/extraction/trafilatura-eval (unpacked to a temp folder)
+it times, in one run: (a) a single-process ``trafilatura.bare_extraction`` loop, (b1) the batch
+pipeline in-process and (b2) the batch pipeline with two worker processes, and prints pages/s
+and the ratios b/a.  It then checks page by page that the pipeline's article text equals
+trafilatura's own output (after the pipeline's documented normalisation: NFC + whitespace).
+"""
+
+import argparse
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import trafilatura
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from pipelines import batch  # noqa: E402
+from transforms.extract import ExtractConfig, _DATE_PARAMS  # noqa: E402
+from transforms.normalize import clean_text, word_count  # noqa: E402
+
+TARBALL = REPO.parent / "shared" / "data" / "extraction" / "trafilatura-eval" / "trafilatura-tests-eval-cache.tar.gz"
+
+
+def unpack_pages(folder: Path, limit: int) -> list:
+    with tarfile.open(TARBALL) as tar:
+        members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.endswith(".html")), key=lambda m: m.name)
+        members = members[:limit]
+        tar.extractall(folder, members=members, filter="data")
+    return [folder / m.name for m in members]
+
+
+def trafilatura_loop(paths: list) -> tuple[float, dict]:
+    """(a): read each file and run bare_extraction with the options the pipeline uses."""
+    config = ExtractConfig()
+    texts = {}
+    started = time.perf_counter()
+    for path in paths:
+        doc = trafilatura.bare_extraction(
+            path.read_bytes(),
+            with_metadata=True,
+            deduplicate=False,
+            include_tables=config.include_tables,
+            include_comments=config.include_comments,
+            date_extraction_params=_DATE_PARAMS,
+        )
+        texts[str(path)] = doc.text if doc is not None else None
+    return time.perf_counter() - started, texts
+
+
+def pipeline_run(folder: Path, out: Path, extra_args: list) -> tuple[float, dict]:
+    started = time.perf_counter()
+    batch.run(["--input", str(folder), "--output", str(out), *extra_args])
+    elapsed = time.perf_counter() - started
+    table = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table(columns=["source", "text"])
+    return elapsed, dict(zip(table.column("source").to_pylist(), table.column("text").to_pylist()))
+
+
+def compare(reference: dict, ours: dict, min_words: int) -> list:
+    """Pages where the pipeline's text differs from trafilatura's (normalised the same way)."""
+    mismatches = []
+    for source, text in reference.items():
+        expected = clean_text(text) if text else None
+        if expected is not None and word_count(expected) < min_words:
+            expected = None  # the pipeline records such pages as TooShort failures
+        if ours.get(source) != expected:
+            mismatches.append(source)
+    return mismatches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=300)
+    args = parser.parse_args()
+    if not TARBALL.exists():
+        sys.exit(f"skipped: {TARBALL} not found (needs ../shared/data beside the repo)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = unpack_pages(tmp / "pages", args.pages)
+        n = len(paths)
+        print(f"{n} pages from trafilatura-eval, {sum(p.stat().st_size for p in paths) / n / 1024:.0f} KB average")
+        loop_s, reference = trafilatura_loop(paths)
+        runs = {
+            "pipeline in-process": ["--runner=FnApiRunner"],
+            "pipeline 2 processes": ["--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+        }
+        print(f"{'(a) trafilatura loop':<28}{n / loop_s:8.2f} pages/s  {loop_s:7.1f} s")
+        results = {}
+        for i, (name, extra) in enumerate(runs.items(), start=1):
+            elapsed, texts = pipeline_run(tmp / "pages", tmp / f"out{i}", extra)
+            results[name] = texts
+            print(f"{'(b' + str(i) + ') ' + name:<28}{n / elapsed:8.2f} pages/s  {elapsed:7.1f} s  ratio b/a = {loop_s / elapsed:.2f}x")
+        mismatches = compare(reference, results["pipeline in-process"], ExtractConfig().min_words)
+        print(f"text equal to trafilatura's own output: {n - len(mismatches)}/{n} pages ({1 - len(mismatches) / n:.1%})")
+        for source in mismatches[:20]:
+            print(f"  mismatch: {Path(source).name}")
+
+
+if __name__ == "__main__":
+    main()

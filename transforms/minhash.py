@@ -1,0 +1,163 @@
+"""MinHash fingerprints, LSH banding and pair verification (pure functions, no Beam).
+
+Signatures come from rensa (Rust MinHash; chosen over datasketch and a numpy+xxhash version
+by tests/benchmarks/bench_reprints.py, which prints all three).  Tokens are hashed once
+by rensa, word n-gram shingles are combined from token hashes with numpy, and the
+signature is taken over the set of shingle hashes.
+
+LSH banding (the S-curve).  A signature of ``bands * rows`` minima is cut into ``bands``
+bands of ``rows`` values.  Two texts with Jaccard similarity ``J`` agree on one minimum with
+probability ``J``, on a whole band with ``J**rows``, and so become a candidate pair with
+
+    P(J) = 1 - (1 - J**rows) ** bands
+
+an S-shaped curve whose steepest point is near ``(1 / bands) ** (1 / rows)``.  With
+128 minima as 42 bands x 3 rows (threshold ~0.29):  P(0.2) = 0.29, P(0.3) = 0.68,
+P(0.4) = 0.93, P(0.5) = 0.995, P(0.05) = 0.005.  Verification then decides on the
+estimated similarity *and* containment (see ``verify``), so the banding only has to put
+true reprints in a shared bucket and keep unrelated pairs (J ~ 0.01) out of them.
+``choose_banding`` picks the split for a target similarity.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import rensa
+import xxhash
+
+from transforms.textmatch import number_contexts
+
+_SEED = 1729
+_MIX = np.array(  # odd 64-bit multipliers, one per shingle position
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5,
+     0x94D049BB133111EB, 0xBF58476D1CE4E5B9, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53],
+    dtype=np.uint64,
+)
+
+
+def shingle_hashes(tokens: list, size: int) -> np.ndarray:
+    """The set of word ``size``-gram hashes of ``tokens`` (a text shorter than one shingle
+    gives one shingle of all its tokens); uint64, sorted, unique."""
+    if not tokens:
+        return np.zeros(0, dtype=np.uint64)
+    token_hashes = np.asarray(rensa.RMinHash.hash_token_sets([tokens])[0], dtype=np.uint64)
+    size = min(size, len(token_hashes))
+    count = len(token_hashes) - size + 1
+    with np.errstate(over="ignore"):
+        shingles = token_hashes[:count] * _MIX[0]
+        for offset in range(1, size):
+            shingles = (shingles ^ (shingles >> np.uint64(29))) + token_hashes[offset : offset + count] * _MIX[offset % len(_MIX)]
+    return np.unique(shingles)
+
+
+def signatures(shingle_sets: list, num_perm: int) -> np.ndarray:
+    """MinHash signatures (uint32, one row per shingle set) of several texts at once."""
+    offsets = np.zeros(len(shingle_sets) + 1, dtype=np.uint64)
+    np.cumsum([len(s) for s in shingle_sets], out=offsets[1:])
+    flat = np.concatenate(shingle_sets) if shingle_sets else np.zeros(0, dtype=np.uint64)
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, num_perm, _SEED)
+    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(shingle_sets), num_perm)
+
+
+def candidate_probability(jaccard: float, bands: int, rows: int) -> float:
+    """Probability that two texts of this Jaccard similarity share at least one LSH band."""
+    return 1.0 - (1.0 - jaccard**rows) ** bands
+
+
+def choose_banding(num_perm: int, threshold: float) -> tuple:
+    """(bands, rows) using at most ``num_perm`` minima whose S-curve midpoint
+    ``(1/bands)**(1/rows)`` is closest to ``threshold`` (ties: fewer bands)."""
+    options = [(num_perm // rows, rows) for rows in range(1, num_perm + 1)]
+    return min(options, key=lambda br: (abs((1.0 / br[0]) ** (1.0 / br[1]) - threshold), br[0]))
+
+
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One uint64 key per band; the band index is mixed in, so equal keys mean equal bands
+    (up to 64-bit collisions, which verification removes)."""
+    values = signature[: bands * rows].astype(np.uint64).reshape(bands, rows)
+    with np.errstate(over="ignore"):
+        keys = (values * _MIX[:rows]).sum(axis=1, dtype=np.uint64)
+        keys ^= np.arange(bands, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
+    return keys
+
+
+def first_shared_band(sig_a: np.ndarray, sig_b: np.ndarray, bands: int, rows: int) -> int:
+    """Index of the first band in which two signatures agree entirely (-1 if none).
+
+    A pair meets in every band it shares; it is verified only in the first one, so no
+    pair is emitted twice and no de-duplicating shuffle is needed."""
+    equal = (sig_a[: bands * rows] == sig_b[: bands * rows]).reshape(bands, rows).all(axis=1)
+    hits = np.flatnonzero(equal)
+    return int(hits[0]) if len(hits) else -1
+
+
+def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    return float(np.count_nonzero(sig_a == sig_b)) / len(sig_a)
+
+
+def containment(jaccard: float, size_a: int, size_b: int) -> float:
+    """Share of the smaller set inside the larger one, from Jaccard and set sizes:
+    |A n B| = J (|A| + |B|) / (1 + J).  A truncated reprint is contained in its original."""
+    if min(size_a, size_b) == 0:
+        return 0.0
+    intersection = jaccard * (size_a + size_b) / (1.0 + jaccard)
+    return min(1.0, intersection / min(size_a, size_b))
+
+
+def number_sketch(tokens: list, size: int) -> np.ndarray:
+    """Bottom-``size`` sketch of (number context -> numbers) as sorted uint32:
+    high 16 bits hash the context, low 16 bits hash the numbers seen in it.
+    Keeping the contexts with the smallest hashes means two texts keep the same shared ones."""
+    items = sorted(
+        (_hash32(context) & 0xFFFF0000) | (_hash32(numbers) & 0xFFFF)
+        for context, numbers in number_contexts(tokens).items()
+    )
+    return np.array(items[:size], dtype=np.uint32)
+
+
+def _hash32(value) -> int:
+    return xxhash.xxh32_intdigest(repr(value).encode())
+
+
+def number_conflicts(sketch_a: np.ndarray, sketch_b: np.ndarray, size: int) -> tuple:
+    """(shared contexts, contexts whose numbers differ) between two ``size``-item number
+    sketches, counted below both full sketches' cut-off (the bottom-k rule)."""
+    if len(sketch_a) == 0 or len(sketch_b) == 0:
+        return 0, 0
+    limit = min(s[-1] if len(s) >= size else 0xFFFFFFFF for s in (sketch_a, sketch_b)) | 0xFFFF
+    ctx_a = {int(v) >> 16: int(v) & 0xFFFF for v in sketch_a if v <= limit}
+    ctx_b = {int(v) >> 16: int(v) & 0xFFFF for v in sketch_b if v <= limit}
+    shared = ctx_a.keys() & ctx_b.keys()
+    return len(shared), sum(1 for c in shared if ctx_a[c] != ctx_b[c])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    jaccard: float
+    containment: float
+    number_conflicts: int
+
+    @property
+    def similarity(self) -> float:
+        """The score reported in ``articles.similarity``: the larger of the two measures."""
+        return max(self.jaccard, self.containment)
+
+
+def verify(sig_a, size_a, numbers_a, sig_b, size_b, numbers_b, *, min_jaccard, min_containment,
+           min_shingles, max_number_conflict_ratio, number_sketch_size):
+    """A ``Verdict`` when two fingerprints are the same story, else None.
+
+    Same story = (estimated Jaccard >= min_jaccard, or the smaller text is contained in the
+    larger at >= min_containment with at least ``min_shingles`` shingles) AND the numbers they
+    share contexts for agree (conflicts <= ratio * shared; any conflict with fewer than
+    1/ratio shared contexts) — templated reports differ exactly there.
+    """
+    jaccard = estimate_jaccard(sig_a, sig_b)
+    contained = containment(jaccard, size_a, size_b)
+    similar = jaccard >= min_jaccard or (contained >= min_containment and min(size_a, size_b) >= min_shingles)
+    if not similar:
+        return None
+    shared, conflicts = number_conflicts(numbers_a, numbers_b, number_sketch_size)
+    if conflicts > max_number_conflict_ratio * shared:
+        return None
+    return Verdict(jaccard, contained, conflicts)
