@@ -9,6 +9,7 @@ Exposed to pytest as the ``local_web`` fixture (``pytest_plugins = ["tests.local
 """
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -41,7 +42,9 @@ class Hit:
 class LocalWeb:
     """``hosts`` loopback servers sharing one route table and one request log."""
 
-    def __init__(self, hosts: int = 3, default: Optional[Reply] = None):
+    def __init__(self, hosts: int = 3, default: Optional[Reply] = None, tls: Optional[ssl.SSLContext] = None):
+        self.scheme = "https" if tls else "http"
+        self._tls = tls
         self.default = default or Reply(404, b"not found")
         self.hits: list[Hit] = []
         self._routes: dict[tuple, list] = {}
@@ -51,7 +54,7 @@ class LocalWeb:
 
     def url(self, path: str, host: int = 0) -> str:
         address, port = self._servers[host].server_address[:2]
-        return f"http://{address}:{port}{path}"
+        return f"{self.scheme}://{address}:{port}{path}"
 
     def route(self, path: str, *replies: Reply, host: Optional[int] = None) -> str:
         """Serve ``replies`` in order at ``path`` (on one host or all); returns the URL on host 0 or ``host``."""
@@ -113,6 +116,8 @@ class LocalWeb:
                     self.close_connection = True
 
         server = ThreadingHTTPServer((address, 0), Handler)
+        if self._tls:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         return server

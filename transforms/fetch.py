@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from functools import partial
+from queue import SimpleQueue
 from typing import Callable, Optional
 from urllib.parse import urljoin, urlsplit
 
@@ -413,8 +414,8 @@ def fetch_feed(fetcher: Fetcher, pacer: HostPacer, feed_url: str, validators: di
 
 class _FetchHostGroups(beam.DoFn):
     """(host, items) -> one output per item.  Hosts run concurrently on a thread pool; a host's
-    items share one pacer and at most ``per_host_concurrency`` threads.  Results are emitted
-    as they complete (with the window/timestamp of their own input) and at bundle end."""
+    items share one pacer and at most ``per_host_concurrency`` threads.  Each result is emitted
+    soon after it is fetched (with the window/timestamp of its own input), the rest at bundle end."""
 
     def __init__(self, config: FetchConfig, outcome: Callable, url_of: Callable):
         self._config, self._outcome, self._url_of = config, outcome, url_of
@@ -424,37 +425,42 @@ class _FetchHostGroups(beam.DoFn):
         self._executor = ThreadPoolExecutor(max_workers=self._config.max_workers, thread_name_prefix="fetch")
 
     def start_bundle(self):
-        self._pending = set()
+        self._lanes = set()
+        self._results = SimpleQueue()
 
     def process(self, element, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         _, items = element
         queue = deque(items)
         pacer = HostPacer(self._config.per_host_delay_s)
         for _ in range(min(self._config.per_host_concurrency, len(queue))):
-            self._pending.add(self._executor.submit(self._host_lane, queue, pacer, window, timestamp))
-        # Keep a bounded backlog: every thread busy plus one queued lane per thread.
-        yield from self._collect(lambda: len(self._pending) > 2 * self._config.max_workers)
+            self._lanes.add(self._executor.submit(self._host_lane, queue, pacer, window, timestamp))
+        # Bounded backlog: every thread busy plus about as many lanes queued.
+        yield from self._emit_while(lambda: len(self._lanes) > 2 * self._config.max_workers)
 
     def finish_bundle(self):
-        yield from self._collect(lambda: bool(self._pending))
+        yield from self._emit_while(lambda: bool(self._lanes))
 
     def teardown(self):
         self._executor.shutdown(wait=True)
         self._fetcher.close()
 
-    def _collect(self, keep_waiting):
-        while keep_waiting():
-            done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield from future.result()
+    def _emit_while(self, lanes_to_wait_for):
+        """Emit finished results, waiting for lanes while ``lanes_to_wait_for()``."""
+        while True:
+            while not self._results.empty():
+                yield self._results.get()
+            if not lanes_to_wait_for():
+                return
+            done, self._lanes = wait(self._lanes, timeout=0.05, return_when=FIRST_COMPLETED)
+            for lane in done:
+                lane.result()  # re-raise what only a bug could throw
 
-    def _host_lane(self, queue: deque, pacer: HostPacer, window, timestamp) -> list:
-        outputs = []
+    def _host_lane(self, queue: deque, pacer: HostPacer, window, timestamp) -> None:
         while True:
             try:
                 item = queue.popleft()
             except IndexError:
-                return outputs
+                return
             try:
                 result = self._outcome(self._fetcher, pacer, item)
             except Exception as exc:  # a bug must not lose the item: it becomes a failures row
@@ -462,9 +468,9 @@ class _FetchHostGroups(beam.DoFn):
                     FAILURES, failure(self._url_of(item), "fetch", type(exc).__name__, repr(exc))
                 )
             if isinstance(result, beam.pvalue.TaggedOutput):
-                outputs.append(beam.pvalue.TaggedOutput(result.tag, WindowedValue(result.value, timestamp, [window])))
+                self._results.put(beam.pvalue.TaggedOutput(result.tag, WindowedValue(result.value, timestamp, [window])))
             else:
-                outputs.append(WindowedValue(result, timestamp, [window]))
+                self._results.put(WindowedValue(result, timestamp, [window]))
 
 
 class _PoliteFetch(beam.PTransform):

@@ -36,8 +36,9 @@ _MIX = np.array(  # odd 64-bit multipliers, one per shingle position
 
 
 def shingle_hashes(tokens: list, size: int) -> np.ndarray:
-    """The set of word ``size``-gram hashes of ``tokens`` (a text shorter than one shingle
-    gives one shingle of all its tokens); uint64, sorted, unique."""
+    """The word ``size``-gram hashes of ``tokens`` in text order (a text shorter than one
+    shingle gives one shingle of all its tokens).  Repeats are kept: MinHash ignores them,
+    and their count stands in for the set size (prose rarely repeats a 4-gram)."""
     if not tokens:
         return np.zeros(0, dtype=np.uint64)
     token_hashes = np.asarray(rensa.RMinHash.hash_token_sets([tokens])[0], dtype=np.uint64)
@@ -47,7 +48,7 @@ def shingle_hashes(tokens: list, size: int) -> np.ndarray:
         shingles = token_hashes[:count] * _MIX[0]
         for offset in range(1, size):
             shingles = (shingles ^ (shingles >> np.uint64(29))) + token_hashes[offset : offset + count] * _MIX[offset % len(_MIX)]
-    return np.unique(shingles)
+    return shingles
 
 
 def signatures(shingle_sets: list, num_perm: int) -> np.ndarray:
@@ -105,30 +106,33 @@ def containment(jaccard: float, size_a: int, size_b: int) -> float:
 
 
 def number_sketch(tokens: list, size: int) -> np.ndarray:
-    """Bottom-``size`` sketch of (number context -> numbers) as sorted uint32:
-    high 16 bits hash the context, low 16 bits hash the numbers seen in it.
-    Keeping the contexts with the smallest hashes means two texts keep the same shared ones."""
-    items = sorted(
-        (_hash32(context) & 0xFFFF0000) | (_hash32(numbers) & 0xFFFF)
-        for context, numbers in number_contexts(tokens).items()
+    """Bottom-``size`` sketch of a text's (number context, number) pairs as sorted uint32:
+    high 16 bits hash the context, low 16 bits the number.  Keeping the smallest values
+    means two texts keep the same shared contexts, whatever else they contain."""
+    values = sorted(
+        (xxhash.xxh32_intdigest(context) & 0xFFFF0000) | (xxhash.xxh32_intdigest(number) & 0xFFFF)
+        for context, number in number_contexts(tokens)
     )
-    return np.array(items[:size], dtype=np.uint32)
-
-
-def _hash32(value) -> int:
-    return xxhash.xxh32_intdigest(repr(value).encode())
+    return np.array(values[:size], dtype=np.uint32)
 
 
 def number_conflicts(sketch_a: np.ndarray, sketch_b: np.ndarray, size: int) -> tuple:
-    """(shared contexts, contexts whose numbers differ) between two ``size``-item number
-    sketches, counted below both full sketches' cut-off (the bottom-k rule)."""
-    if len(sketch_a) == 0 or len(sketch_b) == 0:
-        return 0, 0
-    limit = min(s[-1] if len(s) >= size else 0xFFFFFFFF for s in (sketch_a, sketch_b)) | 0xFFFF
-    ctx_a = {int(v) >> 16: int(v) & 0xFFFF for v in sketch_a if v <= limit}
-    ctx_b = {int(v) >> 16: int(v) & 0xFFFF for v in sketch_b if v <= limit}
-    shared = ctx_a.keys() & ctx_b.keys()
-    return len(shared), sum(1 for c in shared if ctx_a[c] != ctx_b[c])
+    """(shared contexts, shared contexts with no number in common) between two number
+    sketches of ``size`` items, counted on contexts below both full sketches' cut-off
+    (the bottom-k rule), so a truncated copy does not fake a conflict."""
+    cutoffs = [int(s[-1]) >> 16 for s in (sketch_a, sketch_b) if len(s) >= size]
+    limit = min(cutoffs, default=0x10000)
+    numbers_a, numbers_b = _numbers_by_context(sketch_a, limit), _numbers_by_context(sketch_b, limit)
+    shared = numbers_a.keys() & numbers_b.keys()
+    return len(shared), sum(1 for c in shared if not numbers_a[c] & numbers_b[c])
+
+
+def _numbers_by_context(sketch: np.ndarray, limit: int) -> dict:
+    found = {}
+    for value in sketch.tolist():
+        if value >> 16 < limit:
+            found.setdefault(value >> 16, set()).add(value & 0xFFFF)
+    return found
 
 
 @dataclass(frozen=True)

@@ -27,18 +27,22 @@ _AGENCIES = (
 _AGENCY_TAG = re.compile(r"\((?:" + _AGENCIES + r")(?:/[^()\n]{0,30})?\)[ \t]*[-–—:]?", re.IGNORECASE)
 # Whole lines that carry no story text.
 _NOISE_LINE = re.compile(
-    r"""^[ \t|*>•–—-]*(?:
-        (?:theo|nguồn|source|sources|according\ to|via|quelle|fonte)\b[^.!?\n]{0,80}[.!?]?   # "Theo Reuters"
+    r"""[ \t|*>•–—-]*(?:
+        (?:theo|nguồn|source|sources|according\ to|via|quelle|fonte)\b[^.!?]{0,80}[.!?]?    # "Theo Reuters"
       | (?:read\ more|related|recommended|see\ also|more\ on\ this|xem\ thêm|tin\ liên\ quan|
-           đọc\ thêm|mehr\ zum\ thema|leggi\ anche)[ \t]*:[^\n]*                            # link rails
-      | \([ \t]*(?:reporting|writing|editing|additional\ reporting|compiled)\b[^()\n]*\)     # wire credits
-      | this\ (?:article|story)\ (?:originally\ )?(?:appeared|was\ (?:first\ )?published)\b[^\n]*
-      | \([^()\n]{1,40}\)[. \t]*                                                           # "(Tổng hợp)"
-      | [^\n]{0,200}?(?:^|[ \t(.|])(?:ảnh|photo|image|picture|video|clip|foto|bild|credit|
-           nguồn\ ảnh|đồ\ họa|graphic)[ \t]*:[^\n]{0,120}                                   # captions
-    )[ \t|]*$\n?""",
-    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
+           đọc\ thêm|mehr\ zum\ thema|leggi\ anche)[ \t]*:.*                                # link rails
+      | \([ \t]*(?:reporting|writing|editing|additional\ reporting|compiled)\b[^()]*\)        # wire credits
+      | this\ (?:article|story)\ (?:originally\ )?(?:appeared|was\ (?:first\ )?published)\b.*
+      | \([^()]{1,40}\)[. \t]*                                                              # "(Tổng hợp)"
+    )[ \t|]*$""",
+    re.IGNORECASE | re.VERBOSE,
 )
+# A caption marker ("Ảnh: Reuters", "Photo: Getty Images") in a line of at most _CAPTION_MAX chars.
+_CAPTION = re.compile(
+    r"(?:^|[ \t(.|])(?:ảnh|photo|image|picture|video|clip|foto|bild|credit|nguồn ảnh|đồ họa|graphic)[ \t]*:",
+    re.IGNORECASE,
+)
+_CAPTION_MAX = 200
 
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
 _TONE_BEFORE_VOWELS = re.compile(r"([" + _TONE_MARKS + r"])([aeiouy\u0302\u0306\u031b]+)")
@@ -50,7 +54,14 @@ _ASCII_PUNCTUATION = bytes.maketrans(
 
 def strip_attribution(text: str) -> str:
     """Drop attribution/caption/link-rail lines and inline agency tags; keep story lines."""
-    return _AGENCY_TAG.sub(" ", _NOISE_LINE.sub("", text))
+    kept = [line for line in text.split("\n") if not _is_noise(line)]
+    return _AGENCY_TAG.sub(" ", "\n".join(kept))
+
+
+def _is_noise(line: str) -> bool:
+    if _NOISE_LINE.match(line):
+        return True
+    return len(line) <= _CAPTION_MAX and ":" in line and _CAPTION.search(line) is not None
 
 
 def unify_tone_marks(text: str) -> str:
@@ -59,17 +70,16 @@ def unify_tone_marks(text: str) -> str:
     "hoà" and "hòa" both become "hoà"; other diacritics (circumflex, breve, horn) stay,
     so "hoa" and "hoá" remain different words.
     """
-    if text.isascii():
-        return text
     moved = _TONE_BEFORE_VOWELS.sub(r"\2\1", unicodedata.normalize("NFD", text))
     return unicodedata.normalize("NFC", moved)
 
 
 def match_tokens(text: str) -> list:
     """The matching tokens (UTF-8 bytes) of an article text, normalised as above."""
-    folded = unify_tone_marks(unicodedata.normalize("NFC", strip_attribution(text)).casefold())
-    plain = _UNICODE_PUNCTUATION.sub(" ", folded).encode("utf-8")
-    return plain.translate(_ASCII_PUNCTUATION).split()
+    folded = _UNICODE_PUNCTUATION.sub(" ", unicodedata.normalize("NFC", strip_attribution(text)).casefold())
+    if not folded.isascii():
+        folded = unify_tone_marks(folded)
+    return folded.encode("utf-8").translate(_ASCII_PUNCTUATION).split()
 
 
 def is_number(token: bytes) -> bool:

@@ -1,8 +1,8 @@
 """WARC/ARC archives (e.g. Common Crawl CC-NEWS) -> raw pages, with warcio.
 
-Only HTML ``response`` records become pages; other records (request, metadata, warcinfo,
-revisit, resource, non-HTML responses) are skipped and counted in Beam metrics (namespace
-``warc``).  Failures (stage ``warc``): ``ArchiveOpenFailed`` (file cannot be opened),
+Only HTML ``response`` records with a 2xx HTTP status become pages; other records (request,
+metadata, warcinfo, revisit, resource, non-HTML responses, redirects and error pages) are
+skipped and counted in Beam metrics (namespace ``warc``).  Failures (stage ``warc``): ``ArchiveOpenFailed`` (file cannot be opened),
 ``ArchiveLoadFailed`` (the archive breaks: unknown format, bad gzip, a record that cannot
 be parsed; the records before the break are kept), ``TruncatedRecord`` (a record shorter
 than its Content-Length, or not followed by the blank line that ends it) and
@@ -54,9 +54,11 @@ def _skip_reason(record) -> Optional[str]:
     """Why a record is no HTML page (a metric name), or None for an HTML response."""
     if record.rec_type != "response":
         return f"skipped_{record.rec_type or 'untyped'}"
-    content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
-    if _media_type(content_type)[0] not in HTML_TYPES:
+    if not record.http_headers or _media_type(record.http_headers.get_header("Content-Type"))[0] not in HTML_TYPES:
         return "skipped_non_html"
+    status = record.http_headers.get_statuscode() or ""
+    if not status.startswith("2"):  # redirects and error pages are no articles
+        return f"skipped_status_{status[:1] or 'missing'}xx"
     return None
 
 
