@@ -1,7 +1,10 @@
 """Fetcher against a real loopback HTTP server (tests/localweb.py) with injected faults."""
 
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 from dataclasses import replace
 
 import apache_beam as beam
@@ -9,7 +12,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from tests.localweb import Reply
+from tests.localweb import LocalWeb, Reply
 from transforms.fetch import (
     FetchConfig,
     Fetched,
@@ -371,3 +374,61 @@ def test_fetch_feeds_transform(local_web):
                     equal_to([(url, RSS, False)]), label="Bodies")
         assert_that(failures | "Sources" >> beam.Map(lambda f: f["source"]), equal_to([missing]), label="Failures")
     assert local_web.hits_for("/rss")[0].headers["If-None-Match"] == '"v0"'
+
+
+# ---------------------------------------------------------------- TLS and address pinning
+
+
+@pytest.fixture
+def tls_web(tmp_path):
+    """An HTTPS LocalWeb whose self-signed certificate names ``news.localtest``."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=news.localtest",
+         "-addext", "subjectAltName=DNS:news.localtest", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    web = LocalWeb(hosts=1, tls=context)
+    web.route("/robots.txt", Reply(404))
+    web.route("/tin", Reply(200, b"secure"))
+    yield web, cert
+    web.close()
+
+
+def localtest_dns(address_by_name):
+    """A getaddrinfo stand-in resolving test names to chosen addresses (real ones otherwise)."""
+    def resolver(host, port, type=0):
+        addresses = address_by_name.get(host)
+        if addresses is None:
+            return socket.getaddrinfo(host, port, type=type)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
+    return resolver
+
+
+def test_tls_is_verified(tls_web):
+    web, _ = tls_web
+    assert failure_of(fetch(web.url("/tin"))) == ("fetch", "TLSError", None, 1)
+
+
+def test_connection_goes_to_the_checked_address_with_the_name_as_host_and_sni(tls_web, monkeypatch):
+    web, cert = tls_web
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate
+    port = web.url("").rsplit(":", 1)[1]
+    fetcher = Fetcher(CONFIG, resolver=localtest_dns({"news.localtest": ["127.0.0.1"]}))
+    page = fetch_page(fetcher, HostPacer(0), entry(f"https://news.localtest:{port}/tin"))
+    assert page["body"] == b"secure"  # certificate verified against the name, not the address
+    assert web.hits_for("/tin")[0].headers["Host"] == f"news.localtest:{port}"
+
+
+def test_a_name_with_a_private_address_is_refused(local_web):
+    local_web.route("/a", Reply(200, b"a"))
+    port = local_web.url("").rsplit(":", 1)[1]
+    fetcher = Fetcher(CONFIG, resolver=localtest_dns({"mixed.localtest": ["127.0.0.1", "10.0.0.1"]}))
+    row = fetch_page(fetcher, HostPacer(0), entry(f"http://mixed.localtest:{port}/a")).value
+    assert failure_of(row) == ("ssrf", "Blocked", None, 1)
+    assert local_web.hits == []

@@ -45,6 +45,8 @@ from transforms.records import FAILURES, failure, raw_page, utcnow
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 500 * 1024  # what Google reads of a robots.txt
+ROBOTS_TTL_S = 3600.0  # a long-lived worker re-reads robots.txt hourly
+ROBOTS_ERROR_TTL_S = 300.0  # and retries an unavailable one after 5 minutes
 _CHUNK = 64 * 1024
 
 
@@ -206,7 +208,7 @@ class Fetcher:
             "application/xml;q=0.9,*/*;q=0.8",
             **urllib3.make_headers(accept_encoding=True),
         }
-        self._robots: dict[str, Optional[Protego]] = {}
+        self._robots: dict[str, tuple] = {}  # origin -> (expires, Protego | None | FetchError)
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._random = random.Random()
@@ -316,28 +318,33 @@ class Fetcher:
         return scheme, host, port, address
 
     def _check_robots(self, url, pacer, deadline) -> None:
-        """Raise ``robots`` FetchError unless robots.txt lets this user agent fetch ``url``."""
+        """Raise a FetchError unless robots.txt lets this user agent fetch ``url``."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
             origin_lock = self._robots_locks.setdefault(origin, threading.Lock())
         with origin_lock:
-            if origin not in self._robots:
-                self._robots[origin] = self._load_robots(origin, pacer, deadline)
-            policy = self._robots[origin]
+            expires, policy = self._robots.get(origin, (0.0, None))
+            if time.monotonic() >= expires:
+                policy = self._load_robots(origin, pacer, deadline)
+                ttl = ROBOTS_ERROR_TTL_S if isinstance(policy, FetchError) else ROBOTS_TTL_S
+                self._robots[origin] = (time.monotonic() + ttl, policy)
         if isinstance(policy, FetchError):
+            if policy.http_status is None:  # the host is unreachable: say so, not "robots"
+                raise FetchError(policy.stage, policy.error_type, f"robots.txt of {origin}: {policy}")
             raise FetchError("robots", "RobotsUnavailable", f"robots.txt of {origin}: {policy}",
                              http_status=policy.http_status)
         if policy is None:
             return
-        if pacer is not None and policy.crawl_delay(self.config.user_agent):
-            pacer.slow_down(min(policy.crawl_delay(self.config.user_agent), self.config.max_retry_after_s))
+        crawl_delay = policy.crawl_delay(self.config.user_agent)
+        if pacer is not None and crawl_delay:
+            pacer.slow_down(min(crawl_delay, self.config.max_retry_after_s))
         if not policy.can_fetch(url, self.config.user_agent):
             raise FetchError("robots", "RobotsDisallowed", f"robots.txt of {origin} disallows {url}")
 
     def _load_robots(self, origin, pacer, deadline):
         """Protego policy; ``None`` = allow all (robots.txt 4xx); a FetchError = unavailable
-        (5xx, 429, network) so the host is left alone, as Google does."""
+        (5xx, 429, network): the host is left alone for ``ROBOTS_ERROR_TTL_S``, as Google does."""
         try:
             fetched = self._follow(
                 origin + "/robots.txt", pacer, None, deadline, check_robots=False, max_bytes=ROBOTS_MAX_BYTES
