@@ -64,3 +64,25 @@ FAILURES = pa.schema(
 )
 
 TABLES = {"articles": ARTICLES, "stories": STORIES, "failures": FAILURES}
+
+# Reprint-detection state read by the next run (transforms/reprints.py): one row per clustered
+# article, written once (when the article is first clustered); <= 1 KB per row with the defaults
+# (signature 512 B, lead band keys 128 B, number sketch <= 128 B, ids and title).
+STORY_INDEX = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("story_id", pa.string(), nullable=False),
+        pa.field("is_anchor", pa.bool_(), nullable=False),
+        pa.field("published_at", _UTC),
+        pa.field("wire_rank", pa.int8()),
+        pa.field("domain", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("shingle_count", pa.int32()),
+        pa.field("signature", pa.binary()),
+        pa.field("lead_band_keys", pa.binary()),
+        pa.field("number_sketch", pa.binary()),
+        pa.field("fingerprint_version", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("schema_version", pa.int16()),
+    ]
+)

@@ -52,6 +52,16 @@ def test_sample_run_writes_every_table_and_prints_a_summary(sample_run):
     assert set(articles.column("story_id").to_pylist()) == set(stories.column("story_id").to_pylist())
 
 
+def test_sample_metadata_matches_the_manifest(sample_run):
+    out, _ = sample_run
+    manifest = {row["path"]: row for row in csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8"))}
+    for article in read_table(out, "articles").to_pylist():
+        expected = manifest[str(Path(article["source"]).relative_to(SAMPLE / "pages"))]
+        assert article["published_at"].isoformat().replace("+00:00", "Z") == expected["published_at"], article["source"]
+        assert article["language"] == expected["lang"], article["source"]
+        assert article["title"] == expected["title"], article["source"]
+
+
 def test_sample_output_is_queryable_with_duckdb(sample_run):
     out, _ = sample_run
     con = duckdb.connect()

@@ -73,8 +73,11 @@ def test_non_http_schemes_are_refused(url):
 def test_split_target_defaults_ports_and_rejects_bad_ones():
     assert split_target("HTTPS://Example.COM/a") == ("https", "example.com", 443)
     assert split_target("http://example.com:8080") == ("http", "example.com", 8080)
+    assert split_target("http://Báo.vn/tin") == ("http", "xn--bo-mia.vn", 80)
     with pytest.raises(Blocked):
         split_target("http://example.com:99999/")
+    with pytest.raises(Blocked, match="malformed"):
+        split_target("http://[::1/")
     with pytest.raises(Blocked, match="no host"):
         split_target("http:///path")
 

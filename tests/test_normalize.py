@@ -59,16 +59,36 @@ def test_parse_timestamp_converts_offsets_to_utc():
     assert normalize.parse_timestamp(None) is None
 
 
-def test_published_time_prefers_page_with_time_then_feed():
+def test_published_time_prefers_a_precise_page_time_then_feed():
     feed = datetime(2026, 11, 16, 3, 0, tzinfo=timezone(timedelta(hours=7)))
-    assert normalize.published_time("2026-11-16T08:30:00+0700", feed) == (
-        datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc),
-        "page",
-    )
-    day_only = normalize.published_time("2026-11-15", feed)
-    assert day_only == (feed.astimezone(timezone.utc), "feed")
-    assert normalize.published_time("2026-11-10", feed)[1] == "page"
-    assert normalize.published_time(None, None) == (None, "none")
+    precise = datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc)
+    assert normalize.published_time(["2026-11-16T08:30:00+0700", "2026-11-16"], feed) == (precise, "page")
+    assert normalize.published_time([None, "2026-11-16", precise], None) == (precise, "page")
+    assert normalize.published_time(["2026-11-15"], feed) == (feed.astimezone(timezone.utc), "feed")
+    assert normalize.published_time(["2026-11-10"], feed)[1] == "page"
+    assert normalize.published_time([None, None], None) == (None, "none")
+
+
+def test_structured_date_reads_json_ld_then_meta():
+    jsonld = '<script type="application/ld+json">{"datePublished": "2026-11-17T13:40:00+07:00"}</script>'
+    meta = '<meta content="2026-11-19T06:30:00+07:00" property="article:published_time">'
+    assert normalize.structured_date(meta + jsonld) == "2026-11-17T13:40:00+07:00"
+    assert normalize.structured_date(meta) == "2026-11-19T06:30:00+07:00"
+    assert normalize.structured_date('<meta property="og:title" content="2026-01-01">') is None
+
+
+@pytest.mark.parametrize(
+    "html, language, expected",
+    [
+        ("<span>Thứ sáu, 20/11/2026 - 15:10</span>", "vi", datetime(2026, 11, 20, 8, 10, tzinfo=timezone.utc)),
+        ("<span>01/02/2018 02:49 (GMT+7)</span>", "en", datetime(2018, 1, 31, 19, 49, tzinfo=timezone.utc)),
+        ("<span>05/03/2026 | 09:49</span>", "en", datetime(2026, 3, 5, 9, 49, tzinfo=timezone.utc)),
+        ("<p>Thông tư ngày 28/12/2017 sửa đổi</p>", "vi", None),
+        ("<span>31/02/2026 10:00</span>", "vi", None),
+    ],
+)
+def test_visible_dates_are_day_first_and_local(html, language, expected):
+    assert normalize.visible_time(normalize.visible_date(html), language) == expected
 
 
 def test_language_detects_text_over_a_wrong_declaration():

@@ -23,13 +23,31 @@ www.example.com/no-scheme
 def test_parse_url_list_entries():
     entries, _ = parse_url_list(LIST, "lists/vi.txt")
     assert entries == [
-        {"url": "https://vnexpress.net/thoi-su/bai-1.html", "source": "lists/vi.txt:3", "feed_url": None,
-         "title": None, "published_at": None, "guid": None},
-        {"url": "https://tuoitre.vn/bai-2.htm", "source": "lists/vi.txt:4", "feed_url": None,
-         "title": None, "published_at": None, "guid": None},
+        {
+            "url": "https://vnexpress.net/thoi-su/bai-1.html",
+            "source": "lists/vi.txt:3",
+            "feed_url": None,
+            "title": None,
+            "published_at": None,
+            "guid": None,
+        },
+        {
+            "url": "https://tuoitre.vn/bai-2.htm",
+            "source": "lists/vi.txt:4",
+            "feed_url": None,
+            "title": None,
+            "published_at": None,
+            "guid": None,
+        },
         # a '#' without white space before it is a fragment, not a comment
-        {"url": "https://example.com/page", "source": "lists/vi.txt:8", "feed_url": None,
-         "title": None, "published_at": None, "guid": None},
+        {
+            "url": "https://example.com/page",
+            "source": "lists/vi.txt:8",
+            "feed_url": None,
+            "title": None,
+            "published_at": None,
+            "guid": None,
+        },
     ]
 
 
@@ -49,7 +67,9 @@ def test_empty_and_comment_only_lists():
 
 
 def test_read_url_lists_pipeline(tmp_path):
-    (tmp_path / "a.txt").write_text("https://x.example/1\nhttps://x.example/2?utm_medium=email\nbad\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text(
+        "https://x.example/1\nhttps://x.example/2?utm_medium=email\nbad\n", encoding="utf-8"
+    )
     (tmp_path / "b.txt").write_bytes("\ufeffhttps://X.example/2\nhttps://y.example/3 # new\n".encode("utf-8"))
     (tmp_path / "c.txt.gz").write_bytes(gzip.compress(b"https://z.example/4\n"))
     (tmp_path / "d.txt").write_bytes(b"https://x.example/\xff\n")
@@ -57,16 +77,19 @@ def test_read_url_lists_pipeline(tmp_path):
         entries, failures = pipeline | "ReadLists" >> ReadUrlLists(str(tmp_path / "*"))
         assert_that(
             entries | "UrlSource" >> beam.Map(lambda e: (e["url"], e["source"].replace(str(tmp_path), ""))),
-            equal_to([
-                ("https://x.example/1", "/a.txt:1"),
-                ("https://x.example/2", "/a.txt:2"),  # also b.txt:1; the smallest source is kept
-                ("https://y.example/3", "/b.txt:2"),
-                ("https://z.example/4", "/c.txt.gz:1"),
-            ]),
+            equal_to(
+                [
+                    ("https://x.example/1", "/a.txt:1"),
+                    ("https://x.example/2", "/a.txt:2"),  # also b.txt:1; the smallest source is kept
+                    ("https://y.example/3", "/b.txt:2"),
+                    ("https://z.example/4", "/c.txt.gz:1"),
+                ]
+            ),
             label="Entries",
         )
         assert_that(
-            failures | "Kinds" >> beam.Map(lambda f: (f["source"].replace(str(tmp_path), ""), f["error_type"])),
+            failures
+            | "Kinds" >> beam.Map(lambda f: (f["source"].replace(str(tmp_path), ""), f["error_type"])),
             equal_to([("/a.txt:3", "InvalidUrl"), ("/d.txt", "UnreadableFile")]),
             label="Failures",
         )

@@ -7,8 +7,10 @@ from transforms.urls import canonical_url, domain_of, is_http_url
     "url, expected",
     [
         # host lower-cased, default port, tracking params and fragment dropped
-        ("https://WWW.Example.COM:443/a/b?utm_source=x&utm_medium=rss&id=7#comments",
-         "https://www.example.com/a/b?id=7"),
+        (
+            "https://WWW.Example.COM:443/a/b?utm_source=x&utm_medium=rss&id=7#comments",
+            "https://www.example.com/a/b?id=7",
+        ),
         ("https://example.com/a?fbclid=1&gclid=2&page=2", "https://example.com/a?page=2"),
         ("http://example.com:80/", "http://example.com"),  # root: no trailing slash
         ("http://example.com:8080/a", "http://example.com:8080/a"),

@@ -37,7 +37,9 @@ def kinds(failures):
 
 
 def test_every_archive_in_the_corpus_reads_without_exception():
-    files = sorted(p for p in need(WARC).rglob("*") if p.is_file() and (".warc" in p.name or ".arc" in p.name))
+    files = sorted(
+        p for p in need(WARC).rglob("*") if p.is_file() and (".warc" in p.name or ".arc" in p.name)
+    )
     summary = Counter()
     for path in files:
         pages, failures = read(path)
@@ -98,7 +100,10 @@ def test_arc_files_are_read():
     for name in ("example.arc", "example.arc.gz"):
         (page,), failures = read(WARCIO / name)
         assert failures == []
-        assert (page["url"], page["fetched_at"]) == ("http://example.com/", datetime(2014, 2, 16, 5, 2, 21, tzinfo=timezone.utc))
+        assert (page["url"], page["fetched_at"]) == (
+            "http://example.com/",
+            datetime(2014, 2, 16, 5, 2, 21, tzinfo=timezone.utc),
+        )
 
 
 @pytest.mark.parametrize(
@@ -139,7 +144,9 @@ def test_archive_cut_in_the_middle_keeps_the_pages_before_the_cut(name):
 
 def test_missing_file_is_one_failure():
     results = list(iter_warc_pages(str(WARC / "no-such-file.warc.gz"), "no-such-file.warc.gz"))
-    assert [(r["source"], r["error_type"]) for r in results] == [("no-such-file.warc.gz", "ArchiveOpenFailed")]
+    assert [(r["source"], r["error_type"]) for r in results] == [
+        ("no-such-file.warc.gz", "ArchiveOpenFailed")
+    ]
 
 
 def test_read_warc_pipeline_with_metrics():
@@ -151,7 +158,9 @@ def test_read_warc_pipeline_with_metrics():
     ]
     pipeline = test_pipeline.TestPipeline(runner="FnApiRunner")
     pages, failures = pipeline | "ReadWarc" >> ReadWarc(pattern)
-    assert_that(pages | "Ids" >> beam.Map(lambda p: (p["source"], p["url"])), equal_to(expected_pages), label="Pages")
+    assert_that(
+        pages | "Ids" >> beam.Map(lambda p: (p["source"], p["url"])), equal_to(expected_pages), label="Pages"
+    )
     assert_that(
         failures | "Kinds" >> beam.Map(lambda f: (f["source"], f["error_type"])),
         equal_to([(f"{RESILIPARSE}/warcfile.warc.lz4", "ArchiveLoadFailed")]),
@@ -164,5 +173,9 @@ def test_read_warc_pipeline_with_metrics():
         for c in result.metrics().query(MetricsFilter().with_namespace("warc"))["counters"]
     }
     assert counters == {
-        "html_pages": 32, "skipped_request": 34, "skipped_metadata": 32, "skipped_warcinfo": 2, "failures": 1,
+        "html_pages": 32,
+        "skipped_request": 34,
+        "skipped_metadata": 32,
+        "skipped_warcinfo": 2,
+        "failures": 1,
     }

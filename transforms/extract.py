@@ -180,7 +180,9 @@ def page_to_article(page: dict, doc: Optional[dict], min_words: int) -> dict:
     if word_count < min_words:
         raise PageRejected("TooShort", f"{word_count} words < {min_words}")
     url = normalize.article_url(doc.get("url"), page.get("url"))
-    published_at, published_source = normalize.published_time(doc.get("date"), page.get("feed_published_at"))
+    language = normalize.language(text, page.get("html_lang"))
+    page_dates = [page.get("structured_date"), normalize.visible_time(page.get("visible_date"), language), doc.get("date")]
+    published_at, published_source = normalize.published_time(page_dates, page.get("feed_published_at"))
     title = normalize.clean_title(doc.get("title") or page.get("feed_title"), doc.get("sitename"))
     return {
         "article_id": normalize.article_id(url, page["source"]),
@@ -193,7 +195,7 @@ def page_to_article(page: dict, doc: Optional[dict], min_words: int) -> dict:
         "published_at": published_at,
         "published_at_source": published_source,
         "fetched_at": page.get("fetched_at"),
-        "language": normalize.language(text, page.get("html_lang")),
+        "language": language,
         "text": text,
         "word_count": word_count,
         "content_sha1": normalize.content_sha1(text),
@@ -223,7 +225,13 @@ class _ExtractFn(beam.DoFn):
         except PageRejected as exc:
             yield _rejected(page["source"], exc.error_type, str(exc))
             return
-        page = {**page, "body": None, "html_lang": normalize.html_lang(html)}
+        page = {
+            **page,
+            "body": None,
+            "html_lang": normalize.html_lang(html),
+            "structured_date": normalize.structured_date(html),
+            "visible_date": normalize.visible_date(html),
+        }
         if not self._idle:
             yield self._collect_oldest()[0]
         extractor = self._idle.pop()

@@ -1,9 +1,10 @@
-"""Feeds (RSS/Atom/RDF/JSON Feed) -> URL entries, with feedparser.
+"""Feeds (RSS/Atom/RDF) -> URL entries, with feedparser.
 
 A *URL entry* is ``{"url", "source", "feed_url", "title", "published_at", "guid"}`` where
-``url`` is the canonical URL (see ``transforms.urls``).  Failures (stage ``feed``): one row
-per malformed feed (``FeedMalformed`` when entries were still recovered, ``FeedUnparseable``
-when none were, ``NotAFeed`` for a well-formed body that is no feed) and one per entry without a usable http(s) link (``EntryWithoutLink``).
+``url`` is the canonical URL (see ``transforms.urls``).  Failures (stage ``feed``): at most
+one row per feed (``FeedMalformed`` when entries were still recovered, ``FeedUnparseable``
+when none were, ``NotAFeed`` for a well-formed body that is no feed), plus one per entry
+without a usable http(s) link (``EntryWithoutLink``).
 """
 
 import io
@@ -14,6 +15,7 @@ from urllib.parse import urljoin
 
 import apache_beam as beam
 import feedparser
+from apache_beam.metrics import Metrics
 
 from transforms import records
 from transforms.urls import canonical_url
@@ -60,7 +62,8 @@ def parse_feed(
     the first in document order kept.  ``content_type`` is the HTTP header when known."""
     headers = {"content-location": feed_url, "content-type": content_type or "application/xml"}
     # A file object, never bytes/str: feedparser would open a str/bytes that looks like a path or URL.
-    parsed = feedparser.parse(io.BytesIO(body or b""), response_headers=headers)
+    # Leading white space before the XML declaration (a common CMS bug) would make it malformed.
+    parsed = feedparser.parse(io.BytesIO((body or b"").lstrip()), response_headers=headers)
 
     entries, failures, seen = [], [], set()
     for index, entry in enumerate(parsed.entries):
@@ -81,8 +84,12 @@ def parse_feed(
             seen.add(url)
             entries.append(
                 url_entry(
-                    url, feed_url, feed_url=feed_url, title=title,
-                    published_at=_published_at(entry), guid=guid,
+                    url,
+                    feed_url,
+                    feed_url=feed_url,
+                    title=title,
+                    published_at=_published_at(entry),
+                    guid=guid,
                 )
             )
     failures.extend(_feed_failures(parsed, feed_url))
@@ -131,6 +138,9 @@ class DedupEntries(beam.PTransform):
 
 
 def _parse_feed_element(element: dict):
+    if element.get("not_modified"):  # conditional GET said 304, or the body hash is unchanged
+        Metrics.counter(STAGE, "feeds_not_modified").inc()
+        return
     entries, failures = parse_feed(element["body"], element["feed_url"], element.get("content_type"))
     yield from entries
     for row in failures:
@@ -138,7 +148,8 @@ def _parse_feed_element(element: dict):
 
 
 class ParseFeeds(beam.PTransform):
-    """Feed bodies ``{"feed_url", "body": bytes, "content_type"?: str}`` -> (URL entries, failures).
+    """Feed bodies ``{"feed_url", "body": bytes, "content_type"?: str, "not_modified"?: bool}``
+    (see ``transforms.fetch.feed_body``) -> (URL entries, failures); not-modified feeds are skipped.
 
     Entries are unique per feed; apply ``DedupEntries`` for uniqueness across feeds (bounded input).
     """

@@ -20,6 +20,7 @@ or ``ssrf`` and ``attempts`` = the number of tries of the URL.
 """
 
 import hashlib
+import http.client
 import random
 import socket
 import threading
@@ -38,6 +39,7 @@ import apache_beam as beam
 import urllib3
 from apache_beam.utils.windowed_value import WindowedValue
 from protego import Protego
+from urllib3.util import parse_url
 
 from transforms import netguard
 from transforms.records import FAILURES, failure, raw_page, utcnow
@@ -216,14 +218,18 @@ class Fetcher:
     def close(self) -> None:
         self._pools.clear()
 
-    def get(self, url: str, pacer: HostPacer, headers: Optional[dict] = None) -> Fetched:
+    def get(
+        self, url: str, pacer: Optional[HostPacer], headers: Optional[dict] = None, *, check_robots: bool = True,
+        max_bytes: Optional[int] = None,
+    ) -> Fetched:
         """Fetch ``url`` (retrying transient errors) or raise :class:`FetchError`."""
         deadline = time.monotonic() + self.config.total_timeout_s
         attempt = 0
         while True:
             attempt += 1
             try:
-                return replace(self._follow(url, pacer, headers, deadline, check_robots=True), attempts=attempt)
+                fetched = self._follow(url, pacer, headers, deadline, check_robots=check_robots, max_bytes=max_bytes)
+                return replace(fetched, attempts=attempt)
             except FetchError as err:
                 err.attempts = attempt
                 if not err.retryable or attempt > self.config.max_retries:
@@ -241,7 +247,7 @@ class Fetcher:
         for hop in range(self.config.max_redirects + 1):
             target = self._checked_target(url)  # SSRF guard first: nothing is sent to a refused host
             if check_robots and self.config.respect_robots:
-                self._check_robots(url, pacer if hop == 0 else None, deadline)
+                self._check_robots(url, pacer if hop == 0 else None)
             fetched = self._request(url, target, pacer, headers, deadline, max_bytes or self.config.max_bytes)
             status, location = fetched.status, fetched.headers.get("location")
             if status not in REDIRECT_STATUSES or not location:
@@ -257,8 +263,7 @@ class Fetcher:
     def _request(self, url, target, pacer, headers, deadline, max_bytes) -> Fetched:
         """One HTTP GET of ``url`` to its checked address; the body read under the caps."""
         scheme, host, port, address = target
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = parse_url(url).request_uri  # percent-encodes what http.client would refuse
         default_port = port == (443 if scheme == "https" else 80)
         host_header = (f"[{host}]" if ":" in host else host) + ("" if default_port else f":{port}")
         pool = self._pools.connection_from_host(
@@ -294,7 +299,7 @@ class Fetcher:
                 response.release_conn()
         except FetchError:
             raise
-        except Exception as exc:  # urllib3/socket errors: classified below
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             raise _classify(exc) from exc
         if response.status >= 400:
             raise FetchError(
@@ -317,7 +322,7 @@ class Fetcher:
             raise FetchError("fetch", "DNSError", str(exc)) from exc
         return scheme, host, port, address
 
-    def _check_robots(self, url, pacer, deadline) -> None:
+    def _check_robots(self, url, pacer) -> None:
         """Raise a FetchError unless robots.txt lets this user agent fetch ``url``."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -326,7 +331,7 @@ class Fetcher:
         with origin_lock:
             expires, policy = self._robots.get(origin, (0.0, None))
             if time.monotonic() >= expires:
-                policy = self._load_robots(origin, pacer, deadline)
+                policy = self._load_robots(origin, pacer)
                 ttl = ROBOTS_ERROR_TTL_S if isinstance(policy, FetchError) else ROBOTS_TTL_S
                 self._robots[origin] = (time.monotonic() + ttl, policy)
         if isinstance(policy, FetchError):
@@ -342,13 +347,11 @@ class Fetcher:
         if not policy.can_fetch(url, self.config.user_agent):
             raise FetchError("robots", "RobotsDisallowed", f"robots.txt of {origin} disallows {url}")
 
-    def _load_robots(self, origin, pacer, deadline):
+    def _load_robots(self, origin, pacer):
         """Protego policy; ``None`` = allow all (robots.txt 4xx); a FetchError = unavailable
         (5xx, 429, network): the host is left alone for ``ROBOTS_ERROR_TTL_S``, as Google does."""
         try:
-            fetched = self._follow(
-                origin + "/robots.txt", pacer, None, deadline, check_robots=False, max_bytes=ROBOTS_MAX_BYTES
-            )
+            fetched = self.get(origin + "/robots.txt", pacer, check_robots=False, max_bytes=ROBOTS_MAX_BYTES)
         except FetchError as err:
             if err.http_status and 400 <= err.http_status < 500 and err.http_status != 429:
                 return None
@@ -379,6 +382,8 @@ def _read_capped(response, max_bytes: int, deadline: float) -> bytes:
 def _classify(exc: Exception) -> FetchError:
     """A FetchError for a urllib3/socket exception."""
     e = urllib3.exceptions
+    if isinstance(exc, e.NewConnectionError):  # checked first: urllib3 makes it a ConnectTimeoutError
+        return FetchError("fetch", "ConnectionError", repr(exc), retryable=True)
     if isinstance(exc, (e.TimeoutError, socket.timeout)):
         return FetchError("fetch", "Timeout", repr(exc), retryable=True)
     if isinstance(exc, e.SSLError):

@@ -57,17 +57,21 @@ def address_refusal(address: str, allow_loopback: bool = False) -> Optional[str]
 
 
 def split_target(url: str) -> tuple[str, str, int]:
-    """``(scheme, host, port)`` of an http(s) URL; :class:`Blocked` for anything else."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise Blocked(f"scheme {scheme or '(none)'!r} not allowed")
+    """``(scheme, ASCII host, port)`` of an http(s) URL; :class:`Blocked` for anything else."""
     try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ALLOWED_SCHEMES:
+            raise Blocked(f"scheme {scheme or '(none)'!r} not allowed")
         host, port = parts.hostname, parts.port
-    except ValueError as exc:  # bad port
+    except ValueError as exc:  # bad IPv6 literal or port
         raise Blocked(f"malformed URL: {exc}") from exc
     if not host:
         raise Blocked("URL has no host")
+    try:
+        host = host.encode("idna").decode("ascii")  # báo.vn -> xn--bo-mia.vn, as DNS and Host need
+    except UnicodeError as exc:
+        raise Blocked(f"malformed host {host!r}: {exc}") from exc
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 

@@ -6,7 +6,7 @@ Everything here is a deterministic function of its arguments (no clocks, no glob
 import hashlib
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import py3langid
@@ -22,6 +22,12 @@ _OUTLET_PREFIX = re.compile(r"^(?:báo|tạp chí|tin tức|thời báo|đài|c�
 _DOMAIN_LIKE = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|info|news)$", re.I)
 _WORD = re.compile(r"\w+")
 _MIN_WORDS_TO_DETECT = 15
+_DATE_SCAN_CHARS = 200_000
+_JSONLD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{10,40})"')
+_META_TAG = re.compile(r"<meta\s[^>]*>", re.I)
+_ATTR = re.compile(r"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
+_DATE_META_NAMES = {"article:published_time", "datepublished", "og:published_time", "pubdate", "publishdate", "dc.date.issued"}
+_VISIBLE_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\s*(?:[-|,]\s*)?(\d{1,2}):(\d{2})(?:\s*\(?\s*GMT\s*([+-]\d{1,2})\s*\)?)?")
 
 
 def nfc(text: str) -> str:
@@ -111,14 +117,51 @@ def _has_time(value: datetime) -> bool:
     return (value.hour, value.minute, value.second) != (0, 0, 0)
 
 
-def published_time(page_date: Optional[str], feed_date: Optional[datetime]) -> tuple[Optional[datetime], str]:
+def structured_date(html: str) -> Optional[str]:
+    """``datePublished`` from JSON-LD, else a publication ``<meta>`` (article:published_time ...)."""
+    head = html[:_DATE_SCAN_CHARS]
+    match = _JSONLD_DATE.search(head)
+    if match:
+        return match.group(1)
+    for tag in _META_TAG.findall(head):
+        attrs = {k.lower(): v for k, v in _ATTR.findall(tag)}
+        if (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").lower() in _DATE_META_NAMES:
+            return attrs.get("content")
+    return None
+
+
+def visible_date(html: str) -> Optional[tuple]:
+    """The first visible ``dd/mm/yyyy HH:MM [(GMT+7)]`` stamp as (day, month, year, hour, minute, offset)."""
+    match = _VISIBLE_DATE.search(html[:_DATE_SCAN_CHARS])
+    return match.groups() if match else None
+
+
+def visible_time(stamp: Optional[tuple], language_code: Optional[str]) -> Optional[datetime]:
+    """A visible stamp in UTC; without a printed offset, Vietnamese pages are taken as GMT+7."""
+    if not stamp:
+        return None
+    day, month, year, hour, minute, offset = stamp
+    hours = int(offset) if offset else (7 if language_code == "vi" else 0)
+    try:
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=timezone(timedelta(hours=hours)))
+    except ValueError:
+        return None
+    return local.astimezone(timezone.utc)
+
+
+def published_time(candidates: list, feed_date: Optional[datetime]) -> tuple[Optional[datetime], str]:
     """Best publication time and where it came from: ``page``, ``feed`` or ``none``.
 
-    A page date without a time of day yields to a feed date of the same day (feeds carry times)."""
-    page = parse_timestamp(page_date)
+    ``candidates`` are the page's dates, most trusted first (ISO strings or datetimes); the first
+    one with a time of day wins, a date-only one yields to a feed date of the same day."""
+    parsed = [c if isinstance(c, datetime) else parse_timestamp(c) for c in candidates]
+    parsed = [p for p in parsed if p is not None]
     feed = feed_date.astimezone(timezone.utc) if feed_date else None
-    if page and (_has_time(page) or not feed or feed.date() != page.date()):
-        return page, "page"
+    precise = next((p for p in parsed if _has_time(p)), None)
+    if precise:
+        return precise, "page"
+    if parsed and (not feed or feed.date() != parsed[0].date()):
+        return parsed[0], "page"
     if feed:
         return feed, "feed"
     return None, "none"

@@ -29,7 +29,9 @@ def parse_url_list(text: str, source: str) -> tuple[list[dict], list[dict]]:
         location = f"{source}:{number}"
         url = canonical_url(candidate)
         if url is None:
-            failures.append(records.failure(location, STAGE, "InvalidUrl", f"not an http(s) URL: {candidate[:300]!r}"))
+            failures.append(
+                records.failure(location, STAGE, "InvalidUrl", f"not an http(s) URL: {candidate[:300]!r}")
+            )
         elif url not in seen:
             seen.add(url)
             entries.append(url_entry(url, location))
@@ -41,7 +43,9 @@ def _read_list(readable: fileio.ReadableFile):
     try:
         text = readable.read().decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        yield beam.pvalue.TaggedOutput(records.FAILURES, records.failure(path, STAGE, "UnreadableFile", str(error)))
+        yield beam.pvalue.TaggedOutput(
+            records.FAILURES, records.failure(path, STAGE, "UnreadableFile", str(error))
+        )
         return
     entries, failures = parse_url_list(text, path)
     yield from entries

@@ -2,11 +2,12 @@
 
 Only HTML ``response`` records with a 2xx HTTP status become pages; other records (request,
 metadata, warcinfo, revisit, resource, non-HTML responses, redirects and error pages) are
-skipped and counted in Beam metrics (namespace ``warc``).  Failures (stage ``warc``): ``ArchiveOpenFailed`` (file cannot be opened),
-``ArchiveLoadFailed`` (the archive breaks: unknown format, bad gzip, a record that cannot
-be parsed; the records before the break are kept), ``TruncatedRecord`` (a record shorter
-than its Content-Length, or not followed by the blank line that ends it) and
-``RecordUnreadable`` (a payload that cannot be de-chunked or decompressed).
+skipped and counted in Beam metrics (namespace ``warc``).  Failures (stage ``warc``):
+``ArchiveOpenFailed`` (the file cannot be opened), ``ArchiveLoadFailed`` (the archive breaks:
+unknown format such as LZ4, bad gzip, an unparsable record; the records before the break are
+kept), ``TruncatedRecord`` (a record shorter than its Content-Length, or not followed by the
+blank line that ends it) and ``RecordUnreadable`` (a payload that cannot be de-chunked or
+decompressed).
 """
 
 from datetime import datetime, timezone
@@ -39,7 +40,8 @@ def _media_type(content_type: Optional[str]) -> tuple[Optional[str], Optional[st
     header = Message()
     header["content-type"] = content_type
     charset = header.get_param("charset")
-    return header.get_content_type(), charset.strip() if isinstance(charset, str) and charset.strip() else None
+    charset = charset.strip() if isinstance(charset, str) else ""  # RFC 2231 tuples are ignored
+    return header.get_content_type(), charset or None
 
 
 def _warc_date(value: Optional[str]) -> Optional[datetime]:
@@ -54,7 +56,10 @@ def _skip_reason(record) -> Optional[str]:
     """Why a record is no HTML page (a metric name), or None for an HTML response."""
     if record.rec_type != "response":
         return f"skipped_{record.rec_type or 'untyped'}"
-    if not record.http_headers or _media_type(record.http_headers.get_header("Content-Type"))[0] not in HTML_TYPES:
+    if (
+        not record.http_headers
+        or _media_type(record.http_headers.get_header("Content-Type"))[0] not in HTML_TYPES
+    ):
         return "skipped_non_html"
     status = record.http_headers.get_statuscode() or ""
     if not status.startswith("2"):  # redirects and error pages are no articles
@@ -74,13 +79,17 @@ def _read_html_response(archive: ArchiveIterator, record, source_name: str) -> d
     source = f"{source_name}#offset={offset}"
     if error is not None:
         return records.failure(source, STAGE, "RecordUnreadable", f"{type(error).__name__}: {error}")
-    if record.raw_stream.limit > 0:
+    missing = getattr(record.raw_stream, "limit", 0)  # bytes of the record the archive lacks
+    if missing > 0:
         return records.failure(
-            source, STAGE, "TruncatedRecord", f"archive ends {record.raw_stream.limit} bytes before the record does"
+            source, STAGE, "TruncatedRecord", f"archive ends {missing} bytes before the record does"
         )
     if archive.err_count > errors_before:
         return records.failure(
-            source, STAGE, "TruncatedRecord", "record not followed by a blank line: its Content-Length is wrong"
+            source,
+            STAGE,
+            "TruncatedRecord",
+            "record not followed by a blank line: its Content-Length is wrong",
         )
     url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>") or None
     return records.raw_page(
