@@ -23,11 +23,12 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines.config import Config, ConfigError, load_config
+from pipelines.config import Config, ConfigError, SourcesConfig, load_config
 from schemas.tables import ARTICLES, FAILURES, STORIES
 from transforms.dedup import DedupByUrl, ExactStories
 from transforms.extract import Extract
 from transforms.files import ReadHtmlFiles, file_patterns
+from transforms.warc import ReadWarc
 from transforms.write import TableSpec, WriteTable
 
 SAMPLE_PAGES = Path(__file__).parent / "sample" / "pages"
@@ -51,14 +52,25 @@ def new_run_context(output: str, now: Optional[datetime] = None) -> RunContext:
     return RunContext(run_id=run_id, ingest_date=f"{now:%Y-%m-%d}", output=output)
 
 
+def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig) -> tuple[list, list]:
+    """Every configured source as raw pages, plus their failures."""
+    outputs = []
+    if sources.html:
+        outputs.append(pipeline | "ReadHtml" >> ReadHtmlFiles(sources.html))
+    for i, pattern in enumerate(sources.warc):
+        outputs.append(pipeline | f"ReadWarc{i}" >> ReadWarc(pattern))
+    return [pages for pages, _ in outputs], [failures for _, failures in outputs]
+
+
 def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext) -> None:
     """Wire the batch job onto ``pipeline``."""
-    pages, read_failures = pipeline | "ReadHtml" >> ReadHtmlFiles(config.sources.html)
+    page_sets, failure_sets = read_sources(pipeline, config.sources)
+    pages = page_sets | "AllPages" >> beam.Flatten()
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
     story_articles, stories = articles | "Stories" >> ExactStories()
     failures = (
-        (read_failures, extract_failures, dup_failures)
+        (*failure_sets, extract_failures, dup_failures)
         | "AllFailures" >> beam.Flatten()
         | "CountFailures" >> beam.Map(count_failure)
     )
@@ -103,6 +115,7 @@ def run_summary(result, elapsed_s: float) -> dict:
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", action="append", help="glob or folder of HTML files (repeatable)")
+    parser.add_argument("--warc", action="append", help="glob of WARC/ARC files (repeatable)")
     parser.add_argument("--output", help="output root (local path or gs://...)")
     parser.add_argument("--config", help="YAML configuration (see configs/default.yaml)")
     return parser.parse_known_args(argv)
@@ -111,12 +124,21 @@ def parse_args(argv):
 def prepare(argv) -> tuple[Config, RunContext, PipelineOptions]:
     args, beam_args = parse_args(argv)
     config = load_config(args.config)
-    sources = replace(config.sources, html=tuple(args.input or config.sources.html or (str(SAMPLE_PAGES),)))
+    sources = replace(
+        config.sources,
+        html=tuple(args.input or config.sources.html),
+        warc=tuple(args.warc or config.sources.warc),
+    )
+    if not (sources.html or sources.warc):
+        sources = replace(sources, html=(str(SAMPLE_PAGES),))
     output = replace(config.output, root=args.output or config.output.root)
     config = replace(config, sources=sources, output=output)
     for item in sources.html:
         if not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):
             raise ConfigError(f"no input files match {item}")
+    for pattern in sources.warc:
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise ConfigError(f"no WARC files match {pattern}")
     options = PipelineOptions(beam_args)
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = DEFAULT_RUNNER

@@ -20,6 +20,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class SourcesConfig:
     html: tuple = ()  # globs or folders of HTML files (.html, .htm, optionally .gz)
+    warc: tuple = ()  # globs of WARC/ARC files (.warc, .warc.gz, .arc.gz), e.g. CC-NEWS
 
 
 @dataclass(frozen=True)

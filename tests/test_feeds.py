@@ -231,3 +231,8 @@ def test_parse_feeds_and_dedup_across_feeds():
             equal_to([("https://a.example/rss#entry=2", "EntryWithoutLink")]),
             label="Failures",
         )
+
+
+def test_white_space_before_the_xml_declaration_is_tolerated():
+    entries, failures = parse_file(need(FEED_RS / "atom" / "atom_example_4.xml"))  # starts with a blank line
+    assert len(entries) == 1 and failures == []

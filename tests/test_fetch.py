@@ -318,6 +318,12 @@ def test_feed_failure_row(local_web):
 # ---------------------------------------------------------------- pure helpers
 
 
+@pytest.mark.parametrize("field, value", [("max_workers", 0), ("per_host_delay_s", -1), ("max_bytes", 0)])
+def test_config_rejects_impossible_values(field, value):
+    with pytest.raises(ValueError, match=f"fetch.{field}"):
+        FetchConfig(**{field: value})
+
+
 def test_header_charset():
     assert header_charset("text/html; charset=UTF-8") == "utf-8"
     assert header_charset('text/html;charset="windows-1258"') == "windows-1258"

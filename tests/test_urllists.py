@@ -16,6 +16,7 @@ not a url
 ftp://files.example.com/a.txt
 https://example.com/page#section
 www.example.com/no-scheme
+https://example.com/a note without a hash
 \t
 """
 
@@ -57,6 +58,7 @@ def test_parse_url_list_failures_name_file_and_line():
         ("lists/vi.txt:6", "urllist", "InvalidUrl"),
         ("lists/vi.txt:7", "urllist", "InvalidUrl"),
         ("lists/vi.txt:9", "urllist", "InvalidUrl"),
+        ("lists/vi.txt:10", "urllist", "InvalidUrl"),
     ]
     assert "not a url" in failures[0]["message"]
 

@@ -18,6 +18,9 @@ from transforms.urls import canonical_url, domain_of, is_http_url
         ("https://example.com/a?b=2&a=1", "https://example.com/a?a=1&b=2"),
         # surrounding white space, non-ASCII path percent-encoded
         ("  https://vnexpress.net/ngư-dân-1.html\n", "https://vnexpress.net/ng%C6%B0-d%C3%A2n-1.html"),
+        # a space inside is a %20 (courlan would delete it); a space in the host is no URL
+        ("https://example.com/a b.html?q=x y", "https://example.com/a%20b.html?q=x+y"),
+        ("https://exa mple.com/", None),
         ("ftp://example.com/file", None),
         ("javascript:void(0)", None),
         ("/relative/path", None),

@@ -149,6 +149,15 @@ def test_missing_file_is_one_failure():
     ]
 
 
+@pytest.mark.parametrize(
+    "content, error_type",
+    [(b"", "EmptyArchive"), (b"Apache License\nVersion 2.0, January 2004\n" * 20, "ArchiveLoadFailed")],
+)
+def test_files_that_are_no_archives_are_one_failure(content, error_type):
+    results = list(iter_warc_pages(io.BytesIO(content), "notes.warc"))
+    assert [(r["source"], r["stage"], r["error_type"]) for r in results] == [("notes.warc", "warc", error_type)]
+
+
 def test_read_warc_pipeline_with_metrics():
     pattern = str(need(RESILIPARSE) / "warcfile.warc*")  # .warc, .warc.gz and .warc.lz4
     expected_pages = [

@@ -12,8 +12,13 @@ cached policy per origin per DoFn instance).  DNS rebinding cannot happen: the n
 resolved once, the address is checked, and urllib3 connects to *that address* while sending
 the name as ``Host`` header, TLS SNI and certificate hostname (``server_hostname`` /
 ``assert_hostname`` pool arguments).  TLS is always verified.  Bodies are streamed and decoded
-incrementally (gzip/deflate/br/zstd) with a cap on the *decoded* size, so neither a huge page
-nor a decompression bomb is ever buffered.
+incrementally (gzip/deflate; br/zstd when their packages are installed) with a cap on the
+*decoded* size, so neither a huge page nor a decompression bomb is ever buffered.
+
+Retries: 408/425/429/5xx, timeouts and connection errors, with exponential backoff and jitter,
+at least the server's Retry-After, at most ``max_retry_after_s``; ``total_timeout_s`` bounds one
+URL including its redirects and retries.  A host's pacer lives as long as its group, so in
+streaming the spacing holds within one pane of a host, not across panes.
 
 Every input ends as an output or a ``records.failure`` row with stage ``fetch``, ``robots``
 or ``ssrf`` and ``attempts`` = the number of tries of the URL.
@@ -27,7 +32,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -71,6 +76,15 @@ class FetchConfig:
     allow_loopback: bool = False
     respect_robots: bool = True
 
+    def __post_init__(self):
+        for name in ("per_host_concurrency", "max_workers", "max_bytes", "connect_timeout_s", "read_timeout_s",
+                     "total_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"fetch.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("per_host_delay_s", "max_retries", "backoff_base_s", "max_retry_after_s", "max_redirects"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"fetch.{name} must be >= 0, got {getattr(self, name)!r}")
+
 
 class FetchError(Exception):
     """A URL that could not be fetched, with everything its failures row needs."""
@@ -93,7 +107,6 @@ class Fetched:
     status: int
     headers: dict  # lower-cased names
     body: bytes
-    attempts: int = 1
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -228,8 +241,7 @@ class Fetcher:
         while True:
             attempt += 1
             try:
-                fetched = self._follow(url, pacer, headers, deadline, check_robots=check_robots, max_bytes=max_bytes)
-                return replace(fetched, attempts=attempt)
+                return self._follow(url, pacer, headers, deadline, check_robots=check_robots, max_bytes=max_bytes)
             except FetchError as err:
                 err.attempts = attempt
                 if not err.retryable or attempt > self.config.max_retries:

@@ -80,6 +80,7 @@ class ReprintParams:
     max_bucket_size: int = 200  # an article is compared with at most this many in a bucket
     max_cluster_size: int = 2000
     lsh_shards: int = 64
+    resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
     wire_domains: tuple = WIRE_DOMAINS
 
     def __post_init__(self):
@@ -197,10 +198,10 @@ def verify_nodes(a: dict, b: dict, params: ReprintParams):
 
 
 def bucket_edges(band: int, nodes: list, params: ReprintParams) -> list:
-    """Verified edges of one LSH bucket, as (later new article id, earlier node summary).
+    """Verified edges of one LSH bucket, as (new article id, other node summary).
 
-    The summary is (kind, id, sort key, story id): kind "prior" for an anchor of the prior
-    index, "new" for an article of this run.  A pair is verified only in the first band it
+    The summary is (kind, id, sort key, story id, Jaccard): kind "prior" for an anchor of the
+    prior index (either side in time), "new" for an earlier article of this run.  A pair is verified only in the first band it
     shares (``first_shared_band``), so no pair is emitted twice.  Each article is compared with
     at most ``max_bucket_size`` earlier ones (the bucket guard)."""
     nodes = sorted(nodes, key=lambda n: (n["key"], n["story"] is None))
@@ -210,8 +211,9 @@ def bucket_edges(band: int, nodes: list, params: ReprintParams) -> list:
             pair = _oriented(earlier, later)
             if pair is None or first_shared_band(earlier, later, params) != band:
                 continue
-            if verify_nodes(earlier, later, params) is not None:
-                edges.append(pair)
+            verdict = verify_nodes(earlier, later, params)
+            if verdict is not None:
+                edges.append((pair[0], pair[1] + (verdict.jaccard,)))
     return edges
 
 
@@ -226,26 +228,50 @@ def _oriented(earlier: dict, later: dict):
     return later["id"], ("new", earlier["id"], earlier["key"], None)
 
 
-def first_decision(node: dict, known: Optional[dict], incoming: list) -> tuple:
-    """What an article's own edges decide: ("story", story id, is anchor) or ("pending", preds).
+def first_decision(node: dict, known: Optional[dict], incoming: list):
+    """What an article's own edges decide: (story id, is anchor), or None when that depends on
+    earlier articles of this run (see ``open_state``).
 
-    ``known`` is its index row when an earlier run clustered it; ``incoming`` its verified
-    edges from earlier nodes; preds are (sort key, article id) of earlier new articles."""
+    ``known`` is its index row when an earlier run clustered it (it keeps its story);
+    ``incoming`` its verified edges.  A match with a prior anchor wins (best Jaccard, then
+    earliest); no earlier match makes it an anchor."""
     if known is not None:
-        return "story", known["story_id"], known["is_anchor"]
+        return known["story_id"], known["is_anchor"]
     priors = [e for e in incoming if e[0] == "prior"]
     if priors:
-        return "story", min(priors, key=lambda e: e[2])[3], False
+        return min(priors, key=_best_anchor)[3], False
     if not incoming:
-        return "story", story_id_for(node["id"]), True
-    return "pending", sorted({(e[2], e[1]) for e in incoming})
+        return story_id_for(node["id"]), True
+    return None
 
 
-def resolve_pending(node: dict, anchor_preds: list) -> tuple:
-    """(story id, is anchor) of an article whose earlier matches are new articles: it joins
-    the earliest anchor among them (``anchor_preds`` = (sort key, story id)), or starts its own."""
-    if anchor_preds:
-        return min(anchor_preds)[1], False
+def _best_anchor(edge: tuple) -> tuple:
+    """Order of verified anchors, best first: the most similar, then the earliest."""
+    _, _, key, _, jaccard = edge
+    return -jaccard, key
+
+
+def open_state(incoming: list) -> dict:
+    """Per earlier article: [kind, id, sort key, story (known once it is an anchor), Jaccard, status]."""
+    return {e[1]: list(e) + [None] for e in incoming}
+
+
+def own_status(state: dict):
+    """'member' once any earlier match is an anchor, 'anchor' once all are members, else None."""
+    statuses = [p[5] for p in state.values()]
+    if "anchor" in statuses:
+        return "member"
+    return "anchor" if all(s == "member" for s in statuses) else None
+
+
+def settle(node: dict, state: dict, final: bool = False):
+    """(story id, is anchor) once every earlier match's status is known (or on the last round):
+    join the best anchor among them, else start a story."""
+    if not final and any(p[5] is None for p in state.values()):
+        return None
+    anchors = [tuple(p[:5]) for p in state.values() if p[5] == "anchor"]
+    if anchors:
+        return min(anchors, key=_best_anchor)[3], False
     return story_id_for(node["id"]), True
 
 
@@ -357,34 +383,54 @@ class _Fingerprint(beam.DoFn):
 
 
 def _decide(article_id, groups):
-    """Step 1 of anchor clustering (see ``first_decision``)."""
+    """Anchor clustering, step 1: articles decided by their own edges, the rest stay open."""
     if not groups["article"]:
         return
     article, node = groups["article"][0]
     known = min(groups["known"], key=lambda r: r["story_id"], default=None)
-    decision = first_decision(node, known, list(groups["in"]))
-    if decision[0] == "story":
-        _, story, is_anchor = decision
-        yield beam.pvalue.TaggedOutput("assigned", (story, new_member(article, node, is_anchor, known is not None)))
-        if is_anchor:
-            yield beam.pvalue.TaggedOutput("anchors", (article_id, story))
-    else:
-        Metrics.counter("reprints", "pending").inc()
-        yield beam.pvalue.TaggedOutput("pending", (article_id, (article, node)))
-        for key, earlier_id in decision[1]:
-            yield beam.pvalue.TaggedOutput("asks", (earlier_id, (key, article_id)))
+    incoming = list(groups["in"])
+    decision = first_decision(node, known, incoming)
+    if decision is None:
+        yield from _open(article_id, (article, node, None, open_state(incoming)))
+        return
+    story, is_anchor = decision
+    yield beam.pvalue.TaggedOutput("assigned", (story, new_member(article, node, is_anchor, known is not None)))
+    yield beam.pvalue.TaggedOutput("status", (article_id, ("anchor" if is_anchor else "member", story)))
 
 
-def _answer(earlier_id, groups):
-    for story in groups["anchor"][:1]:
-        for key, later_id in groups["asks"]:
-            yield later_id, (key, story)
+def _open(article_id, entry):
+    Metrics.counter("reprints", "open_after_round").inc()
+    yield beam.pvalue.TaggedOutput("open", (article_id, entry))
+    for earlier_id, pred in entry[3].items():
+        if pred[5] is None:
+            yield beam.pvalue.TaggedOutput("asks", (earlier_id, article_id))
 
 
-def _resolve(article_id, groups):
-    for article, node in groups["pending"]:
-        story, is_anchor = resolve_pending(node, list(groups["answers"]))
-        yield story, new_member(article, node, is_anchor, False)
+def _answer(earlier_groups):
+    """Tell every article that asked about an earlier one what that one's status is."""
+    earlier_id, groups = earlier_groups
+    for status in groups["status"][:1]:
+        for later_id in groups["asks"]:
+            yield later_id, (earlier_id, status)
+
+
+def _round(article_groups, final):
+    """Anchor clustering, one round for open articles: take in the answers, emit the article's
+    own status when it becomes known, and its story once it is settled."""
+    article_id, groups = article_groups
+    for article, node, status, state in groups["open"]:
+        for earlier_id, (earlier_status, story) in groups["answers"]:
+            state[earlier_id][5], state[earlier_id][3] = earlier_status, story
+        if status is None:
+            status = own_status(state) or ("anchor" if final else None)
+            if status is not None:
+                story = story_id_for(article_id) if status == "anchor" else None
+                yield beam.pvalue.TaggedOutput("status", (article_id, (status, story)))
+        decision = settle(node, state, final)
+        if decision is None:
+            yield from _open(article_id, (article, node, status, state))
+        else:
+            yield beam.pvalue.TaggedOutput("assigned", (decision[0], new_member(article, node, decision[1], False)))
 
 
 def _stories(story_groups, params):
@@ -423,24 +469,29 @@ class DetectReprints(beam.PTransform):
             | "AllNodes" >> beam.Flatten()
         )
         edges = nodes | "Lsh" >> LshEdges(params)
-        first = (
+        step = (
             {"article": keyed, "known": prior | "PriorById" >> beam.WithKeys(lambda r: r["article_id"]), "in": edges}
             | "JoinEdges" >> beam.CoGroupByKey()
-            | "Decide" >> beam.FlatMapTuple(_decide).with_outputs("assigned", "anchors", "pending", "asks")
+            | "Decide" >> beam.FlatMapTuple(_decide).with_outputs("assigned", "status", "open", "asks")
         )
-        answers = (
-            {"asks": first.asks, "anchor": first.anchors}
-            | "JoinAnchors" >> beam.CoGroupByKey()
-            | "Answer" >> beam.FlatMapTuple(_answer)
-        )
-        resolved = (
-            {"pending": first.pending, "answers": answers}
-            | "JoinAnswers" >> beam.CoGroupByKey()
-            | "Resolve" >> beam.FlatMapTuple(_resolve)
-        )
+        assigned = [step.assigned]
+        for n in range(1, params.resolution_rounds + 1):
+            answers = (
+                {"asks": step.asks, "status": step.status}
+                | f"JoinStatus{n}" >> beam.CoGroupByKey()
+                | f"Answer{n}" >> beam.FlatMap(_answer)
+            )
+            step = (
+                {"open": step.open, "answers": answers}
+                | f"JoinAnswers{n}" >> beam.CoGroupByKey()
+                | f"Round{n}" >> beam.FlatMap(_round, n == params.resolution_rounds).with_outputs(
+                    "assigned", "status", "open", "asks"
+                )
+            )
+            assigned.append(step.assigned)
         results = (
             {
-                "new": (first.assigned, resolved) | "Assigned" >> beam.Flatten(),
+                "new": assigned | "Assigned" >> beam.Flatten(),
                 "prior": prior | "PriorByStory" >> beam.WithKeys(lambda r: r["story_id"]),
             }
             | "JoinStories" >> beam.CoGroupByKey()

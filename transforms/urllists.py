@@ -27,7 +27,7 @@ def parse_url_list(text: str, source: str) -> tuple[list[dict], list[dict]]:
         if not candidate or candidate.startswith("#"):
             continue
         location = f"{source}:{number}"
-        url = canonical_url(candidate)
+        url = None if any(char.isspace() for char in candidate) else canonical_url(candidate)
         if url is None:
             failures.append(
                 records.failure(location, STAGE, "InvalidUrl", f"not an http(s) URL: {candidate[:300]!r}")

@@ -19,7 +19,7 @@ def is_http_url(url: Optional[str]) -> bool:
         return False
     try:
         parts = urlsplit(url)
-        return parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.hostname)
+        return parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.hostname) and "%" not in parts.hostname
     except ValueError:  # e.g. an invalid IPv6 literal or port
         return False
 
@@ -28,7 +28,8 @@ def canonical_url(url: Optional[str]) -> Optional[str]:
     """The canonical form of an http(s) URL, or None when it is not one."""
     if not isinstance(url, str):
         return None
-    cleaned = clean_url(url.strip())
+    # courlan deletes white space inside URLs; a space in a path or query is really a %20.
+    cleaned = clean_url(url.strip().replace(" ", "%20"))
     if not cleaned or not is_http_url(cleaned):
         return None
     parts = urlsplit(cleaned)

@@ -55,7 +55,7 @@ def _warc_date(value: Optional[str]) -> Optional[datetime]:
 def _skip_reason(record) -> Optional[str]:
     """Why a record is no HTML page (a metric name), or None for an HTML response."""
     if record.rec_type != "response":
-        return f"skipped_{record.rec_type or 'untyped'}"
+        return f"skipped_{record.rec_type}"
     if (
         not record.http_headers
         or _media_type(record.http_headers.get_header("Content-Type"))[0] not in HTML_TYPES
@@ -117,6 +117,8 @@ def iter_warc_pages(path_or_stream: Union[str, BinaryIO], source_name: str) -> I
     records_read = 0
     try:
         for record in archive:
+            if record.rec_type is None:  # not a WARC/ARC header: the file is no archive (or is garbled here)
+                raise ValueError("record without a WARC/ARC header")
             reason = _skip_reason(record)
             if reason:
                 _count(reason)
@@ -133,6 +135,10 @@ def iter_warc_pages(path_or_stream: Union[str, BinaryIO], source_name: str) -> I
             "ArchiveLoadFailed",
             f"after {records_read} records: {type(exc).__name__}: {str(exc).strip()}",
         )
+    else:
+        if records_read == 0:  # e.g. a text file given as an archive: say so rather than yield nothing
+            _count("failures")
+            yield records.failure(source_name, STAGE, "EmptyArchive", "no WARC/ARC records found")
     finally:
         if isinstance(path_or_stream, str):
             stream.close()
