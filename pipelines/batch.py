@@ -23,10 +23,14 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from pipelines import dataflow
 from pipelines.config import Config, ConfigError, SourcesConfig, load_config
 from schemas.tables import ARTICLES, FAILURES, STORIES
+from transforms import crawlstate
+from transforms.crawl import CrawlWeb, merge_updates, pending_updates_path, read_updates, write_updates
 from transforms.dedup import DedupByUrl, ExactStories
 from transforms.extract import Extract
+from transforms.fetch import FetchConfig
 from transforms.files import ReadHtmlFiles, file_patterns
 from transforms.warc import ReadWarc
 from transforms.write import TableSpec, WriteTable
@@ -52,20 +56,23 @@ def new_run_context(output: str, now: Optional[datetime] = None) -> RunContext:
     return RunContext(run_id=run_id, ingest_date=f"{now:%Y-%m-%d}", output=output)
 
 
-def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig) -> tuple[list, list]:
-    """Every configured source as raw pages, plus their failures."""
-    outputs = []
+def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchConfig, crawl_state: dict):
+    """Every configured source as raw pages, plus their failures and (for web sources) state updates."""
+    outputs, updates = [], None
     if sources.html:
         outputs.append(pipeline | "ReadHtml" >> ReadHtmlFiles(sources.html))
     for i, pattern in enumerate(sources.warc):
         outputs.append(pipeline | f"ReadWarc{i}" >> ReadWarc(pattern))
-    return [pages for pages, _ in outputs], [failures for _, failures in outputs]
+    if sources.fetches():
+        pages, failures, updates = pipeline | "CrawlWeb" >> CrawlWeb(fetch, sources.feeds, sources.url_lists, crawl_state)
+        outputs.append((pages, failures))
+    pages = [pages for pages, _ in outputs] | "AllPages" >> beam.Flatten()
+    return pages, [failures for _, failures in outputs], updates
 
 
-def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext) -> None:
+def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, crawl_state: dict) -> None:
     """Wire the batch job onto ``pipeline``."""
-    page_sets, failure_sets = read_sources(pipeline, config.sources)
-    pages = page_sets | "AllPages" >> beam.Flatten()
+    pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state)
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
     story_articles, stories = articles | "Stories" >> ExactStories()
@@ -82,6 +89,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext) -> 
         ("Failures", FAILURES_SPEC, failures),
     ):
         rows | f"Write{label}" >> WriteTable(spec, run.output, run.run_id, run.ingest_date, shards)
+    if updates is not None:
+        path = pending_updates_path(run.output, run.run_id)
+        (
+            updates
+            | "CollectStateUpdates" >> beam.combiners.ToList()
+            | "WriteStateUpdates" >> beam.Map(write_updates, path)
+        )
 
 
 def count_failure(row: dict) -> dict:
@@ -116,6 +130,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", action="append", help="glob or folder of HTML files (repeatable)")
     parser.add_argument("--warc", action="append", help="glob of WARC/ARC files (repeatable)")
+    parser.add_argument("--feed", action="append", help="RSS/Atom feed URL (repeatable)")
+    parser.add_argument("--url-list", action="append", help="glob of URL-list files (repeatable)")
     parser.add_argument("--output", help="output root (local path or gs://...)")
     parser.add_argument("--config", help="YAML configuration (see configs/default.yaml)")
     return parser.parse_known_args(argv)
@@ -128,17 +144,19 @@ def prepare(argv) -> tuple[Config, RunContext, PipelineOptions]:
         config.sources,
         html=tuple(args.input or config.sources.html),
         warc=tuple(args.warc or config.sources.warc),
+        feeds=tuple(args.feed or config.sources.feeds),
+        url_lists=tuple(args.url_list or config.sources.url_lists),
     )
-    if not (sources.html or sources.warc):
+    if not (sources.html or sources.warc or sources.fetches()):
         sources = replace(sources, html=(str(SAMPLE_PAGES),))
     output = replace(config.output, root=args.output or config.output.root)
     config = replace(config, sources=sources, output=output)
     for item in sources.html:
         if not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):
             raise ConfigError(f"no input files match {item}")
-    for pattern in sources.warc:
+    for pattern in (*sources.warc, *sources.url_lists):
         if not FileSystems.match([pattern])[0].metadata_list:
-            raise ConfigError(f"no WARC files match {pattern}")
+            raise ConfigError(f"no files match {pattern}")
     options = PipelineOptions(beam_args)
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = DEFAULT_RUNNER
@@ -149,12 +167,27 @@ def run(argv=None) -> dict:
     """Run the batch job to completion; returns the run summary."""
     config, run_ctx, options = prepare(argv)
     started = time.monotonic()
+    crawl_state = crawlstate.load_state(run_ctx.output)
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config, run_ctx)
+    build_pipeline(pipeline, config, run_ctx, crawl_state)
     result = pipeline.run()
     result.wait_until_finish()
+    job = dataflow.dry_run_job(result, options)
+    if job is not None:
+        return {"run_id": run_ctx.run_id, "output": run_ctx.output, **dataflow.dry_run_summary(job)}
+    if config.sources.fetches():
+        commit_crawl_state(run_ctx, crawl_state)
     summary = {"run_id": run_ctx.run_id, "output": run_ctx.output, **run_summary(result, time.monotonic() - started)}
     return summary
+
+
+def commit_crawl_state(run: RunContext, before: dict) -> None:
+    """Fold the finished run's state updates into the saved crawl state, then drop them."""
+    path = pending_updates_path(run.output, run.run_id)
+    state = merge_updates(before, read_updates(path), datetime.now(timezone.utc))
+    crawlstate.save_state(run.output, state)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
 
 
 def format_summary(summary: dict) -> str:
@@ -173,7 +206,7 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_summary(summary))
+    print(dataflow.format_dry_run(summary) if summary.get("dry_run") else format_summary(summary))
     return 0
 
 

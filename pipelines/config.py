@@ -11,6 +11,7 @@ from typing import Any, Optional, get_type_hints
 import yaml
 
 from transforms.extract import ExtractConfig
+from transforms.fetch import FetchConfig
 
 
 class ConfigError(ValueError):
@@ -21,6 +22,11 @@ class ConfigError(ValueError):
 class SourcesConfig:
     html: tuple = ()  # globs or folders of HTML files (.html, .htm, optionally .gz)
     warc: tuple = ()  # globs of WARC/ARC files (.warc, .warc.gz, .arc.gz), e.g. CC-NEWS
+    feeds: tuple = ()  # RSS/Atom feed URLs; their new entries are fetched
+    url_lists: tuple = ()  # globs of text files with one URL per line (# comments allowed)
+
+    def fetches(self) -> bool:
+        return bool(self.feeds or self.url_lists)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class OutputConfig:
 @dataclass(frozen=True)
 class Config:
     sources: SourcesConfig = field(default_factory=SourcesConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
@@ -65,7 +72,10 @@ def _build(cls: type, values: Any, prefix: str):
             kwargs[key] = _build(expected, value, f"{prefix}{key}.")
         else:
             kwargs[key] = _coerce(value, expected, f"{prefix}{key}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a stage's own validation (e.g. fetch.max_workers must be >= 1)
+        raise ConfigError(str(exc)) from exc
 
 
 def parse_config(text: str) -> Config:

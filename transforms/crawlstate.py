@@ -3,7 +3,8 @@
 The state is one JSON document under the output root (``<root>/_state/crawl_state.json``)::
 
     {"validators": {feed_url: {"etag", "last_modified", "body_sha1"}},
-     "seen": {canonical entry URL: first-seen ISO timestamp}}
+     "seen": {canonical entry URL: first-seen ISO timestamp},
+     "retry": {canonical entry URL: URL entry (JSON) whose fetch failed transiently}}
 
 It is read and written through ``apache_beam.io.filesystems.FileSystems`` (local paths and
 ``gs://`` alike) and replaced atomically: written to a temporary name, then renamed over the
@@ -24,7 +25,7 @@ VALIDATOR_KEYS = ("etag", "last_modified", "body_sha1")
 
 
 def empty_state() -> dict:
-    return {"validators": {}, "seen": {}}
+    return {"validators": {}, "seen": {}, "retry": {}}
 
 
 def state_path(root: str) -> str:

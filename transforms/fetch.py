@@ -61,7 +61,7 @@ _CHUNK = 64 * 1024
 class FetchConfig:
     """Fetcher settings; field names are the keys of the YAML ``fetch:`` section."""
 
-    user_agent: str = "news-reprints/0.1 (+https://github.com/news-reprints)"
+    user_agent: str = "newsbeam/0.1 (news research crawler)"
     per_host_delay_s: float = 1.0
     per_host_concurrency: int = 1
     max_workers: int = 32

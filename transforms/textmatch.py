@@ -86,7 +86,7 @@ def is_number(token: bytes) -> bool:
     return 48 <= token[0] <= 57
 
 
-def number_contexts(tokens: list, before: int = 3, after: int = 1) -> set:
+def number_contexts(tokens: list, before: int = 1, after: int = 1) -> set:
     """The (context, number) pairs of a text: each number token with the ``before`` tokens
     preceding it and ``after`` following it (other numbers in the context masked as b"#").
 
