@@ -36,3 +36,9 @@ def test_invalid_configs_name_the_key(text, message):
 def test_missing_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(str(tmp_path / "nope.yaml"))
+
+
+@pytest.mark.parametrize("name", ["vietnam-feeds.yaml", "cc-news.yaml"])
+def test_example_configs_are_valid(name):
+    config = load_config(str(REPO / "configs" / name))
+    assert config.sources.feeds or config.sources.warc

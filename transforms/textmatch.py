@@ -28,7 +28,7 @@ _AGENCY_TAG = re.compile(r"\((?:" + _AGENCIES + r")(?:/[^()\n]{0,30})?\)[ \t]*[-
 # Whole lines that carry no story text.
 _NOISE_LINE = re.compile(
     r"""[ \t|*>•–—-]*(?:
-        (?:theo|nguồn|source|sources|according\ to|via|quelle|fonte)\b[^.!?]{0,80}[.!?]?    # "Theo Reuters"
+        (?:theo|nguồn|source|sources|according\ to|via|quelle|fonte)\b[ \t:]*[^.,;:!?]{1,40}\.?  # "Theo Reuters"
       | (?:read\ more|related|recommended|see\ also|more\ on\ this|xem\ thêm|tin\ liên\ quan|
            đọc\ thêm|mehr\ zum\ thema|leggi\ anche)[ \t]*:.*                                # link rails
       | \([ \t]*(?:reporting|writing|editing|additional\ reporting|compiled)\b[^()]*\)        # wire credits
