@@ -171,10 +171,9 @@ def run(argv=None) -> dict:
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config, run_ctx, crawl_state)
     result = pipeline.run()
+    if dataflow.translated_only(options):
+        return {"run_id": run_ctx.run_id, "output": run_ctx.output, **dataflow.translation_summary(pipeline.runner, options)}
     result.wait_until_finish()
-    job = dataflow.dry_run_job(result, options)
-    if job is not None:
-        return {"run_id": run_ctx.run_id, "output": run_ctx.output, **dataflow.dry_run_summary(job)}
     if config.sources.fetches():
         commit_crawl_state(run_ctx, crawl_state)
     summary = {"run_id": run_ctx.run_id, "output": run_ctx.output, **run_summary(result, time.monotonic() - started)}
@@ -206,7 +205,7 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(dataflow.format_dry_run(summary) if summary.get("dry_run") else format_summary(summary))
+    print(dataflow.format_translation(summary) if "translated_only" in summary else format_summary(summary))
     return 0
 
 

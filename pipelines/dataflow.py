@@ -1,19 +1,22 @@
-"""Dataflow dry runs: ``--runner=DataflowRunner --dry_run=True`` translates the whole job offline
-(option validation, pickling of every DoFn, coders, the sdist built from ``--setup_file``) and
-submits nothing.  These helpers report what would have been submitted."""
+"""Jobs the DataflowRunner only translates, never runs here:
 
-from apache_beam.options.pipeline_options import TestOptions
+- ``--dry_run=True`` translates the whole job offline (option validation, pickling of every DoFn,
+  coders, the sdist built from ``--setup_file``) and submits nothing;
+- ``--template_location`` (what the Flex Template launcher passes) writes the job for the
+  Dataflow service to start: there is no job here to wait for or to read metrics from.
+"""
+
+from apache_beam.options.pipeline_options import GoogleCloudOptions, TestOptions
 from apache_beam.portability.api import beam_runner_api_pb2
 
 
-def dry_run_job(result, options):
-    """The translated, unsubmitted Dataflow job of a dry run, else None."""
-    return getattr(result, "job", None) if options.view_as(TestOptions).dry_run else None
+def translated_only(options) -> bool:
+    return bool(options.view_as(TestOptions).dry_run or options.view_as(GoogleCloudOptions).template_location)
 
 
-def dry_run_summary(job) -> dict:
-    """Top-level steps, staged files and pipeline size of a translated job."""
-    proto = job.proto_pipeline
+def translation_summary(runner, options) -> dict:
+    """Top-level steps, staged files and pipeline size of the job ``runner`` translated."""
+    proto = runner.job.proto_pipeline
     transforms = proto.components.transforms
     steps = [transforms[t].unique_name for root in proto.root_transform_ids for t in transforms[root].subtransforms]
     staged = sorted(
@@ -21,12 +24,18 @@ def dry_run_summary(job) -> dict:
         for env in proto.components.environments.values()
         for dep in env.dependencies
     )
-    return {"dry_run": True, "steps": steps, "staged": staged, "pipeline_bytes": proto.ByteSize()}
+    template = options.view_as(GoogleCloudOptions).template_location
+    return {
+        "translated_only": template or "dry run",
+        "steps": steps,
+        "staged": staged,
+        "pipeline_bytes": proto.ByteSize(),
+    }
 
 
-def format_dry_run(summary: dict) -> str:
+def format_translation(summary: dict) -> str:
     return (
-        f"dry run {summary['run_id']}: translated for Dataflow, nothing submitted\n"
+        f"{summary['run_id']}: translated for Dataflow, not run here ({summary['translated_only']})\n"
         f"  steps: {', '.join(summary['steps'])}\n"
         f"  staged: {', '.join(summary['staged'])}; pipeline {summary['pipeline_bytes'] / 1024:.0f} KiB"
     )
