@@ -23,11 +23,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import dataflow
+from pipelines import dataflow, runstate
 from pipelines.config import Config, ConfigError, SourcesConfig, load_config
 from schemas.tables import ARTICLES, FAILURES, STORIES
 from transforms import crawlstate
-from transforms.crawl import CrawlWeb, merge_updates, pending_updates_path, read_updates, write_updates
+from transforms.crawl import CrawlWeb, pending_updates_path, write_updates
 from transforms.dedup import DedupByUrl, ExactStories
 from transforms.extract import Extract
 from transforms.fetch import FetchConfig
@@ -137,7 +137,9 @@ def parse_args(argv):
     return parser.parse_known_args(argv)
 
 
-def prepare(argv) -> tuple[Config, RunContext, PipelineOptions]:
+def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext, PipelineOptions]:
+    """Configuration (file + flags), a new run context and the Beam options; inputs that match
+    nothing are an error unless ``allow_empty_inputs`` (watch mode waits for files to arrive)."""
     args, beam_args = parse_args(argv)
     config = load_config(args.config)
     sources = replace(
@@ -152,10 +154,10 @@ def prepare(argv) -> tuple[Config, RunContext, PipelineOptions]:
     output = replace(config.output, root=args.output or config.output.root)
     config = replace(config, sources=sources, output=output)
     for item in sources.html:
-        if not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):
+        if not allow_empty_inputs and not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):
             raise ConfigError(f"no input files match {item}")
     for pattern in (*sources.warc, *sources.url_lists):
-        if not FileSystems.match([pattern])[0].metadata_list:
+        if not allow_empty_inputs and not FileSystems.match([pattern])[0].metadata_list:
             raise ConfigError(f"no files match {pattern}")
     options = PipelineOptions(beam_args)
     if options.view_as(StandardOptions).runner is None:
@@ -163,30 +165,28 @@ def prepare(argv) -> tuple[Config, RunContext, PipelineOptions]:
     return config, new_run_context(output.root), options
 
 
-def run(argv=None) -> dict:
-    """Run the batch job to completion; returns the run summary."""
-    config, run_ctx, options = prepare(argv)
+def execute(config: Config, run: RunContext, options: PipelineOptions, state: dict) -> dict:
+    """Build the job, run it to completion and return its summary (or, for jobs the Dataflow
+    runner only translates, the translation's summary)."""
     started = time.monotonic()
-    crawl_state = crawlstate.load_state(run_ctx.output)
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config, run_ctx, crawl_state)
+    build_pipeline(pipeline, config, run, state)
     result = pipeline.run()
     if dataflow.translated_only(options):
-        return {"run_id": run_ctx.run_id, "output": run_ctx.output, **dataflow.translation_summary(pipeline.runner, options)}
+        return {"run_id": run.run_id, "output": run.output, **dataflow.translation_summary(pipeline.runner, options)}
     result.wait_until_finish()
-    if config.sources.fetches():
-        commit_crawl_state(run_ctx, crawl_state)
-    summary = {"run_id": run_ctx.run_id, "output": run_ctx.output, **run_summary(result, time.monotonic() - started)}
+    return {"run_id": run.run_id, "output": run.output, **run_summary(result, time.monotonic() - started)}
+
+
+def run(argv=None) -> dict:
+    """Run the batch job to completion (kill-safe, see ``pipelines.runstate``); returns the run summary."""
+    config, run_ctx, options = prepare(argv)
+    if dataflow.translated_only(options):
+        return execute(config, run_ctx, options, crawlstate.load_state(run_ctx.output))
+    state = runstate.begin_run(run_ctx.output, run_ctx.run_id)
+    summary = execute(config, run_ctx, options, state)
+    runstate.commit_run(run_ctx.output, run_ctx.run_id, state)
     return summary
-
-
-def commit_crawl_state(run: RunContext, before: dict) -> None:
-    """Fold the finished run's state updates into the saved crawl state, then drop them."""
-    path = pending_updates_path(run.output, run.run_id)
-    state = merge_updates(before, read_updates(path), datetime.now(timezone.utc))
-    crawlstate.save_state(run.output, state)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
 
 
 def format_summary(summary: dict) -> str:

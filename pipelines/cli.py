@@ -1,10 +1,14 @@
-"""``newsbeam`` command line: ``newsbeam [batch] [--input ...] [--output ...] [--config ...] [beam flags]``."""
+"""``newsbeam`` command line.
+
+    newsbeam [batch] [--input ...] [--output ...] [--config ...] [beam flags]   one run over everything given
+    newsbeam watch [--interval 60 | --once] [same flags]                        incremental runs over what is new
+"""
 
 import sys
 
-from pipelines import batch
+from pipelines import batch, watch
 
-COMMANDS = {"batch": batch.main}
+COMMANDS = {"batch": batch.main, "watch": watch.main}
 
 
 def main(argv=None) -> int:
