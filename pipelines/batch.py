@@ -25,12 +25,13 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipelines import dataflow, runstate
 from pipelines.config import Config, ConfigError, SourcesConfig, load_config
-from schemas.tables import ARTICLES, FAILURES, STORIES
+from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
 from transforms import crawlstate
 from transforms.crawl import CrawlWeb, pending_updates_path, write_updates
-from transforms.dedup import DedupByUrl, ExactStories
+from transforms.dedup import DedupByUrl
 from transforms.extract import Extract
 from transforms.fetch import FetchConfig
+from transforms.reprints import DetectReprints
 from transforms.files import ReadHtmlFiles, file_patterns
 from transforms.warc import ReadWarc
 from transforms.write import TableSpec, WriteTable
@@ -41,6 +42,7 @@ DEFAULT_RUNNER = "FnApiRunner"
 ARTICLES_SPEC = TableSpec("articles", ARTICLES, ("article_id",))
 STORIES_SPEC = TableSpec("stories", STORIES, ("story_id",))
 FAILURES_SPEC = TableSpec("failures", FAILURES, ("source", "stage", "error_type"))
+STORY_INDEX_SPEC = TableSpec("story_index", STORY_INDEX, ("article_id",))
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,20 @@ def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchCo
     return pages, [failures for _, failures in outputs], updates
 
 
+def read_story_index(pipeline: beam.Pipeline, root: str):
+    """The story index earlier runs wrote under ``root`` (None on the first run)."""
+    pattern = FileSystems.join(root, STORY_INDEX_SPEC.name, "*", "part-*.parquet")
+    if not FileSystems.match([pattern])[0].metadata_list:
+        return None
+    return pipeline | "ReadStoryIndex" >> beam.io.ReadFromParquet(pattern)
+
+
 def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, crawl_state: dict) -> None:
     """Wire the batch job onto ``pipeline``."""
     pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state)
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
-    story_articles, stories = articles | "Stories" >> ExactStories()
+    story_articles, stories, index_rows = articles | "Reprints" >> DetectReprints(config.dedup, read_story_index(pipeline, run.output))
     failures = (
         (*failure_sets, extract_failures, dup_failures)
         | "AllFailures" >> beam.Flatten()
@@ -87,6 +97,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
         ("Articles", ARTICLES_SPEC, story_articles),
         ("StoriesTable", STORIES_SPEC, stories),
         ("Failures", FAILURES_SPEC, failures),
+        ("StoryIndex", STORY_INDEX_SPEC, index_rows),
     ):
         rows | f"Write{label}" >> WriteTable(spec, run.output, run.run_id, run.ingest_date, shards)
     if updates is not None:

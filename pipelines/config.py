@@ -12,6 +12,7 @@ import yaml
 
 from transforms.extract import ExtractConfig
 from transforms.fetch import FetchConfig
+from transforms.reprints import ReprintParams
 
 
 class ConfigError(ValueError):
@@ -40,6 +41,7 @@ class Config:
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    dedup: ReprintParams = field(default_factory=ReprintParams)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

@@ -62,6 +62,21 @@ def test_sample_metadata_matches_the_manifest(sample_run):
         assert article["title"] == expected["title"], article["source"]
 
 
+def test_sample_stories_match_the_gold_groups_and_originals(sample_run):
+    out, _ = sample_run
+    manifest = {row["path"]: row for row in csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8"))}
+    gold, found, canonical_is_original = {}, {}, []
+    for article in read_table(out, "articles").to_pylist():
+        row = manifest[str(Path(article["source"]).relative_to(SAMPLE / "pages"))]
+        gold.setdefault(row["story_group"], set()).add(article["article_id"])
+        found.setdefault(article["story_id"], set()).add(article["article_id"])
+        if article["is_canonical"]:  # the original, or a byte-identical copy at the same URL
+            original = next(r for r in manifest.values() if r["story_group"] == row["story_group"] and r["is_original"] == "true")
+            canonical_is_original.append(row is original or (row["canonical_url"] and row["canonical_url"] == original["canonical_url"]))
+    assert sorted(map(sorted, gold.values())) == sorted(map(sorted, found.values()))
+    assert len(canonical_is_original) == len(found) and all(canonical_is_original)
+
+
 def test_sample_output_is_queryable_with_duckdb(sample_run):
     out, _ = sample_run
     con = duckdb.connect()
@@ -84,10 +99,23 @@ def test_sample_output_is_queryable_with_duckdb(sample_run):
 
 def test_rerun_gives_identical_articles(sample_run, tmp_path):
     first, _ = sample_run
-    run_cli("--output", str(tmp_path))
+    run_cli("--output", str(tmp_path))  # a fresh output root: no story index from the first run
     columns = [c for c in read_table(first, "articles").column_names if c not in VOLATILE]
     rows = [sorted(read_table(root, "articles").select(columns).to_pylist(), key=lambda r: r["article_id"]) for root in (first, tmp_path)]
     assert rows[0] == rows[1]
+
+
+def test_incremental_run_keeps_story_ids_and_adds_no_index_rows(tmp_path):
+    run_cli("--output", str(tmp_path))
+    run_cli("--output", str(tmp_path))
+    articles = read_table(tmp_path, "articles").to_pylist()
+    by_run = {}
+    for a in articles:
+        by_run.setdefault(a["run_id"], {})[a["article_id"]] = (a["story_id"], a["is_canonical"])
+    first, second = by_run.values()
+    assert first == second
+    index = read_table(tmp_path, "story_index")
+    assert index.num_rows == len(first) and len(set(index.column("run_id").to_pylist())) == 1
 
 
 def test_bad_pages_end_as_failures_and_never_stop_the_run(tmp_path):

@@ -4,7 +4,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.dedup import DedupByUrl, ExactStories, pick_representative, story_rows
+from transforms.dedup import DedupByUrl, pick_representative
 
 
 def article(source, article_id="a1", published=None, words=100, sha="s1", domain="x.example"):
@@ -28,19 +28,7 @@ def test_pick_representative_is_order_independent():
         assert {d.value["error_type"] for d in dups} == {"DuplicateUrl"}
 
 
-def test_story_rows_canonical_is_earliest_then_longest():
-    members = [
-        article("late.html", "id-late", published=5, words=900, domain="b.example"),
-        article("early-short.html", "id-early-short", published=1, words=100),
-        article("early-long.html", "id-early-long", published=1, words=300),
-    ]
-    articles, story = story_rows("story1", members)
-    canonical = [a["article_id"] for a in articles if a["is_canonical"]]
-    assert canonical == ["id-early-long"] == [story["canonical_article_id"]]
-    assert story["article_count"] == 3 and story["domains"] == ["b.example", "x.example"]
-
-
-def test_dedup_and_exact_stories_pipeline():
+def test_dedup_by_url_pipeline():
     inputs = [
         article("a.html", "id-a", published=1, sha="1"),
         article("a-copy.html", "id-a", published=3, sha="1"),
@@ -49,16 +37,10 @@ def test_dedup_and_exact_stories_pipeline():
     ]
     with TestPipeline(runner="FnApiRunner") as p:
         unique, dup_failures = p | beam.Create(inputs) | DedupByUrl()
-        with_story, stories = unique | ExactStories()
         assert_that(
-            with_story | beam.Map(lambda a: (a["source"], a["story_id"], a["is_canonical"])),
-            equal_to([("a.html", "1" * 20, True), ("b.html", "1" * 20, False), ("c.html", "2" * 20, True)]),
+            unique | beam.Map(lambda a: (a["source"], a["article_id"])),
+            equal_to([("a.html", "id-a"), ("b.html", "id-b"), ("c.html", "id-c")]),
             label="articles",
-        )
-        assert_that(
-            stories | "StoryCounts" >> beam.Map(lambda s: (s["story_id"], s["article_count"])),
-            equal_to([("1" * 20, 2), ("2" * 20, 1)]),
-            label="stories",
         )
         assert_that(
             dup_failures | "Dups" >> beam.Map(lambda f: (f["source"], f["stage"], f["error_type"])),

@@ -44,36 +44,3 @@ class DedupByUrl(beam.PTransform):
         Metrics.counter("dedup", "duplicate_urls").inc(len(outputs) - 1)
         return outputs
 
-
-def story_rows(story_id: str, members: list) -> tuple[list, dict]:
-    """Mark the canonical member (earliest published, then longest) and build the ``stories`` row."""
-    members = sorted(members, key=lambda a: (a["published_at"] or _NEVER, -a["word_count"], a["article_id"]))
-    canonical = members[0]
-    articles = [{**a, "story_id": story_id, "is_canonical": a is canonical, "similarity": 1.0} for a in members]
-    domains = sorted({a["domain"] for a in members if a["domain"]})
-    story = {
-        "story_id": story_id,
-        "canonical_article_id": canonical["article_id"],
-        "title": canonical["title"],
-        "first_published_at": canonical["published_at"],
-        "article_count": len(members),
-        "domain_count": len(domains),
-        "domains": domains,
-    }
-    return articles, story
-
-
-class ExactStories(beam.PTransform):
-    """Articles -> (articles with story fields, stories): identical normalised text = one story."""
-
-    def expand(self, articles):
-        grouped = (
-            articles
-            | "KeyByText" >> beam.WithKeys(lambda a: a["content_sha1"][:20])
-            | "GroupByText" >> beam.GroupByKey()
-            | "Stories" >> beam.MapTuple(lambda story_id, members: story_rows(story_id, list(members)))
-        )
-        return (
-            grouped | "StoryArticles" >> beam.FlatMap(lambda pair: pair[0]),
-            grouped | "StoryRows" >> beam.Map(lambda pair: pair[1]),
-        )

@@ -47,7 +47,8 @@ def shingle_hashes(tokens: list, size: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         shingles = token_hashes[:count] * _MIX[0]
         for offset in range(1, size):
-            shingles = (shingles ^ (shingles >> np.uint64(29))) + token_hashes[offset : offset + count] * _MIX[offset % len(_MIX)]
+            mixed = token_hashes[offset : offset + count] * _MIX[offset % len(_MIX)]
+            shingles = (shingles ^ (shingles >> np.uint64(29))) + mixed
     return shingles
 
 
@@ -72,24 +73,15 @@ def choose_banding(num_perm: int, threshold: float) -> tuple:
     return min(options, key=lambda br: (abs((1.0 / br[0]) ** (1.0 / br[1]) - threshold), br[0]))
 
 
-def band_keys(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One uint64 key per band; the band index is mixed in, so equal keys mean equal bands
-    (up to 64-bit collisions, which verification removes)."""
-    values = signature[: bands * rows].astype(np.uint64).reshape(bands, rows)
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One uint64 key per band of a signature (or per row of a signature matrix); the band
+    index is mixed in, so equal keys mean equal bands (up to 64-bit collisions, which
+    verification removes)."""
+    values = signatures[..., : bands * rows].astype(np.uint64).reshape(*signatures.shape[:-1], bands, rows)
     with np.errstate(over="ignore"):
-        keys = (values * _MIX[:rows]).sum(axis=1, dtype=np.uint64)
+        keys = (values * _MIX[:rows]).sum(axis=-1, dtype=np.uint64)
         keys ^= np.arange(bands, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93)
     return keys
-
-
-def first_shared_band(sig_a: np.ndarray, sig_b: np.ndarray, bands: int, rows: int) -> int:
-    """Index of the first band in which two signatures agree entirely (-1 if none).
-
-    A pair meets in every band it shares; it is verified only in the first one, so no
-    pair is emitted twice and no de-duplicating shuffle is needed."""
-    equal = (sig_a[: bands * rows] == sig_b[: bands * rows]).reshape(bands, rows).all(axis=1)
-    hits = np.flatnonzero(equal)
-    return int(hits[0]) if len(hits) else -1
 
 
 def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:

@@ -15,11 +15,15 @@ How it decides (pure functions below, Beam wiring in ``DetectReprints``):
 4. *Anchor clustering*: articles are ordered by ``sort_key`` (earliest published, then a
    wire/agency domain, then longest, then id).  An article with no verified earlier article is
    an anchor (the original of a new story); one that verifies with at least one anchor joins
-   the earliest of them; one whose verified predecessors are all non-anchors starts its own
-   story.  Stories never chain through members, so a compilation page stitching stories A
-   and B joins A (the earlier) and never glues B to A.  Articles matching an anchor kept in
-   the prior story index join that story first: a reprint arriving tomorrow gets yesterday's
-   ``story_id``; an article already in the index keeps its story (reruns create nothing).
+   the most similar of them (then the earliest); one whose verified earlier articles are all
+   members starts its own story.  Stories never chain through members, so a compilation page
+   stitching stories A and B joins one of them and never glues the other to it.  Anchor
+   status is resolved in ``resolution_rounds`` rounds (each a join of the still-open
+   articles with their earlier matches' status; chains are short in practice, and articles
+   still open after the last round start their own story).  Articles matching an anchor kept
+   in the prior story index join that story first: a reprint arriving tomorrow gets
+   yesterday's ``story_id``; an article already in the index keeps its story (reruns create
+   nothing, and only new articles produce index rows).
 5. *Stories*: canonical = ``sort_key`` minimum over all members (prior ones included);
    ``similarity`` = max(Jaccard, containment) to the canonical.  A story keeps at most
    ``max_cluster_size`` members (later ones start their own stories).
@@ -27,26 +31,29 @@ How it decides (pure functions below, Beam wiring in ``DetectReprints``):
 Every decision is a function of the article set and its sort keys, never of input order or
 bundling; story ids derive from the anchor's ``article_id`` and are kept once indexed.
 
-Scale (100M articles on Dataflow).  Nothing is gathered on one worker: LSH entries are
-grouped by ``hash(band key) % lsh_shards`` (one shuffle; each batch of articles sends one
-element per shard, so the shuffle carries few, large elements), verification runs inside
-each shard, and the clustering steps are CoGroupByKeys keyed by article or story id.  The
-shuffled volume is ~(bands + lead_bands) x ~700 B per article: ~4 TB for 100M articles with
-the defaults, so choose ``lsh_shards`` ~ articles x bands / 50,000 (100M -> ~100k shards of
-~60k entries, ~40 MB each).  Work per shard is linear in its entries except for oversized
-buckets (boilerplate), where an article is compared with at most ``max_bucket_size`` earlier
-ones.  With 3 rows per band, unrelated texts (Jaccard ~0.01) collide with probability ~4e-5,
-so candidate pairs stay ~linear.  The prior index is read whole on each run (it is an input of
-the LSH shuffle); keep it in a bucketed table if runs are frequent.
+Scale (100M articles on Dataflow).  Nothing is gathered on one worker.  LSH: each batch of
+articles sends, per shard of the band-key space (``hash % lsh_shards``), one element of packed
+numpy arrays (band key, id hash, prior flag: 17 B per band, 58 bands -> ~1 KB per article,
+~100 GB for 100M); a shard sorts its keys and pairs articles sharing one (numpy), so shard
+memory is entries x 17 B (100M articles with ``lsh_shards`` = 10,000 -> ~10 MB each).
+Candidates are verified on the signatures after one join by id hash that sends each node
+(~900 B) to its partners; the clustering steps are CoGroupByKeys keyed by article or story id.
+Per article: one fingerprint, ~5 keyed shuffles of small records plus one of the article
+itself, so cost is linear in articles plus candidate pairs.  With 3 rows per band unrelated
+texts (Jaccard ~0.01) become candidates with probability ~4e-5 per pair, and a bucket larger
+than ``max_bucket_size`` (boilerplate) pairs each article with at most that many others, so
+candidates stay ~linear.  The prior index is read whole each run (an input of the LSH and of
+the story join); for frequent runs keep it bucketed by band key.
 """
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import apache_beam as beam
 import numpy as np
+import xxhash
 from apache_beam.metrics import Metrics
 
 from transforms import minhash
@@ -57,6 +64,7 @@ WIRE_DOMAINS = (
     "afp.com", "xinhuanet.com", "dpa.com", "ansa.it", "efe.com", "kyodonews.net", "yna.co.kr",
 )
 _NEVER = float("inf")
+_DAY = 86400
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -79,7 +87,7 @@ class ReprintParams:
     max_number_conflict_ratio: float = 0.05  # conflicting number contexts / shared ones
     max_bucket_size: int = 200  # an article is compared with at most this many in a bucket
     max_cluster_size: int = 2000
-    lsh_shards: int = 64
+    lsh_shards: int = 64  # band-key shards: parallelism of the LSH step (~ articles / 10,000 at scale)
     resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
     wire_domains: tuple = WIRE_DOMAINS
 
@@ -106,8 +114,15 @@ def wire_rank(domain: Optional[str], wire_domains) -> int:
 
 
 def sort_key(published_at: Optional[datetime], rank: int, shingles: int, article_id: str) -> tuple:
-    """Who is the original: earliest published, then wire source, then longest, then id."""
-    when = (published_at - _EPOCH).total_seconds() if published_at else _NEVER
+    """Who is the original: earliest published, then wire source, then longest, then id.
+
+    A time of exactly 00:00:00 UTC is read as a bare date (a page showing only the day):
+    it counts as the end of that day, since it does not show the article came first."""
+    if published_at is None:
+        return (_NEVER, rank, -shingles, article_id)
+    when = (published_at - _EPOCH).total_seconds()
+    if when % _DAY == 0:
+        when += _DAY - 1
     return (when, rank, -shingles, article_id)
 
 
@@ -123,6 +138,7 @@ def fingerprint(article: dict, params: ReprintParams) -> dict:
     lead = minhash.signatures([shingles[: params.lead_shingles]], params.lead_num_perm)[0]
     return {
         "id": article["article_id"],
+        "h": id_hash(article["article_id"]),
         "key": sort_key(
             article.get("published_at"), wire_rank(article.get("domain"), params.wire_domains), len(shingles),
             article["article_id"],
@@ -133,19 +149,36 @@ def fingerprint(article: dict, params: ReprintParams) -> dict:
         "nums": minhash.number_sketch(tokens, params.number_sketch_size).tobytes(),
         "story": None,  # set for nodes from the prior index
         "anchor": False,
+        "domain": article.get("domain"),
+        "title": article.get("title"),
+        "published_at": _seconds(article.get("published_at")),
     }
 
 
-def index_row(node: dict, article: dict, story_id: str, is_anchor: bool, params: ReprintParams) -> dict:
+def _seconds(when: Optional[datetime]) -> Optional[float]:
+    """Times travel as epoch seconds in nodes: Beam pickles a datetime at every shuffle."""
+    return None if when is None else (when - _EPOCH).total_seconds()
+
+
+def _datetime(seconds: Optional[float]) -> Optional[datetime]:
+    return None if seconds is None else _EPOCH + timedelta(seconds=seconds)
+
+
+def id_hash(article_id: str) -> int:
+    """63-bit hash of an article id: the id in LSH arrays (fits Beam's varint coder)."""
+    return xxhash.xxh64_intdigest(article_id.encode("utf-8")) >> 1
+
+
+def index_row(node: dict, story_id: str, is_anchor: bool, params: ReprintParams) -> dict:
     """A STORY_INDEX row (schemas.tables) for a newly clustered article."""
     return {
         "article_id": node["id"],
         "story_id": story_id,
         "is_anchor": is_anchor,
-        "published_at": article.get("published_at"),
+        "published_at": _datetime(node["published_at"]),
         "wire_rank": node["key"][1],
-        "domain": article.get("domain"),
-        "title": (article.get("title") or "")[:120] or None,
+        "domain": node["domain"],
+        "title": (node["title"] or "")[:120] or None,
         "shingle_count": node["n"],
         "signature": node["sig"],
         "lead_band_keys": node["lead"],
@@ -158,6 +191,7 @@ def node_from_index(row: dict) -> dict:
     """The node of an article already in the story index."""
     return {
         "id": row["article_id"],
+        "h": id_hash(row["article_id"]),
         "key": sort_key(row["published_at"], row["wire_rank"], row["shingle_count"], row["article_id"]),
         "n": row["shingle_count"],
         "sig": row["signature"],
@@ -165,26 +199,59 @@ def node_from_index(row: dict) -> dict:
         "nums": row["number_sketch"],
         "story": row["story_id"],
         "anchor": row["is_anchor"],
+        "domain": row["domain"],
+        "title": row["title"],
+        "published_at": _seconds(row["published_at"]),
     }
 
 
-def lsh_entries(node: dict, params: ReprintParams) -> list:
-    """(band index, band key) of every band of a node; none for texts too short to cluster."""
-    if node["n"] < params.min_shingles:
+def lsh_arrays(nodes: list, params: ReprintParams) -> list:
+    """LSH entries of a batch of nodes, split by shard: [(shard, (band keys, id hashes, prior
+    flags) as bytes)].  Whole-text bands and lead bands; texts too short to cluster get none."""
+    nodes = [n for n in nodes if n["n"] >= params.min_shingles]
+    if not nodes:
         return []
-    full = minhash.band_keys(np.frombuffer(node["sig"], dtype=np.uint32), params.bands, params.rows)
-    lead = np.frombuffer(node["lead"], dtype=np.uint64)
-    return list(enumerate(full.tolist() + lead.tolist()))
+    signatures = np.stack([np.frombuffer(n["sig"], dtype=np.uint32) for n in nodes])
+    lead = np.stack([np.frombuffer(n["lead"], dtype=np.uint64) for n in nodes]) ^ _LEAD_SALT
+    keys = np.concatenate([minhash.band_keys(signatures, params.bands, params.rows), lead], axis=1)
+    per_node = keys.shape[1]
+    keys = keys.ravel()
+    ids = np.repeat(np.array([n["h"] for n in nodes], dtype=np.int64), per_node)
+    prior = np.repeat(np.array([n["story"] is not None for n in nodes], dtype=np.bool_), per_node)
+    shards = keys % np.uint64(params.lsh_shards)
+    order = np.argsort(shards, kind="stable")
+    keys, ids, prior, shards = keys[order], ids[order], prior[order], shards[order]
+    cuts = np.flatnonzero(np.diff(shards)) + 1
+    return [
+        (int(shards[start]), (keys[start:end].tobytes(), ids[start:end].tobytes(), prior[start:end].tobytes()))
+        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(keys)])
+    ]
 
 
-def first_shared_band(a: dict, b: dict, params: ReprintParams) -> int:
-    """Index of the first band (whole-text bands first, then lead bands) two nodes share."""
-    sig_a, sig_b = np.frombuffer(a["sig"], dtype=np.uint32), np.frombuffer(b["sig"], dtype=np.uint32)
-    band = minhash.first_shared_band(sig_a, sig_b, params.bands, params.rows)
-    if band >= 0:
-        return band
-    lead_equal = np.flatnonzero(np.frombuffer(a["lead"], dtype=np.uint64) == np.frombuffer(b["lead"], dtype=np.uint64))
-    return params.bands + int(lead_equal[0]) if len(lead_equal) else -1
+_LEAD_SALT = np.uint64(0x5BD1E9955BD1E995)
+
+
+def shard_pairs(shard_parts: tuple, params: ReprintParams) -> set:
+    """Candidate pairs (smaller id hash, larger) of one shard: articles sharing a band key.
+
+    Pairs of two prior articles are skipped (the index has them already); in a bucket of more
+    than ``max_bucket_size`` articles (boilerplate), each is paired with at most that many."""
+    parts = list(shard_parts[1])
+    keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k, _, _ in parts])
+    ids = np.concatenate([np.frombuffer(i, dtype=np.int64) for _, i, _ in parts])
+    prior = np.concatenate([np.frombuffer(p, dtype=np.bool_) for _, _, p in parts])
+    order = np.lexsort((ids, keys))
+    keys, ids, prior = keys[order], ids[order], prior[order]
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts, ends = np.r_[0, cuts], np.r_[cuts, len(keys)]
+    pairs = set()
+    for start, end in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
+        members, flags = ids[start:end].tolist(), prior[start:end].tolist()
+        for j in range(1, len(members)):
+            for i in range(min(j, params.max_bucket_size)):
+                if members[i] != members[j] and not (flags[i] and flags[j]):
+                    pairs.add((members[i], members[j]) if members[i] < members[j] else (members[j], members[i]))
+    return pairs
 
 
 def verify_nodes(a: dict, b: dict, params: ReprintParams):
@@ -197,35 +264,24 @@ def verify_nodes(a: dict, b: dict, params: ReprintParams):
     )
 
 
-def bucket_edges(band: int, nodes: list, params: ReprintParams) -> list:
-    """Verified edges of one LSH bucket, as (new article id, other node summary).
+def pair_edge(a: dict, b: dict, params: ReprintParams):
+    """The verified edge of a candidate pair, as (new article id, other node summary), or None.
 
     The summary is (kind, id, sort key, story id, Jaccard): kind "prior" for an anchor of the
-    prior index (either side in time), "new" for an earlier article of this run.  A pair is verified only in the first band it
-    shares (``first_shared_band``), so no pair is emitted twice.  Each article is compared with
-    at most ``max_bucket_size`` earlier ones (the bucket guard)."""
-    nodes = sorted(nodes, key=lambda n: (n["key"], n["story"] is None))
-    edges = []
-    for j, later in enumerate(nodes):
-        for earlier in nodes[: min(j, params.max_bucket_size)]:
-            pair = _oriented(earlier, later)
-            if pair is None or first_shared_band(earlier, later, params) != band:
-                continue
-            verdict = verify_nodes(earlier, later, params)
-            if verdict is not None:
-                edges.append((pair[0], pair[1] + (verdict.jaccard,)))
-    return edges
-
-
-def _oriented(earlier: dict, later: dict):
-    """(new article id, summary of the other node) or None when the pair says nothing."""
+    prior index (earlier or later), "new" for an earlier article of this run.  Pairs of an
+    article with itself, or of two prior articles, or with a prior non-anchor say nothing."""
+    earlier, later = (a, b) if a["key"] <= b["key"] else (b, a)
     if earlier["id"] == later["id"] or (earlier["story"] is not None and later["story"] is not None):
         return None
     if later["story"] is not None:  # a prior node after a new one: key the edge on the new one
         earlier, later = later, earlier
-    if earlier["story"] is not None:
-        return (later["id"], ("prior", earlier["id"], earlier["key"], earlier["story"])) if earlier["anchor"] else None
-    return later["id"], ("new", earlier["id"], earlier["key"], None)
+    if earlier["story"] is not None and not earlier["anchor"]:
+        return None
+    verdict = verify_nodes(earlier, later, params)
+    if verdict is None:
+        return None
+    kind = "prior" if earlier["story"] is not None else "new"
+    return later["id"], (kind, earlier["id"], earlier["key"], earlier["story"], verdict.jaccard)
 
 
 def first_decision(node: dict, known: Optional[dict], incoming: list):
@@ -275,55 +331,51 @@ def settle(node: dict, state: dict, final: bool = False):
     return story_id_for(node["id"]), True
 
 
-def new_member(article: dict, node: dict, is_anchor: bool, indexed: bool) -> dict:
-    return {"node": node, "article": article, "is_anchor": is_anchor, "indexed": indexed,
-            "domain": article.get("domain"), "title": article.get("title"), "published_at": article.get("published_at")}
+def new_member(node: dict, is_anchor: bool, indexed: bool) -> dict:
+    return {"node": node, "new": True, "is_anchor": is_anchor, "indexed": indexed}
 
 
 def prior_member(row: dict) -> dict:
-    return {"node": node_from_index(row), "article": None, "is_anchor": row["is_anchor"], "indexed": True,
-            "domain": row["domain"], "title": row["title"], "published_at": row["published_at"]}
+    return {"node": node_from_index(row), "new": False, "is_anchor": row["is_anchor"], "indexed": True}
 
 
 def build_stories(story_id: str, members: list, params: ReprintParams) -> tuple:
-    """(articles with story fields, story rows, new index rows) of one story's members.
+    """(story fields per new article id, story rows, new index rows) of one story's members.
 
     Members are ``new_member``/``prior_member`` dicts; a new article also in the index counts
     once.  Members beyond ``max_cluster_size`` (latest first) become stories of their own."""
-    new_ids = {m["node"]["id"] for m in members if m["article"] is not None}
-    members = sorted(
-        (m for m in members if m["article"] is not None or m["node"]["id"] not in new_ids),
-        key=lambda m: m["node"]["key"],
-    )
+    new_ids = {m["node"]["id"] for m in members if m["new"]}
+    members = sorted((m for m in members if m["new"] or m["node"]["id"] not in new_ids), key=lambda m: m["node"]["key"])
     kept, overflow = members[: params.max_cluster_size], members[params.max_cluster_size :]
-    canonical = kept[0]
-    articles, index_rows = [], []
+    canonical = kept[0]["node"]
+    fields, index_rows = [], []
     for m in kept:
-        if m["article"] is None:
+        if not m["new"]:
             continue
-        is_canonical = m is canonical
-        similarity = 1.0 if is_canonical else similarity_to(canonical["node"], m["node"])
-        articles.append({**m["article"], "story_id": story_id, "is_canonical": is_canonical, "similarity": similarity})
+        node = m["node"]
+        is_canonical = node is canonical
+        similarity = 1.0 if is_canonical else similarity_to(canonical, node)
+        fields.append((node["id"], {"story_id": story_id, "is_canonical": is_canonical, "similarity": similarity}))
         if not m["indexed"]:
-            index_rows.append(index_row(m["node"], m["article"], story_id, m["is_anchor"], params))
-    domains = sorted({m["domain"] for m in kept if m["domain"]})
-    published = [m["published_at"] for m in kept if m["published_at"] is not None]
+            index_rows.append(index_row(node, story_id, m["is_anchor"], params))
+    domains = sorted({m["node"]["domain"] for m in kept if m["node"]["domain"]})
+    published = [m["node"]["published_at"] for m in kept if m["node"]["published_at"] is not None]
     stories = [{
         "story_id": story_id,
-        "canonical_article_id": canonical["node"]["id"],
+        "canonical_article_id": canonical["id"],
         "title": canonical["title"],
-        "first_published_at": min(published, default=None),
+        "first_published_at": _datetime(min(published, default=None)),
         "article_count": len(kept),
         "domain_count": len(domains),
         "domains": domains,
     }]
     for m in overflow:
-        if m["article"] is not None:
+        if m["new"]:
             Metrics.counter("reprints", "cluster_size_guard").inc()
             alone = {**m, "is_anchor": True, "indexed": False}
             more = build_stories(story_id_for(m["node"]["id"]), [alone], params)
-            articles, stories, index_rows = articles + more[0], stories + more[1], index_rows + more[2]
-    return articles, stories, index_rows
+            fields, stories, index_rows = fields + more[0], stories + more[1], index_rows + more[2]
+    return fields, stories, index_rows
 
 
 def similarity_to(canonical: dict, node: dict) -> float:
@@ -336,28 +388,12 @@ def similarity_to(canonical: dict, node: dict) -> float:
 # ---------------------------------------------------------------------------- Beam wiring
 
 
-def shard_entries(nodes: list, params: ReprintParams):
-    """One (shard, [(band, key, node), ...]) per LSH shard touched by a batch of nodes."""
-    shards = {}
-    for node in nodes:
-        for band, key in lsh_entries(node, params):
-            shards.setdefault(key % params.lsh_shards, []).append((band, key, node))
-    return list(shards.items())
+class LshCandidates(beam.PTransform):
+    """Nodes -> (id hash, node of a candidate partner), for both sides of every candidate pair.
 
-
-def shard_edges(shard_lists: tuple, params: ReprintParams):
-    """Verified edges of every bucket in one shard: (shard, lists of shard entries)."""
-    buckets = {}
-    for entries in shard_lists[1]:
-        for band, key, node in entries:
-            buckets.setdefault((band, key), []).append(node)
-    for (band, _), nodes in buckets.items():
-        if len(nodes) > 1:
-            yield from bucket_edges(band, nodes, params)
-
-
-class LshEdges(beam.PTransform):
-    """Nodes -> verified edges (new article id, earlier node summary), grouped by band-key shard."""
+    Band keys travel as numpy arrays, one element per (batch of articles, shard); each shard
+    pairs the articles sharing a key; each node is then sent to its partners (one join by id
+    hash), so verification happens where the article's own decision is made."""
 
     def __init__(self, params: ReprintParams):
         super().__init__()
@@ -365,13 +401,32 @@ class LshEdges(beam.PTransform):
 
     def expand(self, nodes):
         params = self.params
-        return (
+        pairs = (
             nodes
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=4096)
-            | "ToShards" >> beam.FlatMap(shard_entries, params)
+            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+            | "BandKeys" >> beam.FlatMap(lsh_arrays, params)
             | "GroupShards" >> beam.GroupByKey()
-            | "VerifyBuckets" >> beam.FlatMap(shard_edges, params)
+            | "Pairs" >> beam.FlatMap(_both_ways, params)
         )
+        return (
+            {"node": nodes | "ByIdHash" >> beam.WithKeys(lambda n: n["h"]), "partners": pairs}
+            | "JoinPartners" >> beam.CoGroupByKey()
+            | "SendNode" >> beam.FlatMap(_send_node)
+        )
+
+
+def _both_ways(shard, params):
+    for a, b in shard_pairs(shard, params):
+        yield a, b
+        yield b, a
+
+
+def _send_node(item):
+    _, groups = item
+    partners = sorted(set(groups["partners"]))
+    for node in groups["node"]:
+        for partner in partners:
+            yield partner, node
 
 
 class _Fingerprint(beam.DoFn):
@@ -379,29 +434,35 @@ class _Fingerprint(beam.DoFn):
         self.params = params
 
     def process(self, article):
-        yield article["article_id"], (article, fingerprint(article, self.params))
+        yield fingerprint(article, self.params)
 
 
-def _decide(article_id, groups):
-    """Anchor clustering, step 1: articles decided by their own edges, the rest stay open."""
-    if not groups["article"]:
+def _decide(item, params):
+    """Anchor clustering, step 1: verify the article's candidate pairs; articles decided by
+    their own edges get their story, the rest stay open."""
+    _, groups = item
+    if not groups["node"]:
         return
-    article, node = groups["article"][0]
+    node = groups["node"][0]
+    article_id = node["id"]
     known = min(groups["known"], key=lambda r: r["story_id"], default=None)
-    incoming = list(groups["in"])
+    edges = [e for e in (pair_edge(node, other, params) for other in groups["partners"]) if e is not None]
+    incoming = [edge for later_id, edge in edges if later_id == article_id]
+    asked = len(incoming) < len(edges)  # later articles will ask for this one's status
     decision = first_decision(node, known, incoming)
     if decision is None:
-        yield from _open(article_id, (article, node, None, open_state(incoming)))
+        yield from _open(article_id, (node, None, open_state(incoming), asked))
         return
     story, is_anchor = decision
-    yield beam.pvalue.TaggedOutput("assigned", (story, new_member(article, node, is_anchor, known is not None)))
-    yield beam.pvalue.TaggedOutput("status", (article_id, ("anchor" if is_anchor else "member", story)))
+    yield beam.pvalue.TaggedOutput("assigned", (story, new_member(node, is_anchor, known is not None)))
+    if asked:
+        yield beam.pvalue.TaggedOutput("status", (article_id, ("anchor" if is_anchor else "member", story)))
 
 
 def _open(article_id, entry):
     Metrics.counter("reprints", "open_after_round").inc()
     yield beam.pvalue.TaggedOutput("open", (article_id, entry))
-    for earlier_id, pred in entry[3].items():
+    for earlier_id, pred in entry[2].items():
         if pred[5] is None:
             yield beam.pvalue.TaggedOutput("asks", (earlier_id, article_id))
 
@@ -418,32 +479,40 @@ def _round(article_groups, final):
     """Anchor clustering, one round for open articles: take in the answers, emit the article's
     own status when it becomes known, and its story once it is settled."""
     article_id, groups = article_groups
-    for article, node, status, state in groups["open"]:
+    for node, status, state, asked in groups["open"]:
         for earlier_id, (earlier_status, story) in groups["answers"]:
             state[earlier_id][5], state[earlier_id][3] = earlier_status, story
         if status is None:
             status = own_status(state) or ("anchor" if final else None)
-            if status is not None:
+            if status is not None and asked:
                 story = story_id_for(article_id) if status == "anchor" else None
                 yield beam.pvalue.TaggedOutput("status", (article_id, (status, story)))
         decision = settle(node, state, final)
         if decision is None:
-            yield from _open(article_id, (article, node, status, state))
+            yield from _open(article_id, (node, status, state, asked))
         else:
-            yield beam.pvalue.TaggedOutput("assigned", (decision[0], new_member(article, node, decision[1], False)))
+            yield beam.pvalue.TaggedOutput("assigned", (decision[0], new_member(node, decision[1], False)))
 
 
 def _stories(story_groups, params):
     story_id, groups = story_groups
     if not groups["new"]:
         return
-    articles, stories, index_rows = build_stories(story_id, list(groups["new"]) + [prior_member(r) for r in groups["prior"]], params)
+    members = list(groups["new"]) + [prior_member(r) for r in groups["prior"]]
+    fields, stories, index_rows = build_stories(story_id, members, params)
     Metrics.counter("reprints", "stories").inc(len(stories))
-    yield from articles
+    yield from fields
     for story in stories:
         yield beam.pvalue.TaggedOutput("stories", story)
     for row in index_rows:
         yield beam.pvalue.TaggedOutput("index", row)
+
+
+def _with_story(item):
+    _, groups = item
+    for article in groups["article"]:
+        for fields in groups["fields"][:1]:
+            yield {**article, **fields}
 
 
 class DetectReprints(beam.PTransform):
@@ -461,18 +530,20 @@ class DetectReprints(beam.PTransform):
     def expand(self, articles):
         params = self.params
         version = params.fingerprint_version
-        prior = self.prior_index if self.prior_index is not None else articles.pipeline | "NoPriorIndex" >> beam.Create([])
+        prior = self.prior_index
+        if prior is None:
+            prior = articles.pipeline | "NoPriorIndex" >> beam.Create([])
         prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
-        keyed = articles | "Fingerprint" >> beam.ParDo(_Fingerprint(params))
-        nodes = (
-            (keyed | "NewNodes" >> beam.Map(lambda kv: kv[1][1]), prior | "PriorNodes" >> beam.Map(node_from_index))
-            | "AllNodes" >> beam.Flatten()
-        )
-        edges = nodes | "Lsh" >> LshEdges(params)
+        new_nodes = articles | "Fingerprint" >> beam.ParDo(_Fingerprint(params))
+        nodes = (new_nodes, prior | "PriorNodes" >> beam.Map(node_from_index)) | "AllNodes" >> beam.Flatten()
         step = (
-            {"article": keyed, "known": prior | "PriorById" >> beam.WithKeys(lambda r: r["article_id"]), "in": edges}
-            | "JoinEdges" >> beam.CoGroupByKey()
-            | "Decide" >> beam.FlatMapTuple(_decide).with_outputs("assigned", "status", "open", "asks")
+            {
+                "node": new_nodes | "NodeByHash" >> beam.WithKeys(lambda n: n["h"]),
+                "known": prior | "PriorByHash" >> beam.WithKeys(lambda r: id_hash(r["article_id"])),
+                "partners": nodes | "Lsh" >> LshCandidates(params),
+            }
+            | "JoinCandidates" >> beam.CoGroupByKey()
+            | "Decide" >> beam.FlatMap(_decide, params).with_outputs("assigned", "status", "open", "asks")
         )
         assigned = [step.assigned]
         for n in range(1, params.resolution_rounds + 1):
@@ -495,6 +566,11 @@ class DetectReprints(beam.PTransform):
                 "prior": prior | "PriorByStory" >> beam.WithKeys(lambda r: r["story_id"]),
             }
             | "JoinStories" >> beam.CoGroupByKey()
-            | "Stories" >> beam.FlatMap(_stories, params).with_outputs("stories", "index", main="articles")
+            | "Stories" >> beam.FlatMap(_stories, params).with_outputs("stories", "index", main="fields")
         )
-        return results.articles, results.stories, results.index
+        with_story = (
+            {"article": articles | "ArticleById" >> beam.WithKeys(lambda a: a["article_id"]), "fields": results.fields}
+            | "JoinArticles" >> beam.CoGroupByKey()
+            | "AddStory" >> beam.FlatMap(_with_story)
+        )
+        return with_story, results.stories, results.index

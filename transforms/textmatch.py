@@ -76,7 +76,10 @@ def unify_tone_marks(text: str) -> str:
 
 def match_tokens(text: str) -> list:
     """The matching tokens (UTF-8 bytes) of an article text, normalised as above."""
-    folded = _UNICODE_PUNCTUATION.sub(" ", unicodedata.normalize("NFC", strip_attribution(text)).casefold())
+    text = strip_attribution(text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    folded = _UNICODE_PUNCTUATION.sub(" ", text.casefold())
     if not folded.isascii():
         folded = unify_tone_marks(folded)
     return folded.encode("utf-8").translate(_ASCII_PUNCTUATION).split()
@@ -86,22 +89,21 @@ def is_number(token: bytes) -> bool:
     return 48 <= token[0] <= 57
 
 
-def number_contexts(tokens: list, before: int = 1, after: int = 1) -> set:
-    """The (context, number) pairs of a text: each number token with the ``before`` tokens
-    preceding it and ``after`` following it (other numbers in the context masked as b"#").
+def number_contexts(tokens: list) -> set:
+    """The (context, number) pairs of a text: each number token with the token before and
+    the token after it (a number among them masked as b"#").
 
     Two reprints agree on the numbers of every context they share; two days of a templated
     report ("giá vàng SJC mua vào 78 5 triệu") share contexts with different numbers.
     """
-    positions = [i for i, token in enumerate(tokens) if 48 <= token[0] <= 57]
-    if not positions:
-        return set()
-    numeric = set(positions)
-    masked = lambda i: b"#" if i in numeric else tokens[i]  # noqa: E731
-    pairs = set()
-    for i in positions:
-        context = b" ".join(masked(j) for j in range(max(0, i - before), i)) + b" _ " + b" ".join(
-            masked(j) for j in range(i + 1, min(len(tokens), i + 1 + after))
-        )
-        pairs.add((context, tokens[i]))
-    return pairs
+    masked = [b"#" if 48 <= t[0] <= 57 else t for t in tokens]
+    last = len(tokens) - 1
+    return {
+        (masked[i - 1] + b" _ " + masked[i + 1] if 0 < i < last else _edge_context(masked, i), tokens[i])
+        for i, token in enumerate(masked)
+        if token == b"#"
+    }
+
+
+def _edge_context(masked: list, i: int) -> bytes:
+    return (masked[i - 1] if i > 0 else b"") + b" _ " + (masked[i + 1] if i < len(masked) - 1 else b"")

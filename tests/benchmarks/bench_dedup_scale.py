@@ -1,0 +1,176 @@
+"""Scale of the dedup stage alone: docs/s and peak memory at 10k, 100k, 1M synthetic articles.
+
+    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000] [--workers 2] [-- beam args]
+
+Articles are built inside the pipeline by mutating the real texts of
+../shared/data/reprints-dev/manifest.parquet (``body_text``): 70% are new stories (two real
+texts' sentences interleaved, half of the words swapped for words of the whole corpus, so no
+two stories share much), 30% are reprints of an earlier article (truncated, a sentence dropped,
+word edits, an attribution line, a later time).  Each size runs in its own process twice:
+generation only, then generation + ``DetectReprints``; the dedup stage's time is the
+difference.  Peak memory is the process's max RSS (FnApiRunner runs in-process; with
+``--workers 2`` the two worker processes are not counted).  The box is shared: timings are noisy.
+"""
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+MANIFEST = REPO.parent / "shared" / "data" / "reprints-dev" / "manifest.parquet"
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+REPRINT_SHARE = 0.3
+
+
+def load_corpus() -> tuple:
+    import pyarrow.parquet as pq
+
+    texts = sorted({t for t in pq.read_table(MANIFEST, columns=["body_text"]).column(0).to_pylist() if t})
+    vocabulary = sorted({w for t in texts for w in t.split()})
+    return [t.split(". ") for t in texts], vocabulary
+
+
+def story_text(n: int, corpus: tuple) -> str:
+    """The text of synthetic story ``n``: deterministic in ``n``."""
+    sentences, vocabulary = corpus
+    rng = random.Random(n)
+    a, b = rng.choice(sentences), rng.choice(sentences)
+    mixed = [s for pair in zip(a, b) for s in pair] or a
+    out = []
+    for sentence in mixed[: rng.randint(8, 30)]:
+        words = [w if rng.random() < 0.5 else rng.choice(vocabulary) for w in sentence.split()]
+        out.append(" ".join(words))
+    return ".\n".join(out)
+
+
+def reprint(text: str, rng: random.Random) -> str:
+    lines = text.split("\n")
+    if rng.random() < 0.5:
+        lines = lines[: max(3, int(len(lines) * rng.uniform(0.5, 0.9)))]
+    if len(lines) > 4 and rng.random() < 0.5:
+        del lines[rng.randrange(1, len(lines) - 1)]
+    words = " ".join(lines).split(" ")
+    for _ in range(rng.randint(0, 5)):
+        del words[rng.randrange(len(words))]
+    return "Theo TTXVN\n" + " ".join(words) if rng.random() < 0.5 else " ".join(words)
+
+
+def article(i: int, corpus: tuple) -> dict:
+    """Article ``i``: a reprint of an earlier story for 30% of indexes, else a new story."""
+    rng = random.Random(-1 - i)
+    if i > 50 and rng.random() < REPRINT_SHARE:
+        original = i - rng.randint(1, 50)
+        text, published = reprint(story_text(original, corpus), rng), T0 + timedelta(minutes=original + 30)
+    else:
+        text, published = story_text(i, corpus), T0 + timedelta(minutes=i)
+    url = f"https://site{i % 97}.example/{i}"
+    return {"article_id": url, "url": url, "source": url, "domain": f"site{i % 97}.example", "feed_url": None,
+            "title": f"story {i}", "author": None, "published_at": published, "published_at_source": "page",
+            "fetched_at": published, "language": "vi", "text": text, "word_count": len(text.split()),
+            "content_sha1": None}
+
+
+class GenerateArticles:
+    """Beam source: ``size`` synthetic articles, built in parallel from index ranges."""
+
+    def __init__(self, size: int, chunk: int = 2000):
+        self.size, self.chunk = size, chunk
+
+    def expand_into(self, pipeline):
+        import apache_beam as beam
+
+        size, chunk = self.size, self.chunk
+
+        class Build(beam.DoFn):
+            def setup(self):
+                self.corpus = load_corpus()
+
+            def process(self, start):
+                for i in range(start, min(start + chunk, size)):
+                    yield article(i, self.corpus)
+
+        return (
+            pipeline
+            | "Starts" >> beam.Create(list(range(0, size, chunk)))
+            | "Spread" >> beam.Reshuffle()
+            | "Build" >> beam.ParDo(Build())
+        )
+
+
+def run_once(size: int, dedup: bool, beam_args: list) -> dict:
+    """One pipeline in this process: (seconds, peak RSS MB, counts)."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.reprints import DetectReprints
+
+    started = time.perf_counter()
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
+        articles = GenerateArticles(size).expand_into(p)
+        if dedup:
+            rows, stories, index = articles | "Dedup" >> DetectReprints()
+            counted = {"articles": rows, "stories": stories, "index": index}
+        else:
+            counted = {"articles": articles}
+        for name, pcoll in counted.items():
+            pcoll | f"Count{name}" >> beam.combiners.Count.Globally() | f"Print{name}" >> beam.Map(
+                lambda n, name=name: print(json.dumps({"count": name, "n": n}), flush=True)
+            )
+    return {"seconds": time.perf_counter() - started,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure(size: int, dedup: bool, beam_args: list) -> dict:
+    """run_once in a fresh process (so peak memory is per run)."""
+    cmd = [sys.executable, __file__, "--one", str(size), *(["--dedup"] if dedup else []), "--", *beam_args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    result, counts = {}, {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            item = json.loads(line)
+            if "count" in item:
+                counts[item["count"]] = item["n"]
+            else:
+                result = item
+    return {**result, **counts}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--workers", type=int, default=1, help="FnApiRunner worker processes")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dedup", action="store_true", help=argparse.SUPPRESS)
+    args, beam_args = parser.parse_known_args(argv)
+    beam_args = [a for a in beam_args if a != "--"]
+    if args.one:
+        print(json.dumps(run_once(args.one, args.dedup, beam_args)), flush=True)
+        return 0
+    if not MANIFEST.exists():
+        print(f"skipped: {MANIFEST} is absent (see ../shared/data/README.md)")
+        return 0
+    if args.workers > 1:
+        beam_args += [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
+    print(f"{'articles':>9} {'generate s':>10} {'+dedup s':>9} {'dedup s':>8} {'dedup docs/s':>12} "
+          f"{'peak MB':>8} {'stories':>8} {'time/x prev':>11}")
+    previous = None
+    for size in args.sizes:
+        base, full = measure(size, False, beam_args), measure(size, True, beam_args)
+        dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
+        growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""
+        print(f"{size:>9} {base['seconds']:>10.1f} {full['seconds']:>9.1f} {dedup_s:>8.1f} {size / dedup_s:>12.0f} "
+              f"{full['peak_rss_mb']:>8.0f} {full.get('stories', 0):>8} {growth:>11}", flush=True)
+        previous = (size, dedup_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

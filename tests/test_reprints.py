@@ -1,0 +1,292 @@
+import base64
+import csv
+import json
+import pickle
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow as pa
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from schemas.tables import STORY_INDEX
+from transforms.reprints import (
+    DetectReprints,
+    ReprintParams,
+    build_stories,
+    fingerprint,
+    first_decision,
+    lsh_arrays,
+    new_member,
+    node_from_index,
+    own_status,
+    settle,
+    shard_pairs,
+    sort_key,
+    story_id_for,
+    wire_rank,
+)
+
+HARD = Path(__file__).parent / "fixtures" / "reprints_hard"
+T0 = datetime(2025, 3, 10, 6, tzinfo=timezone.utc)
+
+
+def hard_set():
+    manifest = {row["url"]: row for row in csv.DictReader(open(HARD / "manifest.csv", encoding="utf-8"))}
+    articles = []
+    for line in open(HARD / "articles.jsonl", encoding="utf-8"):
+        article = json.loads(line)
+        article["published_at"] = datetime.fromisoformat(article["published_at"])
+        articles.append(article)
+    return articles, manifest
+
+
+def run_detect(articles, tmp_path, prior=None, params=ReprintParams()):
+    """Run DetectReprints on the FnApiRunner; return (articles, stories, index rows)."""
+    out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+    with TestPipeline(runner="FnApiRunner") as p:
+        prior_rows = p | "Prior" >> beam.Create(prior) if prior is not None else None
+        results = p | "Articles" >> beam.Create(articles) | DetectReprints(params, prior_rows)
+        for name, rows in zip(("articles", "stories", "index"), results):
+            (
+                rows
+                | f"Encode{name}" >> beam.Map(lambda row: base64.b64encode(pickle.dumps(row)).decode())
+                | f"Write{name}" >> beam.io.WriteToText(str(out / name))
+            )
+    return tuple(
+        [pickle.loads(base64.b64decode(line)) for f in sorted(out.glob(f"{name}*")) for line in f.read_text().split()]
+        for name in ("articles", "stories", "index")
+    )
+
+
+def clusters(rows):
+    by_story = defaultdict(set)
+    for row in rows:
+        by_story[row["story_id"]].add(row["article_id"])
+    return {frozenset(members) for members in by_story.values()}
+
+
+def article(article_id, text, hours=0.0, domain="site.example", title=None):
+    return {
+        "article_id": article_id, "url": article_id, "source": article_id, "domain": domain,
+        "title": title or article_id,
+        "published_at": T0 + timedelta(hours=hours), "text": text, "word_count": len(text.split()),
+    }
+
+
+# ---------------------------------------------------------------- pure functions
+
+
+def test_sort_key_orders_earliest_then_wire_then_longest_then_id():
+    early, late = T0 + timedelta(hours=8), T0 + timedelta(hours=9)
+    keys = [
+        sort_key(late, 0, 900, "a"),
+        sort_key(early, 1, 900, "b"),
+        sort_key(early, 0, 100, "c"),
+        sort_key(early, 0, 500, "e"),
+        sort_key(early, 0, 500, "d"),
+        sort_key(None, 0, 999, "f"),
+    ]
+    assert [k[3] for k in sorted(keys)] == ["d", "e", "c", "b", "a", "f"]
+
+
+def test_a_bare_date_counts_as_the_end_of_its_day():
+    bare, timed = T0.replace(hour=0), T0 + timedelta(hours=14)  # 00:00:00 UTC = the page showed only the date
+    next_day = bare + timedelta(days=1)
+    assert sort_key(timed, 1, 10, "timed") < sort_key(bare, 0, 99, "bare") < sort_key(next_day, 1, 10, "x")
+
+
+def test_wire_rank_and_story_id():
+    assert wire_rank("vnanet.vn", ("vnanet.vn",)) == 0
+    assert wire_rank("english.vnanet.vn", ("vnanet.vn",)) == 0
+    assert wire_rank("notvnanet.vn", ("vnanet.vn",)) == 1
+    assert wire_rank(None, ("vnanet.vn",)) == 1
+    assert story_id_for("https://a.example/1") == story_id_for("https://a.example/1") != story_id_for("x")
+
+
+def test_first_decision():
+    node = {"id": "v"}
+    known = {"story_id": "st-old", "is_anchor": False}
+    prior_a = ("prior", "p1", (1.0,), "st-p1", 0.6)
+    prior_b = ("prior", "p2", (0.5,), "st-p2", 0.9)
+    new = ("new", "u", (0.0,), None, 0.99)
+    assert first_decision(node, known, [new]) == ("st-old", False)  # indexed: keeps its story
+    assert first_decision(node, None, [new, prior_a, prior_b]) == ("st-p2", False)  # most similar prior anchor
+    assert first_decision(node, None, []) == (story_id_for("v"), True)
+    assert first_decision(node, None, [new]) is None
+
+
+def test_own_status_and_settle_never_chain():
+    node = {"id": "v"}
+    state = {"a": ["new", "a", (1,), None, 0.9, None], "b": ["new", "b", (2,), None, 0.7, "member"]}
+    assert own_status(state) is None and settle(node, state) is None
+    state["a"][5], state["a"][3] = "anchor", "st-a"
+    assert own_status(state) == "member" and settle(node, state) == ("st-a", False)
+    state["a"][5], state["a"][3] = "member", None  # all earlier matches are members: a new story
+    assert own_status(state) == "anchor" and settle(node, state) == (story_id_for("v"), True)
+
+
+def candidate_pairs(nodes, params):
+    """lsh_arrays + shard_pairs as the pipeline runs them, for one shard."""
+    [(shard, part)] = lsh_arrays(nodes, params)
+    return shard_pairs((shard, [part]), params)
+
+
+def test_lsh_pairs_share_a_band_and_skip_prior_pairs():
+    params = ReprintParams(lsh_shards=1)
+    a, b, c = (fingerprint(article(i, STORY, n), params) for n, i in enumerate(("a", "b", "c")))
+    other = fingerprint(article("d", OTHER), params)
+    pairs = candidate_pairs([a, b, other], params)
+    assert pairs == {tuple(sorted((a["h"], b["h"])))}
+    prior_a, prior_b = {**a, "story": "st-a"}, {**b, "story": "st-a"}
+    pairs = candidate_pairs([prior_a, prior_b, c], params)
+    assert pairs == {tuple(sorted((x["h"], c["h"]))) for x in (a, b)}  # the prior pair is known already
+    short = fingerprint(article("e", "too short to cluster"), params)
+    assert lsh_arrays([short], params) == []
+
+
+def test_bucket_and_cluster_size_guards():
+    params = ReprintParams(lsh_shards=1, max_bucket_size=2, max_cluster_size=3)
+    copies = [fingerprint(article(f"copy{i}", STORY, i), params) for i in range(5)]
+    pairs = candidate_pairs(copies, params)
+    assert len(pairs) == 1 + 2 + 2 + 2  # each copy paired with at most 2 others per bucket
+    members = [new_member(node, i == 0, False) for i, node in enumerate(copies)]
+    fields, stories, index = build_stories("st-x", members, params)
+    assert [s["article_count"] for s in stories] == [3, 1, 1]
+    assert {f["story_id"] for _, f in fields[3:]} == {story_id_for("copy3"), story_id_for("copy4")}
+    assert len(index) == 5
+
+
+# ---------------------------------------------------------------- pipeline on the hard cases
+
+
+@pytest.fixture(scope="module")
+def hard_run(tmp_path_factory):
+    articles, manifest = hard_set()
+    return run_detect(articles, tmp_path_factory.mktemp("hard")), manifest
+
+
+def test_templated_reports_stay_separate_days(hard_run):
+    (rows, _, _), manifest = hard_run
+    story_of = {r["article_id"]: r["story_id"] for r in rows}
+    templated = defaultdict(set)
+    for url, m in manifest.items():
+        if m["case"] == "templated":
+            templated[m["story_id"]].add(story_of[url])
+    assert all(len(found) == 1 for found in templated.values())  # each day's reprints found
+    assert len({next(iter(found)) for found in templated.values()}) == len(templated)  # no two days merged
+
+
+def test_compilation_pages_never_glue_two_stories(hard_run):
+    (rows, _, _), manifest = hard_run
+    story_of = {r["article_id"]: r["story_id"] for r in rows}
+    gold_of = defaultdict(set)
+    for url, m in manifest.items():
+        if m["case"] != "compilation":
+            gold_of[m["story_id"]].add(story_of[url])
+    for url, m in manifest.items():
+        if m["case"] == "compilation":
+            primary, secondary = gold_of[m["story_id"]], gold_of[m["secondary_story_id"]]
+            assert len(primary) == len(secondary) == 1 and primary != secondary
+            assert story_of[url] in primary | secondary
+
+
+def test_reprints_updates_tone_marks_and_nfd_cluster_and_write_ups_do_not(hard_run):
+    (rows, stories, index), manifest = hard_run
+    predicted = clusters(r for r in rows if manifest[r["article_id"]]["case"] != "compilation")
+    gold = defaultdict(set)
+    for url, m in manifest.items():
+        if m["case"] != "compilation":
+            gold[m["story_id"]].add(url)
+    assert predicted == {frozenset(v) for v in gold.values()}
+    canonical = {r["article_id"] for r in rows if r["is_canonical"]}
+    assert canonical == {url for url, m in manifest.items() if m["is_original"] == "True"}
+    assert all(0.0 <= r["similarity"] <= 1.0 for r in rows)
+    assert all(r["similarity"] == 1.0 for r in rows if r["is_canonical"])
+    assert len(index) == len(rows) and len(stories) == len(clusters(rows))
+
+
+def test_story_rows(hard_run):
+    (rows, stories, _), manifest = hard_run
+    by_id = {s["story_id"]: s for s in stories}
+    metro = next(r for r in rows if manifest[r["article_id"]]["story_id"] == "metro" and r["is_canonical"])
+    story = by_id[metro["story_id"]]
+    members = [r for r in rows if r["story_id"] == metro["story_id"]]
+    assert story["canonical_article_id"] == metro["article_id"]
+    assert story["title"] == metro["title"]
+    assert story["first_published_at"] == min(r["published_at"] for r in members)
+    assert story["article_count"] == len(members)
+    assert story["domains"] == sorted({r["domain"] for r in members}) and story["domain_count"] == len(story["domains"])
+
+
+def test_same_clusters_whatever_the_input_order(tmp_path):
+    articles, _ = hard_set()
+    runs = []
+    for seed in (1, 2):
+        shuffled = articles[:]
+        random.Random(seed).shuffle(shuffled)
+        rows, stories, _ = run_detect(shuffled, tmp_path)
+        runs.append((sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in rows),
+                     sorted(s["story_id"] for s in stories)))
+    assert runs[0] == runs[1]
+
+
+# ---------------------------------------------------------------- incremental runs
+
+STORY = (
+    "The city council voted on Monday to build a network of protected cycling lanes across the old town, ending a "
+    "debate that had divided residents and shop owners for almost two years. Under the plan, painted lanes on the "
+    "main avenues will be replaced by kerb-separated tracks, and several side streets will be closed to through "
+    "traffic. Supporters say the change will make cycling safe enough for children and older people."
+)
+OTHER = (
+    "Researchers have found microplastic particles in remote mountain lakes that receive no water from rivers, "
+    "suggesting that the fragments travel through the air before settling on the surface. The team collected water "
+    "and sediment from lakes above the tree line over three summers and identified fibres under the microscope."
+)
+
+
+def test_incremental_runs_reuse_story_ids(tmp_path):
+    day1 = [article("a/original", STORY, 0), article("a/other", OTHER, 1)]
+    rows1, stories1, index1 = run_detect(day1, tmp_path)
+    story = {r["article_id"]: r["story_id"] for r in rows1}
+    assert len(index1) == 2
+
+    # tomorrow: a truncated reprint with an attribution joins yesterday's story
+    day2 = [article("b/reprint", "LONDON (Reuters) - " + STORY[:300] + "\nPhoto: Reuters", 24, "b.example")]
+    rows2, stories2, index2 = run_detect(day2, tmp_path, prior=index1)
+    assert rows2[0]["story_id"] == story["a/original"] and not rows2[0]["is_canonical"]
+    assert [s["article_count"] for s in stories2] == [2]  # counts recomputed over the whole story
+    assert stories2[0]["canonical_article_id"] == "a/original" and stories2[0]["domain_count"] == 2
+    assert [r["story_id"] for r in index2] == [story["a/original"]]
+
+    # rerunning yesterday's input creates no new story and no new index row
+    rows3, stories3, index3 = run_detect(day1, tmp_path, prior=index1 + index2)
+    assert {r["article_id"]: r["story_id"] for r in rows3} == story
+    assert index3 == []
+    assert {s["story_id"]: s["article_count"] for s in stories3} == {story["a/original"]: 2, story["a/other"]: 1}
+
+    # a late-crawled original (published earlier) joins the indexed story and becomes canonical
+    late = [article("c/wire", STORY + " More details follow.", -5, "vnanet.vn")]
+    rows4, stories4, _ = run_detect(late, tmp_path, prior=index1 + index2)
+    assert rows4[0]["story_id"] == story["a/original"] and rows4[0]["is_canonical"]
+    assert stories4[0]["canonical_article_id"] == "c/wire" and stories4[0]["article_count"] == 3
+
+
+def test_index_rows_fit_the_schema_and_1kb(tmp_path):
+    articles, _ = hard_set()
+    _, _, index = run_detect(articles, tmp_path)
+    table = pa.Table.from_pylist([{**r, "run_id": "r1", "schema_version": 1} for r in index], schema=STORY_INDEX)
+    assert table.nbytes / table.num_rows <= 1024
+    back = table.to_pylist()
+    assert node_from_index(back[0])["sig"] == index[0]["signature"]
+
+
+def test_prior_rows_of_other_fingerprint_settings_are_ignored(tmp_path):
+    _, _, index = run_detect([article("a/original", STORY)], tmp_path)
+    stale = [{**r, "fingerprint_version": "something-else"} for r in index]
+    rows, _, new_index = run_detect([article("a/original", STORY)], tmp_path, prior=stale)
+    assert len(new_index) == 1 and rows[0]["story_id"] == story_id_for("a/original")
