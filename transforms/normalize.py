@@ -7,9 +7,11 @@ import hashlib
 import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from html import unescape
 from typing import Optional
 
 import py3langid
+from dateutil import parser as date_parser
 
 from transforms.urls import canonical_url, domain_of
 
@@ -27,7 +29,25 @@ _JSONLD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{10,40})"')
 _META_TAG = re.compile(r"<meta\s[^>]*>", re.I)
 _ATTR = re.compile(r"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
 _DATE_META_NAMES = {"article:published_time", "datepublished", "og:published_time", "pubdate", "publishdate", "dc.date.issued"}
-_VISIBLE_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\s*(?:[-|,]\s*)?(\d{1,2}):(\d{2})(?:\s*\(?\s*GMT\s*([+-]\d{1,2})\s*\)?)?")
+_NUMERIC_STAMP = re.compile(
+    r"(?:\b(?P<h1>\d{1,2}):(?P<m1>\d{2})(?::(?P<s1>\d{2}))?\s*[-|,]?\s*)?"
+    r"\b(?P<day>\d{1,2})[/.-](?P<month>\d{1,2})[/.-](?P<year>\d{4})\b"
+    r"(?:\s*[-|,]?\s*(?P<h2>\d{1,2})[:hH](?P<m2>\d{2})(?::(?P<s2>\d{2}))?)?"
+    r"(?:\s*\(?\s*(?:GMT|UTC)\s*(?P<offset>[+-]\d{1,2})\s*\)?)?"
+)
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s", re.I)
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
+_DOTTED_CLOCK = re.compile(r"\b(\d{1,2})\.(\d{2})(?=\s*(?:[AaPp]\.?[Mm]|GMT|UTC|[A-Z]{2,4}\b|$))")
+_DATED_ELEMENT = re.compile(r"<(?:time|span|div|p|small|em|li|abbr)\b([^>]*)>([^<]{6,120})<", re.I)
+_DATE_HINT = re.compile(r"(?:class|id|itemprop)\s*=\s*[\"'][^\"']*(?:date|time|publish|posted|updated)", re.I)
+_TZ_OFFSETS = {  # common abbreviations in news bylines (seconds east of UTC)
+    name: hours * 3600
+    for name, hours in {
+        "UTC": 0, "GMT": 0, "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "ICT": 7, "WIB": 7,
+        "SGT": 8, "HKT": 8, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "EST": -5, "EDT": -4,
+        "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "ET": -5, "CT": -6, "PT": -8,
+    }.items()
+}
 
 
 def nfc(text: str) -> str:
@@ -130,23 +150,54 @@ def structured_date(html: str) -> Optional[str]:
     return None
 
 
+def parse_visible_stamp(text: str) -> Optional[tuple]:
+    """A printed date *with a time of day* -> (naive local datetime, UTC offset in hours or None).
+
+    Day-first numeric forms (``27/01/2018 14:01``, ``14:01:52 26/01/2018``, ``27-01-2018 04:26``,
+    ``16/11/2026 08:30 (GMT+7)``) and month-name forms (``November 14, 2019 at 4:42 PM EST``,
+    ``Sun 21 Oct 2018 06.43 GMT``)."""
+    match = _NUMERIC_STAMP.search(text)
+    if match:
+        g = match.groupdict()
+        hour, minute, second = (g["h1"], g["m1"], g["s1"]) if g["h1"] else (g["h2"], g["m2"], g["s2"])
+        if hour is None:
+            return None
+        try:
+            local = datetime(int(g["year"]), int(g["month"]), int(g["day"]), int(hour), int(minute), int(second or 0))
+        except ValueError:
+            return None
+        return local, int(g["offset"]) if g["offset"] else None
+    if not (_MONTH_NAME.search(text) and _CLOCK.search(text)):
+        return None
+    cleaned = _DOTTED_CLOCK.sub(r"\1:\2", text).replace(" at ", " ")
+    try:
+        parsed = date_parser.parse(cleaned, fuzzy=True, dayfirst=True, tzinfos=_TZ_OFFSETS)
+    except (ValueError, OverflowError):
+        return None
+    offset = parsed.utcoffset().total_seconds() / 3600 if parsed.tzinfo else None
+    return parsed.replace(tzinfo=None), offset
+
+
 def visible_date(html: str) -> Optional[tuple]:
-    """The first visible ``dd/mm/yyyy HH:MM [(GMT+7)]`` stamp as (day, month, year, hour, minute, offset)."""
-    match = _VISIBLE_DATE.search(html[:_DATE_SCAN_CHARS])
-    return match.groups() if match else None
+    """The first dated-and-timed stamp in an element marked as a date (class/id/itemprop
+    mentioning date, time, publish ...), else anywhere in the page's first part."""
+    head = html[:_DATE_SCAN_CHARS]
+    for attrs, text in _DATED_ELEMENT.findall(head):
+        if _DATE_HINT.search(attrs):
+            stamp = parse_visible_stamp(unescape(text))
+            if stamp:
+                return stamp
+    match = _NUMERIC_STAMP.search(head)
+    return parse_visible_stamp(match.group(0)) if match else None
 
 
 def visible_time(stamp: Optional[tuple], language_code: Optional[str]) -> Optional[datetime]:
     """A visible stamp in UTC; without a printed offset, Vietnamese pages are taken as GMT+7."""
     if not stamp:
         return None
-    day, month, year, hour, minute, offset = stamp
-    hours = int(offset) if offset else (7 if language_code == "vi" else 0)
-    try:
-        local = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=timezone(timedelta(hours=hours)))
-    except ValueError:
-        return None
-    return local.astimezone(timezone.utc)
+    local, offset = stamp
+    hours = offset if offset is not None else (7 if language_code == "vi" else 0)
+    return local.replace(tzinfo=timezone(timedelta(hours=hours))).astimezone(timezone.utc)
 
 
 def published_time(candidates: list, feed_date: Optional[datetime]) -> tuple[Optional[datetime], str]:

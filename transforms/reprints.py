@@ -65,6 +65,7 @@ WIRE_DOMAINS = (
 )
 _NEVER = float("inf")
 _DAY = 86400
+_BARE_DATE_LATEST = _DAY + 12 * 3600 - 1  # end of the day at UTC-12, the last zone to reach it
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -116,13 +117,15 @@ def wire_rank(domain: Optional[str], wire_domains) -> int:
 def sort_key(published_at: Optional[datetime], rank: int, shingles: int, article_id: str) -> tuple:
     """Who is the original: earliest published, then wire source, then longest, then id.
 
-    A time of exactly 00:00:00 UTC is read as a bare date (a page showing only the day):
-    it counts as the end of that day, since it does not show the article came first."""
+    A time of exactly 00:00:00 UTC is read as a bare date (a page showing only the day, in
+    its own unknown time zone).  Such a page could have appeared as late as the end of that day
+    at UTC-12, i.e. 36 h after the date's UTC midnight, and it counts as that latest instant:
+    a bare date never proves that its page came before a timed one of the same or next day."""
     if published_at is None:
         return (_NEVER, rank, -shingles, article_id)
     when = (published_at - _EPOCH).total_seconds()
     if when % _DAY == 0:
-        when += _DAY - 1
+        when += _BARE_DATE_LATEST
     return (when, rank, -shingles, article_id)
 
 

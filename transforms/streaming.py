@@ -1,0 +1,379 @@
+"""Stateful stages of the streaming job: near-duplicate story assignment with TTL-bounded state,
+and first-seen URL filtering.
+
+    rows, stories, failures = articles | AssignStories(ReprintParams(), ttl_s=7 * 86400)
+
+Same decisions as the batch ``transforms.reprints`` (its fingerprint, LSH band keys, verification,
+``sort_key`` and ``story_id_for``), made incrementally.  Beam graphs have no cycles, so a story
+decision cannot flow back into the state that answered the query; the work is split in three
+keyed stages, all in the global window with event-time timers:
+
+1. ``_BandState`` keyed by LSH band key (whole-text and lead bands, as in batch): keeps compact
+   nodes (id, sort key, signatures, number sketch, arrival time, whether the band saw a verified
+   earlier node of it).  A new node is verified against the stored ones (``verify_nodes``);
+   it gets a report of its verified *earlier* nodes (by ``sort_key``, not arrival), and every
+   stored node the new one precedes gets a report about it (a late original).  Like batch, a
+   band pairs a node with at most ``max_bucket_size`` others: the band keeps the nodes of
+   smallest id hash.  Nodes leave ``ttl_s`` after they arrived (event-time timer).
+2. ``_ArticleState`` keyed by article id: gathers the reports, and once the watermark passes
+   the arrival (all bands have answered) applies the batch rule: among the verified earlier
+   nodes, one is an anchor unless an earlier anchor of the set verifies with it (sharing a
+   band) or a band saw an earlier match of it; the article joins the most similar anchor
+   (then the earliest), else it is an anchor starting its own story.  Anchor = canonical
+   (earliest member), similarity as in batch.  It writes an ``articles`` row when the article
+   is new ("new"), when its content changed ("update") and whenever a later report changes its
+   story or canonical flag ("correction", e.g. its original arrived late).  Rows are append-only;
+   the latest ``row_at`` per article wins.
+3. ``_StoryState`` keyed by story id: members join and leave; a ``stories`` row (counts
+   recomputed, canonical = earliest member) is written whenever it changes; a story left empty
+   by corrections gets a row with ``article_count`` 0.
+
+Where it can differ from batch (for reprints arriving within the TTL):
+- an earlier node's anchor status is judged from the reporting article's neighbourhood:
+  if its only earlier matches are members that share no band with the article, it counts as
+  a member (batch: an anchor) — a chain of members, rare in practice;
+- a late original corrects the articles it verifies with (and shares a band with); articles
+  that joined one of those (not the original) keep their story;
+- the ``max_cluster_size`` guard and the prior story index of batch runs are not applied;
+  buckets past ``max_bucket_size`` keep their smallest id hashes seen so far;
+- an updated article's old fingerprint stays in the bands it left until its TTL.
+Per article: one shuffle of ~58 band messages (~700 B each) and one of the article.
+"""
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Tuple
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.timestamp import Timestamp
+
+from transforms.records import FAILURES, failure
+from transforms.reprints import ReprintParams, fingerprint, lsh_arrays, similarity_to, story_id_for, verify_nodes
+
+MEMBERSHIP = "membership"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "story")
+
+
+# ---------------------------------------------------------------------------- pure functions
+
+
+def stream_node(article: dict, params: ReprintParams) -> dict:
+    """The batch fingerprint of an article, compacted, with its content hash."""
+    return {**compact(fingerprint(article, params)), "sha": article.get("content_sha1")}
+
+
+def band_keys(node: dict, params: ReprintParams) -> frozenset:
+    """The node's LSH band keys exactly as batch computes them (none for texts too short)."""
+    return frozenset(
+        key for _, (keys, _, _) in lsh_arrays([node], params) for key in np.frombuffer(keys, dtype=np.uint64).tolist()
+    )
+
+
+def compact(node: dict) -> dict:
+    """What the stateful stages keep of a node (~750 B with the defaults)."""
+    return {f: node[f] for f in _NODE_FIELDS}
+
+
+def insert_node(stored: list, node: dict, ts: float, params: ReprintParams) -> tuple:
+    """Add ``node`` (arrived at ``ts``) to a band's stored entries.
+
+    Returns (entries to keep, the node's verified earlier matches, [(stored node, report about
+    the new one)] for stored nodes it precedes).  An entry is {"node", "ts", "earlier"}; a
+    report is (reported node, Jaccard, whether the band saw an earlier match of it)."""
+    entries = sorted((e for e in stored if e["node"]["id"] != node["id"]), key=lambda e: e["node"]["h"])
+    rank = sum(1 for e in entries if e["node"]["h"] < node["h"])
+    partners = entries if rank < params.max_bucket_size else entries[: params.max_bucket_size]
+    new = {"node": node, "ts": ts, "earlier": False}
+    verified = []
+    for entry in partners:
+        verdict = verify_nodes(entry["node"], node, params)
+        if verdict is not None:
+            verified.append((entry, verdict.jaccard))
+            if entry["node"]["key"] < node["key"]:
+                new["earlier"] = True
+            else:
+                entry["earlier"] = True
+    earlier = [(e["node"], j, e["earlier"]) for e, j in verified if e["node"]["key"] < node["key"]]
+    later = [(e["node"], (new["node"], j, new["earlier"])) for e, j in verified if e["node"]["key"] > node["key"]]
+    entries.insert(rank, new)
+    return entries[: params.max_bucket_size], earlier, later
+
+
+def expire(entries: list, now: float, ttl_s: float) -> list:
+    return [e for e in entries if e["ts"] + ttl_s > now]
+
+
+def decide(node: dict, reports: dict, params: ReprintParams) -> tuple:
+    """(story id, is canonical, similarity) of ``node`` from its verified earlier matches
+    ``reports`` ({id: (node, Jaccard, seen with an earlier match)}), by the batch rule."""
+    anchors = []
+    for other, jaccard, had_earlier in sorted(reports.values(), key=lambda r: r[0]["key"]):
+        bands = band_keys(other, params)
+        joins_anchor = any(bands & a_bands and verify_nodes(a, other, params) for a, _, a_bands in anchors)
+        if not (had_earlier or joins_anchor):
+            anchors.append((other, jaccard, bands))
+    if not anchors:
+        return story_id_for(node["id"]), True, 1.0
+    anchor, _, _ = min(anchors, key=lambda a: (-a[1], a[0]["key"]))
+    return story_id_for(anchor["id"]), False, similarity_to(anchor, node)
+
+
+def merge_reports(reports: dict, incoming: list) -> dict:
+    """Reports about the same earlier node from several bands: a band that saw an earlier
+    match of it wins."""
+    merged = dict(reports)
+    for other, jaccard, had_earlier in incoming:
+        previous = merged.get(other["id"])
+        merged[other["id"]] = (other, jaccard, had_earlier or bool(previous and previous[2]))
+    return merged
+
+
+def member_info(article: dict, node: dict) -> dict:
+    return {
+        "id": article["article_id"], "key": node["key"], "domain": article.get("domain"),
+        "title": article.get("title"), "published_at": article.get("published_at"),
+    }
+
+
+def story_row(story_id: str, members: dict) -> dict:
+    """A ``stories`` row from the current members ({article id: member_info})."""
+    ordered = sorted(members.values(), key=lambda m: m["key"])
+    canonical = ordered[0] if ordered else {}
+    domains = sorted({m["domain"] for m in ordered if m["domain"]})
+    published = [m["published_at"] for m in ordered if m["published_at"] is not None]
+    return {
+        "story_id": story_id,
+        "canonical_article_id": canonical.get("id"),
+        "title": canonical.get("title"),
+        "first_published_at": min(published, default=None),
+        "article_count": len(ordered),
+        "domain_count": len(domains),
+        "domains": domains,
+    }
+
+
+def as_datetime(ts: Timestamp) -> datetime:
+    return _EPOCH + timedelta(microseconds=ts.micros)
+
+
+# ---------------------------------------------------------------------------- stateful DoFns
+
+_STATE = PickleCoder()  # keys are typed (deterministic key coders); state values are private
+
+
+@beam.typehints.with_input_types(Tuple[bytes, Any])
+class _BandState(beam.DoFn):
+    """Stage 1, keyed by band key: (band key, node) -> (article id, ("report", sha, reports))."""
+
+    ENTRIES = ReadModifyWriteStateSpec("entries", _STATE)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, params: ReprintParams, ttl_s: float):
+        self.params, self.ttl_s = params, ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, entries=beam.DoFn.StateParam(ENTRIES),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, node = item
+        stored, earlier, later = insert_node(entries.read() or [], node, float(ts), self.params)
+        entries.write(stored)
+        expiry.set(Timestamp(min(e["ts"] for e in stored) + self.ttl_s))
+        if earlier:
+            yield node["id"], ("report", node["sha"], earlier)
+        for other, report in later:
+            Metrics.counter("streaming", "late_original_reports").inc()
+            yield other["id"], ("report", other["sha"], [report])
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, ts=beam.DoFn.TimestampParam, entries=beam.DoFn.StateParam(ENTRIES),
+                  expiry=beam.DoFn.TimerParam(EXPIRY)):
+        kept = expire(entries.read() or [], float(ts), self.ttl_s)
+        Metrics.counter("streaming", "band_nodes_expired").inc(len(entries.read() or []) - len(kept))
+        if kept:
+            entries.write(kept)
+            expiry.set(Timestamp(min(e["ts"] for e in kept) + self.ttl_s))
+        else:
+            entries.clear()
+
+
+@beam.typehints.with_input_types(Tuple[str, Any])
+class _ArticleState(beam.DoFn):
+    """Stage 2, keyed by article id: the article and its band reports -> articles rows
+    (main), membership changes (``MEMBERSHIP``) and duplicate copies (``FAILURES``)."""
+
+    ARTICLE = ReadModifyWriteStateSpec("article", _STATE)  # (article, node)
+    REPORTS = ReadModifyWriteStateSpec("reports", _STATE)  # {content sha: {earlier id: report}}
+    DECIDED = ReadModifyWriteStateSpec("decided", _STATE)  # (sha, story id, is canonical, similarity)
+    DECIDE = TimerSpec("decide", TimeDomain.WATERMARK)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, params: ReprintParams, ttl_s: float):
+        self.params, self.ttl_s = params, ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
+                reports=beam.DoFn.StateParam(REPORTS), decide_timer=beam.DoFn.TimerParam(DECIDE),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, (kind, *payload) = item
+        if kind == "article":
+            article, node = payload
+            known = article_state.read()
+            if known is not None and known[1]["sha"] == node["sha"]:
+                Metrics.counter("streaming", "duplicate_urls").inc()
+                yield beam.pvalue.TaggedOutput(FAILURES, failure(
+                    article["source"], "dedup", "DuplicateUrl", f"same content as article {article['article_id']} already seen",
+                ))
+                return
+            article_state.write((article, node))
+            expiry.set(ts + self.ttl_s)
+        else:
+            sha, incoming = payload
+            by_sha = reports.read() or {}
+            by_sha[sha] = merge_reports(by_sha.get(sha, {}), incoming)
+            reports.write(by_sha)
+        decide_timer.set(ts)
+
+    @on_timer(DECIDE)
+    def on_decide(self, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
+                  reports=beam.DoFn.StateParam(REPORTS), decided=beam.DoFn.StateParam(DECIDED)):
+        known = article_state.read()
+        if known is None:  # reports about an article whose own element expired or never came
+            return
+        article, node = known
+        story, is_canonical, similarity = decide(node, (reports.read() or {}).get(node["sha"], {}), self.params)
+        previous = decided.read()
+        if previous is not None and previous[1:3] == (story, is_canonical) and previous[0] == node["sha"]:
+            return
+        kind = "new" if previous is None else "update" if previous[0] != node["sha"] else "correction"
+        Metrics.counter("streaming", f"rows_{kind}").inc()
+        decided.write((node["sha"], story, is_canonical, similarity))
+        yield {
+            **article, "story_id": story, "is_canonical": is_canonical, "similarity": similarity,
+            "row_kind": kind, "row_at": as_datetime(ts),
+        }
+        if previous is not None and previous[1] != story:
+            yield beam.pvalue.TaggedOutput(MEMBERSHIP, (previous[1], ("leave", article["article_id"])))
+        yield beam.pvalue.TaggedOutput(MEMBERSHIP, (story, ("join", member_info(article, node))))
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, article_state=beam.DoFn.StateParam(ARTICLE), reports=beam.DoFn.StateParam(REPORTS),
+                  decided=beam.DoFn.StateParam(DECIDED)):
+        for state in (article_state, reports, decided):
+            state.clear()
+
+
+@beam.typehints.with_input_types(Tuple[str, Any])
+class _StoryState(beam.DoFn):
+    """Stage 3, keyed by story id: membership changes -> a stories row whenever it changes."""
+
+    MEMBERS = ReadModifyWriteStateSpec("members", _STATE)
+    LAST = ReadModifyWriteStateSpec("last", _STATE)
+    EMIT = TimerSpec("emit", TimeDomain.WATERMARK)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, members=beam.DoFn.StateParam(MEMBERS),
+                emit=beam.DoFn.TimerParam(EMIT), expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, (change, value) = item
+        current = members.read() or {}
+        if change == "join":
+            current[value["id"]] = value
+        else:
+            current.pop(value, None)
+        members.write(current)
+        emit.set(ts)
+        expiry.set(ts + self.ttl_s)
+
+    @on_timer(EMIT)
+    def on_emit(self, ts=beam.DoFn.TimestampParam, key=beam.DoFn.KeyParam, members=beam.DoFn.StateParam(MEMBERS),
+                last=beam.DoFn.StateParam(LAST)):
+        row = story_row(key, members.read() or {})
+        if row != last.read():
+            last.write(row)
+            yield {**row, "row_at": as_datetime(ts)}
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, members=beam.DoFn.StateParam(MEMBERS), last=beam.DoFn.StateParam(LAST)):
+        members.clear()
+        last.clear()
+
+
+# ---------------------------------------------------------------------------- composites
+
+
+class AssignStories(beam.PTransform):
+    """Articles (timestamped with their arrival) -> (articles rows, stories rows, failures).
+
+    Rows carry ``row_kind`` and ``row_at`` (see ``schemas.tables.STREAM_ARTICLES``)."""
+
+    def __init__(self, params: ReprintParams = ReprintParams(), ttl_s: float = 7 * 86400):
+        super().__init__()
+        self.params, self.ttl_s = params, ttl_s
+
+    def expand(self, articles):
+        params = self.params
+        with_nodes = (
+            articles
+            | "Global" >> beam.WindowInto(GlobalWindows())
+            | "Fingerprint" >> beam.Map(lambda a: (a, stream_node(a, params)))
+        )
+        reports = (
+            with_nodes
+            | "ByBand" >> beam.FlatMap(lambda an: [(key.to_bytes(8, "big"), an[1]) for key in sorted(band_keys(an[1], params))])
+            | "Bands" >> beam.ParDo(_BandState(params, self.ttl_s))
+        )
+        decided = (
+            (with_nodes | "ById" >> beam.Map(lambda an: (an[0]["article_id"], ("article", an[0], an[1]))), reports)
+            | "ArticleInputs" >> beam.Flatten()
+            | "Articles"
+            >> beam.ParDo(_ArticleState(params, self.ttl_s))
+            .with_outputs(MEMBERSHIP, FAILURES, main="rows")
+        )
+        stories = decided[MEMBERSHIP] | "Stories" >> beam.ParDo(_StoryState(self.ttl_s))
+        return decided.rows, stories, decided[FAILURES]
+
+
+@beam.typehints.with_input_types(Tuple[str, Any])
+class _FirstSeen(beam.DoFn):
+    SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, entry = item
+        if seen.read():
+            Metrics.counter("streaming", "urls_seen_before").inc()
+            return
+        seen.write(True)
+        expiry.set(ts + self.ttl_s)
+        yield entry
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, seen=beam.DoFn.StateParam(SEEN)):
+        seen.clear()
+
+
+class FirstSeenUrls(beam.PTransform):
+    """URL entries -> those whose URL was not seen in the last ``ttl_s`` (feeds repeat their
+    entries at every poll; a URL seen again is expected, not a failure)."""
+
+    def __init__(self, ttl_s: float):
+        super().__init__()
+        self.ttl_s = ttl_s
+
+    def expand(self, entries):
+        return (
+            entries
+            | "Global" >> beam.WindowInto(GlobalWindows())
+            | "ByUrl" >> beam.WithKeys(lambda e: e["url"])
+            | "FirstSeen" >> beam.ParDo(_FirstSeen(self.ttl_s))
+        )
