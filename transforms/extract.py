@@ -232,32 +232,44 @@ class _ExtractFn(beam.DoFn):
             "structured_date": normalize.structured_date(html),
             "visible_date": normalize.visible_date(html),
         }
-        if not self._idle:
-            yield self._collect_oldest()[0]
+        ready = self._receive_oldest() if not self._idle else None
         extractor = self._idle.pop()
-        extractor.submit(html, page.get("url"))
+        extractor.submit(html, page.get("url"))  # the child works while we finish the previous page
         self._in_flight.append((extractor, page, window, timestamp))
+        if ready:
+            yield self._output(*ready[:2])
 
     def finish_bundle(self):
         while self._in_flight:
-            output, window, timestamp = self._collect_oldest()
+            page, result, window, timestamp = self._receive_oldest()
+            output = self._output(page, result)
             if isinstance(output, beam.pvalue.TaggedOutput):
                 yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, timestamp, [window]))
             else:
                 yield WindowedValue(output, timestamp, [window])
 
-    def _collect_oldest(self):
-        """The oldest in-flight page's output (article or failure) with its window and timestamp."""
+    def _receive_oldest(self):
+        """Free the oldest in-flight extractor: (page, its trafilatura fields or rejection, window, timestamp)."""
         extractor, page, window, timestamp = self._in_flight.popleft()
         self._idle.append(extractor)
         try:
-            output = page_to_article(page, extractor.result(), self._config.min_words)
-            Metrics.counter("extract", "articles").inc()
+            result = extractor.result()
         except PageRejected as exc:
-            output = _rejected(page["source"], exc.error_type, str(exc))
+            result = exc
+        return page, result, window, timestamp
+
+    def _output(self, page: dict, result):
+        """The article for an extraction result, or its failures row."""
+        try:
+            if isinstance(result, PageRejected):
+                raise result
+            article = page_to_article(page, result, self._config.min_words)
+        except PageRejected as exc:
+            return _rejected(page["source"], exc.error_type, str(exc))
         except Exception as exc:  # a bug or a page we did not foresee: record it, keep the run alive
-            output = _rejected(page["source"], type(exc).__name__, repr(exc))
-        return output, window, timestamp
+            return _rejected(page["source"], type(exc).__name__, repr(exc))
+        Metrics.counter("extract", "articles").inc()
+        return article
 
     def teardown(self):
         for extractor, *_ in self._in_flight:

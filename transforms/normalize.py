@@ -35,11 +35,15 @@ _NUMERIC_STAMP = re.compile(
     r"(?:\s*[-|,]?\s*(?P<h2>\d{1,2})[:hH](?P<m2>\d{2})(?::(?P<s2>\d{2}))?)?"
     r"(?:\s*\(?\s*(?:GMT|UTC)\s*(?P<offset>[+-]\d{1,2})\s*\)?)?"
 )
+_DATE_CORE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\b")
 _MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s", re.I)
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 _DOTTED_CLOCK = re.compile(r"\b(\d{1,2})\.(\d{2})(?=\s*(?:[AaPp]\.?[Mm]|GMT|UTC|[A-Z]{2,4}\b|$))")
-_DATED_ELEMENT = re.compile(r"<(?:time|span|div|p|small|em|li|abbr)\b([^>]*)>([^<]{6,120})<", re.I)
-_DATE_HINT = re.compile(r"(?:class|id|itemprop)\s*=\s*[\"'][^\"']*(?:date|time|publish|posted|updated)", re.I)
+_DATED_ELEMENT = re.compile(  # an element whose class/id/itemprop says it holds a date, and its text
+    r"<(?:time|span|div|p|small|em|li|abbr)\s[^>]*?(?:class|id|itemprop)\s*=\s*[\"'][^\"'>]*"
+    r"(?:date|time|publish|posted|updated)[^>]*>([^<]{6,120})<",
+    re.I,
+)
 _TZ_OFFSETS = {  # common abbreviations in news bylines (seconds east of UTC)
     name: hours * 3600
     for name, hours in {
@@ -182,13 +186,15 @@ def visible_date(html: str) -> Optional[tuple]:
     """The first dated-and-timed stamp in an element marked as a date (class/id/itemprop
     mentioning date, time, publish ...), else anywhere in the page's first part."""
     head = html[:_DATE_SCAN_CHARS]
-    for attrs, text in _DATED_ELEMENT.findall(head):
-        if _DATE_HINT.search(attrs):
-            stamp = parse_visible_stamp(unescape(text))
-            if stamp:
-                return stamp
-    match = _NUMERIC_STAMP.search(head)
-    return parse_visible_stamp(match.group(0)) if match else None
+    for text in _DATED_ELEMENT.findall(head):
+        stamp = parse_visible_stamp(unescape(text))
+        if stamp:
+            return stamp
+    for match in _DATE_CORE.finditer(head):  # cheap anchor first; the full pattern only around it
+        stamp = parse_visible_stamp(head[max(0, match.start() - 12) : match.end() + 30])
+        if stamp:
+            return stamp
+    return None
 
 
 def visible_time(stamp: Optional[tuple], language_code: Optional[str]) -> Optional[datetime]:

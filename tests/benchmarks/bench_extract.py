@@ -4,8 +4,8 @@
 
 On the first N pages of ../shared/data/extraction/trafilatura-eval (unpacked to a temp folder)
 it times, in one run: (a) a single-process ``trafilatura.bare_extraction`` loop, (b1) the batch
-pipeline in-process and (b2) the batch pipeline with two worker processes, and prints pages/s
-and the ratios b/a.  It then checks page by page that the pipeline's article text equals
+pipeline in-process, (b2) the batch pipeline with two worker processes and (b3) in-process with
+two extractor processes (``extract.processes: 2``), and prints pages/s and the ratios b/a.  It then checks page by page that the pipeline's article text equals
 trafilatura's own output (after the pipeline's documented normalisation: NFC + whitespace).
 """
 
@@ -87,16 +87,19 @@ def main() -> None:
         n = len(paths)
         print(f"{n} pages from trafilatura-eval, {sum(p.stat().st_size for p in paths) / n / 1024:.0f} KB average")
         loop_s, reference = trafilatura_loop(paths)
+        two_extractors = tmp / "two-extractors.yaml"
+        two_extractors.write_text("extract:\n  processes: 2\n")
         runs = {
             "pipeline in-process": ["--runner=FnApiRunner"],
             "pipeline 2 processes": ["--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+            "in-process, 2 extractors": ["--runner=FnApiRunner", "--config", str(two_extractors)],
         }
-        print(f"{'(a) trafilatura loop':<28}{n / loop_s:8.2f} pages/s  {loop_s:7.1f} s")
+        print(f"{'(a) trafilatura loop':<32}{n / loop_s:8.2f} pages/s  {loop_s:7.1f} s")
         results = {}
         for i, (name, extra) in enumerate(runs.items(), start=1):
             elapsed, texts = pipeline_run(tmp / "pages", tmp / f"out{i}", extra)
             results[name] = texts
-            print(f"{'(b' + str(i) + ') ' + name:<28}{n / elapsed:8.2f} pages/s  {elapsed:7.1f} s  ratio b/a = {loop_s / elapsed:.2f}x")
+            print(f"{'(b' + str(i) + ') ' + name:<32}{n / elapsed:8.2f} pages/s  {elapsed:7.1f} s  ratio b/a = {loop_s / elapsed:.2f}x")
         mismatches = compare(reference, results["pipeline in-process"], ExtractConfig().min_words)
         print(f"text equal to trafilatura's own output: {n - len(mismatches)}/{n} pages ({1 - len(mismatches) / n:.1%})")
         for source in mismatches[:20]:
