@@ -2,13 +2,14 @@
 
     newsbeam [batch] [--input ...] [--output ...] [--config ...] [beam flags]   one run over everything given
     newsbeam watch [--interval 60 | --once] [same flags]                        incremental runs over what is new
+    newsbeam stream --pubsub_subscription ... --feed ... --output gs://... --runner=DataflowRunner   unbounded job
 """
 
 import sys
 
-from pipelines import batch, watch
+from pipelines import batch, stream, watch
 
-COMMANDS = {"batch": batch.main, "watch": watch.main}
+COMMANDS = {"batch": batch.main, "watch": watch.main, "stream": stream.main}
 
 
 def main(argv=None) -> int:

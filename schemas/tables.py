@@ -86,3 +86,11 @@ STORY_INDEX = pa.schema(
         pa.field("schema_version", pa.int16()),
     ]
 )
+
+# Streaming tables (pipelines/stream.py): append-only, so a row says why it was written and when.
+# row_kind: "new", "update" (new content of a known article) or "correction" (its story or canonical
+# flag changed, e.g. its original arrived late); row_at: event time of the decision.  The latest
+# row_at per article_id / story_id is the current state.
+_ROW_EVENT = [pa.field("row_kind", pa.string()), pa.field("row_at", _UTC)]
+STREAM_ARTICLES = pa.schema(list(ARTICLES)[:-2] + _ROW_EVENT + list(ARTICLES)[-2:])
+STREAM_STORIES = pa.schema(list(STORIES)[:-2] + _ROW_EVENT[1:] + list(STORIES)[-2:])

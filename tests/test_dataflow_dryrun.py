@@ -27,7 +27,7 @@ DATAFLOW_FLAGS = (
 )
 MAX_PIPELINE_KIB = 512  # heavy objects built in a DoFn's __init__ would be pickled into the job
 
-BATCH_STEPS = {"ReadHtml", "Extract", "DedupByUrl", "Stories", "WriteArticles", "WriteStoriesTable", "WriteFailures"}
+BATCH_STEPS = {"ReadHtml", "Extract", "DedupByUrl", "Reprints", "WriteArticles", "WriteStoriesTable", "WriteFailures", "WriteStoryIndex"}
 # (id, CLI command, extra flags with {inputs} = a folder holding input.warc.gz and urls.txt, steps the job must contain)
 JOBS = [
     ("batch", "batch", (), BATCH_STEPS),
@@ -37,6 +37,14 @@ JOBS = [
         ("--input=pipelines/sample/pages", "--warc={inputs}/input.warc.gz", "--url-list={inputs}/urls.txt",
          "--feed=https://tinxavietnam.example/rss"),
         BATCH_STEPS | {"ReadWarc0", "CrawlWeb", "WriteStateUpdates"},
+    ),
+    (
+        "stream",
+        "stream",
+        ("--feed=https://tinxavietnam.example/rss", "--pubsub_subscription=projects/newsbeam-dry-run/subscriptions/news",
+         "--window_s=600", "--ttl_days=3"),
+        {"PollFeeds", "FetchFeeds", "ParseFeeds", "ReadPubSub", "ParseMessages", "FirstSeenUrls", "FetchPages",
+         "Extract", "Stories", "WriteArticles", "WriteStoriesTable", "WriteFailures"},
     ),
 ]
 

@@ -14,7 +14,8 @@ keyed stages, all in the global window with event-time timers:
    it gets a report of its verified *earlier* nodes (by ``sort_key``, not arrival), and every
    stored node the new one precedes gets a report about it (a late original).  Like batch, a
    band pairs a node with at most ``max_bucket_size`` others: the band keeps the nodes of
-   smallest id hash.  Nodes leave ``ttl_s`` after they arrived (event-time timer).
+   smallest id hash.  Nodes leave ``ttl_s`` after they arrived: measured against each new
+   arrival's event time, and cleared by an event-time timer.
 2. ``_ArticleState`` keyed by article id: gathers the reports, and once the watermark passes
    the arrival (all bands have answered) applies the batch rule: among the verified earlier
    nodes, one is an anchor unless an earlier anchor of the set verifies with it (sharing a
@@ -22,11 +23,17 @@ keyed stages, all in the global window with event-time timers:
    (then the earliest), else it is an anchor starting its own story.  Anchor = canonical
    (earliest member), similarity as in batch.  It writes an ``articles`` row when the article
    is new ("new"), when its content changed ("update") and whenever a later report changes its
-   story or canonical flag ("correction", e.g. its original arrived late).  Rows are append-only;
-   the latest ``row_at`` per article wins.
+   story or canonical flag ("correction", e.g. its original arrived late); the same content again
+   is a ``DuplicateUrl`` failure.  Rows are append-only; the latest ``row_at`` per article wins.
 3. ``_StoryState`` keyed by story id: members join and leave; a ``stories`` row (counts
    recomputed, canonical = earliest member) is written whenever it changes; a story left empty
    by corrections gets a row with ``article_count`` 0.
+
+Unlike the design sketch of a band storing each node's band-local story, bands store only
+"has a verified earlier match here": an article joins anchors only, so what a decision needs
+is which earlier matches are anchors, and the article's stage re-checks that among them.
+The hard reprint set gives batch's stories, canonicals and similarities in every arrival order
+tested (originals first, interleaved, shuffled, originals last with corrections).
 
 Where it can differ from batch (for reprints arriving within the TTL):
 - an earlier node's anchor status is judged from the reporting article's neighbourhood:
@@ -36,12 +43,16 @@ Where it can differ from batch (for reprints arriving within the TTL):
   that joined one of those (not the original) keep their story;
 - the ``max_cluster_size`` guard and the prior story index of batch runs are not applied;
   buckets past ``max_bucket_size`` keep their smallest id hashes seen so far;
-- an updated article's old fingerprint stays in the bands it left until its TTL.
-Per article: one shuffle of ~58 band messages (~700 B each) and one of the article.
+- an updated article's old fingerprint stays in the bands it left until its TTL;
+- ``similarity`` is the one at the last story change (not re-emitted on its own);
+- what the TTL has forgotten is forgotten: a reprint arriving later starts a new story (or
+  meets only the members still remembered, and then starts its own).
+Cost per article: 58 band messages of ~900 B (a node, pickled) and one of the article; band
+state holds each node once per band (~52 KB per article: 100k articles a day with a 7-day TTL
+is ~36 GB of Dataflow state), the article state holds the article for the TTL.
 """
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -50,6 +61,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import GlobalWindows
+from apache_beam.typehints import Any, Tuple
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms.records import FAILURES, failure
@@ -76,7 +88,7 @@ def band_keys(node: dict, params: ReprintParams) -> frozenset:
 
 
 def compact(node: dict) -> dict:
-    """What the stateful stages keep of a node (~750 B with the defaults)."""
+    """What the stateful stages keep of a node (~900 B pickled with the defaults)."""
     return {f: node[f] for f in _NODE_FIELDS}
 
 
@@ -180,7 +192,8 @@ class _BandState(beam.DoFn):
     def process(self, item, ts=beam.DoFn.TimestampParam, entries=beam.DoFn.StateParam(ENTRIES),
                 expiry=beam.DoFn.TimerParam(EXPIRY)):
         _, node = item
-        stored, earlier, later = insert_node(entries.read() or [], node, float(ts), self.params)
+        alive = expire(entries.read() or [], float(ts), self.ttl_s)  # the TTL holds whatever the watermark
+        stored, earlier, later = insert_node(alive, node, float(ts), self.params)
         entries.write(stored)
         expiry.set(Timestamp(min(e["ts"] for e in stored) + self.ttl_s))
         if earlier:
@@ -240,13 +253,24 @@ class _ArticleState(beam.DoFn):
     @on_timer(DECIDE)
     def on_decide(self, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
                   reports=beam.DoFn.StateParam(REPORTS), decided=beam.DoFn.StateParam(DECIDED)):
+        yield from self._decide(ts, article_state, reports, decided)
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
+                  reports=beam.DoFn.StateParam(REPORTS), decided=beam.DoFn.StateParam(DECIDED)):
+        # A watermark jump past both timers may fire this one first: decide before forgetting.
+        yield from self._decide(ts, article_state, reports, decided)
+        for state in (article_state, reports, decided):
+            state.clear()
+
+    def _decide(self, ts, article_state, reports, decided):
         known = article_state.read()
         if known is None:  # reports about an article whose own element expired or never came
             return
         article, node = known
         story, is_canonical, similarity = decide(node, (reports.read() or {}).get(node["sha"], {}), self.params)
         previous = decided.read()
-        if previous is not None and previous[1:3] == (story, is_canonical) and previous[0] == node["sha"]:
+        if previous is not None and previous[:3] == (node["sha"], story, is_canonical):
             return
         kind = "new" if previous is None else "update" if previous[0] != node["sha"] else "correction"
         Metrics.counter("streaming", f"rows_{kind}").inc()
@@ -258,12 +282,6 @@ class _ArticleState(beam.DoFn):
         if previous is not None and previous[1] != story:
             yield beam.pvalue.TaggedOutput(MEMBERSHIP, (previous[1], ("leave", article["article_id"])))
         yield beam.pvalue.TaggedOutput(MEMBERSHIP, (story, ("join", member_info(article, node))))
-
-    @on_timer(EXPIRY)
-    def on_expiry(self, article_state=beam.DoFn.StateParam(ARTICLE), reports=beam.DoFn.StateParam(REPORTS),
-                  decided=beam.DoFn.StateParam(DECIDED)):
-        for state in (article_state, reports, decided):
-            state.clear()
 
 
 @beam.typehints.with_input_types(Tuple[str, Any])
@@ -293,15 +311,21 @@ class _StoryState(beam.DoFn):
     @on_timer(EMIT)
     def on_emit(self, ts=beam.DoFn.TimestampParam, key=beam.DoFn.KeyParam, members=beam.DoFn.StateParam(MEMBERS),
                 last=beam.DoFn.StateParam(LAST)):
+        yield from self._emit(ts, key, members, last)
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, ts=beam.DoFn.TimestampParam, key=beam.DoFn.KeyParam, members=beam.DoFn.StateParam(MEMBERS),
+                  last=beam.DoFn.StateParam(LAST)):
+        yield from self._emit(ts, key, members, last)
+        members.clear()
+        last.clear()
+
+    @staticmethod
+    def _emit(ts, key, members, last):
         row = story_row(key, members.read() or {})
         if row != last.read():
             last.write(row)
             yield {**row, "row_at": as_datetime(ts)}
-
-    @on_timer(EXPIRY)
-    def on_expiry(self, members=beam.DoFn.StateParam(MEMBERS), last=beam.DoFn.StateParam(LAST)):
-        members.clear()
-        last.clear()
 
 
 # ---------------------------------------------------------------------------- composites
@@ -325,18 +349,24 @@ class AssignStories(beam.PTransform):
         )
         reports = (
             with_nodes
-            | "ByBand" >> beam.FlatMap(lambda an: [(key.to_bytes(8, "big"), an[1]) for key in sorted(band_keys(an[1], params))])
+            | "ByBand" >> beam.FlatMap(lambda an: _by_band(an[1], params)).with_output_types(Tuple[bytes, Any])
             | "Bands" >> beam.ParDo(_BandState(params, self.ttl_s))
         )
         decided = (
             (with_nodes | "ById" >> beam.Map(lambda an: (an[0]["article_id"], ("article", an[0], an[1]))), reports)
-            | "ArticleInputs" >> beam.Flatten()
+            | "ArticleInputs" >> beam.Flatten().with_output_types(Tuple[str, Any])
             | "Articles"
             >> beam.ParDo(_ArticleState(params, self.ttl_s))
             .with_outputs(MEMBERSHIP, FAILURES, main="rows")
         )
+        decided[MEMBERSHIP].element_type = Tuple[str, Any]  # a tagged output has no type hint of its own
         stories = decided[MEMBERSHIP] | "Stories" >> beam.ParDo(_StoryState(self.ttl_s))
         return decided.rows, stories, decided[FAILURES]
+
+
+def _by_band(node: dict, params: ReprintParams):
+    for key in sorted(band_keys(node, params)):
+        yield key.to_bytes(8, "big"), node
 
 
 @beam.typehints.with_input_types(Tuple[str, Any])
@@ -374,6 +404,6 @@ class FirstSeenUrls(beam.PTransform):
         return (
             entries
             | "Global" >> beam.WindowInto(GlobalWindows())
-            | "ByUrl" >> beam.WithKeys(lambda e: e["url"])
+            | "ByUrl" >> beam.Map(lambda e: (e["url"], e)).with_output_types(Tuple[str, Any])
             | "FirstSeen" >> beam.ParDo(_FirstSeen(self.ttl_s))
         )

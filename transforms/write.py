@@ -14,7 +14,6 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Tuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -25,6 +24,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import FixedWindows, GlobalWindows
+from apache_beam.typehints import Any, Tuple
 from apache_beam.utils.timestamp import Timestamp
 
 from schemas.tables import SCHEMA_VERSION
@@ -148,7 +148,8 @@ class WriteWindowedTable(beam.PTransform):
             rows
             | "Stamp" >> beam.Map(lambda r: {**r, "run_id": self._run_id, "schema_version": SCHEMA_VERSION})
             | "Window" >> beam.WindowInto(FixedWindows(self._window_s))
-            | "KeyByWindowShard" >> beam.Map(_key_by_window, spec, num_shards)
+            | "KeyByWindowShard"
+            >> beam.Map(_key_by_window, spec, num_shards).with_output_types(Tuple[Tuple[int, int], Any])
             | "Global" >> beam.WindowInto(GlobalWindows())
             | "WriteAtWindowEnd" >> beam.ParDo(_WriteAtWindowEnd(spec, self._root, self._run_id, self._window_s))
         )
