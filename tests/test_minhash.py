@@ -119,3 +119,12 @@ def test_shingle_hashes_depend_on_order_and_content():
     assert not np.array_equal(a, minhash.shingle_hashes([b"b", b"a", b"c", b"d", b"e"], 4))
     assert len(minhash.shingle_hashes([b"a", b"b"], 4)) == 1
     assert len(minhash.shingle_hashes([], 4)) == 0
+
+
+def test_shingle_rows_equal_each_text_alone():
+    texts = [words(300, 1), [], [b"a"], [b"a", b"b", b"c"], words(4, 2), words(50, 3)]
+    for size in (1, 4):
+        for tokens, row in zip(texts, minhash.shingle_rows(texts, size)):
+            assert np.array_equal(row, minhash.shingle_hashes(tokens, size))
+    rows = minhash.shingle_rows(texts, 4)
+    assert np.array_equal(minhash.signatures(rows, NUM_PERM), np.stack([minhash.signatures([r], NUM_PERM)[0] for r in rows]))

@@ -18,6 +18,7 @@ from transforms.reprints import (
     ReprintParams,
     build_stories,
     fingerprint,
+    fingerprints,
     first_decision,
     lsh_arrays,
     new_member,
@@ -290,3 +291,9 @@ def test_prior_rows_of_other_fingerprint_settings_are_ignored(tmp_path):
     stale = [{**r, "fingerprint_version": "something-else"} for r in index]
     rows, _, new_index = run_detect([article("a/original", STORY)], tmp_path, prior=stale)
     assert len(new_index) == 1 and rows[0]["story_id"] == story_id_for("a/original")
+
+
+def test_fingerprints_of_a_batch_equal_each_article_alone():
+    params = ReprintParams()
+    batch = [article("a", STORY), article("b", ""), article("c", "too short"), article("d", OTHER), article("e", STORY[:90])]
+    assert fingerprints(batch, params) == [fingerprint(a, params) for a in batch]

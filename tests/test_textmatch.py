@@ -1,3 +1,4 @@
+import random
 import unicodedata
 
 import pytest
@@ -76,3 +77,16 @@ def test_number_contexts_pair_numbers_with_their_neighbours():
     tokens = match_tokens("SJC mua vào 78,5 triệu")
     assert number_contexts(tokens) == {(tokens[2] + b" _ #", b"78"), (b"# _ " + tokens[5], b"5")}
     assert number_contexts(match_tokens("no numbers here")) == set()
+
+
+def test_tone_marks_moved_run_by_run_equal_the_whole_text_rule():
+    """unify_tone_marks works on runs of toned vowels when it can; the result must equal the
+    whole-text NFD rule on any text: Vietnamese letters, other marks, stray combining marks."""
+    from transforms.textmatch import _unify_tone_marks
+
+    rng = random.Random(5)
+    vowels = [unicodedata.normalize("NFC", v + m) for v in "aăâeêioôơuưyAÂƠ" for m in ("", *"\u0300\u0301\u0303\u0309\u0323")]
+    others = list("bcdđghnñpqt AEIOUY1") + list("åǟüçøßéễ\u00a0\u2003👋\ufe0f한") + list("\u0300\u0302\u0306\u031b\u0323\u0308")
+    for trial in range(20000):
+        text = "".join(rng.choice(vowels if rng.random() < 0.6 else others) for _ in range(rng.randint(1, 10)))
+        assert unify_tone_marks(text) == _unify_tone_marks(text), repr(text)

@@ -19,6 +19,7 @@ true reprints in a shared bucket and keep unrelated pairs (J ~ 0.01) out of them
 ``choose_banding`` picks the split for a target similarity.
 """
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +40,29 @@ def shingle_hashes(tokens: list, size: int) -> np.ndarray:
     """The word ``size``-gram hashes of ``tokens`` in text order (a text shorter than one
     shingle gives one shingle of all its tokens).  Repeats are kept: MinHash ignores them,
     and their count stands in for the set size (prose rarely repeats a 4-gram)."""
-    if not tokens:
-        return np.zeros(0, dtype=np.uint64)
-    token_hashes = np.asarray(rensa.RMinHash.hash_token_sets([tokens])[0], dtype=np.uint64)
-    size = min(size, len(token_hashes))
+    return shingle_rows([tokens], size)[0]
+
+
+def shingle_rows(token_lists: list, size: int) -> list:
+    """``shingle_hashes`` of several texts at once: one rensa call hashes all their tokens
+    and one numpy pass combines the shingles of all texts (each row equals its text alone)."""
+    lengths = [len(tokens) for tokens in token_lists]
+    flat = np.fromiter(
+        itertools.chain.from_iterable(rensa.RMinHash.hash_token_sets(token_lists)), dtype=np.uint64, count=sum(lengths)
+    )
+    starts = np.cumsum([0] + lengths[:-1]).tolist()
+    shingles = _combine(flat, size)
+    return [
+        shingles[start : start + length - size + 1] if length >= size else _combine(flat[start : start + length], length)
+        for start, length in zip(starts, lengths)
+    ]
+
+
+def _combine(token_hashes: np.ndarray, size: int) -> np.ndarray:
+    """The hashes of all windows of ``size`` consecutive token hashes."""
     count = len(token_hashes) - size + 1
+    if size == 0 or count <= 0:
+        return np.zeros(0, dtype=np.uint64)
     with np.errstate(over="ignore"):
         shingles = token_hashes[:count] * _MIX[0]
         for offset in range(1, size):

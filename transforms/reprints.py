@@ -135,27 +135,39 @@ def story_id_for(anchor_article_id: str) -> str:
 
 def fingerprint(article: dict, params: ReprintParams) -> dict:
     """The compact node of one article (what LSH, verification and the index need)."""
-    tokens = match_tokens(article.get("text") or "")
-    shingles = minhash.shingle_hashes(tokens, params.shingle_size)
-    signature = minhash.signatures([shingles], params.num_perm)[0]
-    lead = minhash.signatures([shingles[: params.lead_shingles]], params.lead_num_perm)[0]
-    return {
-        "id": article["article_id"],
-        "h": id_hash(article["article_id"]),
-        "key": sort_key(
-            article.get("published_at"), wire_rank(article.get("domain"), params.wire_domains), len(shingles),
-            article["article_id"],
-        ),
-        "n": len(shingles),
-        "sig": signature.tobytes(),
-        "lead": minhash.band_keys(lead, params.lead_bands, params.lead_rows).tobytes(),
-        "nums": minhash.number_sketch(tokens, params.number_sketch_size).tobytes(),
-        "story": None,  # set for nodes from the prior index
-        "anchor": False,
-        "domain": article.get("domain"),
-        "title": article.get("title"),
-        "published_at": _seconds(article.get("published_at")),
-    }
+    return fingerprints([article], params)[0]
+
+
+def fingerprints(articles: list, params: ReprintParams) -> list:
+    """``fingerprint`` of several articles at once (each node equals its article's alone:
+    batching only shares the hashing calls)."""
+    tokens = [match_tokens(article.get("text") or "") for article in articles]
+    shingles = minhash.shingle_rows(tokens, params.shingle_size)
+    signatures = minhash.signatures(shingles, params.num_perm)
+    leads = minhash.band_keys(
+        minhash.signatures([s[: params.lead_shingles] for s in shingles], params.lead_num_perm),
+        params.lead_bands, params.lead_rows,
+    )
+    return [
+        {
+            "id": article["article_id"],
+            "h": id_hash(article["article_id"]),
+            "key": sort_key(
+                article.get("published_at"), wire_rank(article.get("domain"), params.wire_domains), len(rows),
+                article["article_id"],
+            ),
+            "n": len(rows),
+            "sig": signature.tobytes(),
+            "lead": lead.tobytes(),
+            "nums": minhash.number_sketch(words, params.number_sketch_size).tobytes(),
+            "story": None,  # set for nodes from the prior index
+            "anchor": False,
+            "domain": article.get("domain"),
+            "title": article.get("title"),
+            "published_at": _seconds(article.get("published_at")),
+        }
+        for article, words, rows, signature, lead in zip(articles, tokens, shingles, signatures, leads)
+    ]
 
 
 def _seconds(when: Optional[datetime]) -> Optional[float]:
@@ -432,14 +444,6 @@ def _send_node(item):
             yield partner, node
 
 
-class _Fingerprint(beam.DoFn):
-    def __init__(self, params: ReprintParams):
-        self.params = params
-
-    def process(self, article):
-        yield fingerprint(article, self.params)
-
-
 def _decide(item, params):
     """Anchor clustering, step 1: verify the article's candidate pairs; articles decided by
     their own edges get their story, the rest stay open."""
@@ -537,7 +541,11 @@ class DetectReprints(beam.PTransform):
         if prior is None:
             prior = articles.pipeline | "NoPriorIndex" >> beam.Create([])
         prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
-        new_nodes = articles | "Fingerprint" >> beam.ParDo(_Fingerprint(params))
+        new_nodes = (
+            articles
+            | "BatchArticles" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
+            | "Fingerprint" >> beam.FlatMap(fingerprints, params)
+        )
         nodes = (new_nodes, prior | "PriorNodes" >> beam.Map(node_from_index)) | "AllNodes" >> beam.Flatten()
         step = (
             {

@@ -70,8 +70,62 @@ def unify_tone_marks(text: str) -> str:
     "hoà" and "hòa" both become "hoà"; other diacritics (circumflex, breve, horn) stay,
     so "hoa" and "hoá" remain different words.
     """
+    if _OUTSIDE_FAST_ALPHABET.search(text):
+        return _unify_tone_marks(text)
+    unified = {}
+
+    def unify_run(match) -> str:
+        run = match.group()
+        if run not in unified:
+            unified[run] = _unify_tone_marks(run)
+        return unified[run]
+
+    return _TONED_VOWEL_RUN.sub(unify_run, text)
+
+
+def _unify_tone_marks(text: str) -> str:
     moved = _TONE_BEFORE_VOWELS.sub(r"\2\1", unicodedata.normalize("NFD", text))
     return unicodedata.normalize("NFC", moved)
+
+
+def _fast_alphabet() -> tuple:
+    """Characters for which ``unify_tone_marks`` may work on runs of NFC characters instead of
+    the whole NFD text, and the runs that can change: a toned character followed by vowels.
+
+    The alphabet: precomposed letters of an ASCII letter and marks (each unchanged alone), and
+    characters without decomposition or combining class that never compose with a preceding
+    one (ASCII, đ, spaces, CJK, emoji, ...).  Its texts are NFC, and a tone mark moves only
+    inside a run of vowels, so unifying each such run alone equals unifying the whole text."""
+    pairs = (unicodedata.decomposition(chr(c)).split() for c in range(0x80, 0x30000))
+    second = {chr(int(pair[1], 16)) for pair in pairs if len(pair) == 2 and not pair[0].startswith("<")}
+    blocks = [(0x80, 0x500), (0x1E00, 0x1F00), (0x2000, 0x2C00), (0x3000, 0xA000), (0xFE00, 0xFE10), (0xFF00, 0xFFF0),
+              (0x1F000, 0x1FB00)]
+    letters, inert = [], []
+    for c in (chr(code) for start, end in blocks for code in range(start, end)):
+        decomposed = unicodedata.normalize("NFD", c)
+        if decomposed == c and unicodedata.combining(c) == 0 and c not in second:
+            inert.append(c)
+        elif (decomposed[0].isascii() and decomposed[0].isalpha() and unicodedata.normalize("NFC", c) == c
+              and _unify_tone_marks(c) == c):
+            letters.append(c)
+    toned = "".join(c for c in letters if set(unicodedata.normalize("NFD", c)) & set(_TONE_MARKS))
+    vowels = "aeiouy" + "".join(c for c in letters if unicodedata.normalize("NFD", c)[0] in "aeiouy")
+    outside = re.compile("[^\\x00-\\x7f" + _char_ranges(letters + inert) + "]")
+    return outside, re.compile("[" + _char_ranges(toned) + "][" + _char_ranges(vowels) + "]+")
+
+
+def _char_ranges(chars) -> str:
+    """A regex character-class body of ``chars`` as ranges of consecutive code points."""
+    codes, ranges = sorted(set(map(ord, chars))), []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
+
+
+_OUTSIDE_FAST_ALPHABET, _TONED_VOWEL_RUN = _fast_alphabet()
 
 
 def match_tokens(text: str) -> list:
