@@ -11,6 +11,8 @@ Beam 2.77's experimental ``DaskRunner`` mistranslates this project's job; fixed 
   every leaf is computed;
 - Reshuffle is ignored, so all files of one glob land in one partition; here it shuffles them
   over ``--dask_npartitions`` partitions;
+- Flatten adds up partition counts, which over this job's many Flattens and CoGroupByKeys made
+  a task graph of ~150,000 tasks; here Flatten and GroupByKey stay within ``--dask_npartitions``;
 - ``result.metrics()`` raises NotImplementedError; here counters are collected per bundle and
   sent to the scheduler as Dask events (attempted values only: a retried task counts twice).
 
@@ -124,9 +126,31 @@ class Reshuffle(transform_evaluator.DaskBagOp):
         return groups.map(group_values).flatten()
 
 
+def at_most(bag, npartitions):
+    """``bag`` with no more than ``npartitions`` partitions (None: unchanged)."""
+    return bag.repartition(npartitions) if npartitions and bag.npartitions > npartitions else bag
+
+
+class Flatten(transform_evaluator.Flatten):
+    """Concatenation adds up partition counts; over a job's many Flattens and CoGroupByKeys the
+    task graph would grow to ~10^5 tasks, so the result is cut back to ``--dask_npartitions``."""
+
+    def apply(self, input_bag, side_inputs=None):
+        return at_most(super().apply(input_bag, side_inputs), self.bag_kwargs.get("npartitions"))
+
+
+class GroupByKey(transform_evaluator.GroupByKey):
+    """A task shuffle over at most ``--dask_npartitions`` partitions."""
+
+    def apply(self, input_bag, side_inputs=None):
+        return super().apply(at_most(input_bag, self.bag_kwargs.get("npartitions")), side_inputs)
+
+
 TRANSLATIONS = {
     **transform_evaluator.TRANSLATIONS,
     transform_evaluator.apache_beam.ParDo: ParDo,
+    overrides._Flatten: Flatten,
+    overrides._GroupByKeyOnly: GroupByKey,
     overrides._Reshuffle: Reshuffle,
 }
 
