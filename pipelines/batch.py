@@ -85,7 +85,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
     pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state)
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
-    story_articles, stories, index_rows = articles | "Reprints" >> DetectReprints(config.dedup, read_story_index(pipeline, run.output))
+    prior_index = read_story_index(pipeline, run.output)
+    story_articles, stories, index_rows = articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
     failures = (
         (*failure_sets, extract_failures, dup_failures)
         | "AllFailures" >> beam.Flatten()

@@ -54,6 +54,11 @@ def merge_updates(state: dict, updates: list, now) -> dict:
     return {**state, "retry": retry}
 
 
+def validator_update(body: dict) -> dict:
+    """A feed's conditional-GET validators as a ``{"feed": ...}`` state update."""
+    return {"feed": {key: body.get(key) for key in ("feed_url", *crawlstate.VALIDATOR_KEYS)}}
+
+
 def retry_later(keyed):
     """Entries (by URL) whose fetch failed transiently this run, as ``{"retry": entry}`` updates."""
     _, grouped = keyed
@@ -99,7 +104,7 @@ class CrawlWeb(beam.PTransform):
             entries, feed_failures = bodies | "ParseFeeds" >> ParseFeeds()
             entry_sets.append(entries)
             failure_sets += [feed_fetch_failures, feed_failures]
-            updates.append(bodies | "FeedValidators" >> beam.Map(lambda b: {"feed": {k: b.get(k) for k in ("feed_url", *crawlstate.VALIDATOR_KEYS)}}))
+            updates.append(bodies | "FeedValidators" >> beam.Map(validator_update))
         if self._retry:
             entry_sets.append(pbegin | "RetryEntries" >> beam.Create(self._retry))
         for i, pattern in enumerate(self._url_lists):
@@ -125,7 +130,9 @@ class CrawlWeb(beam.PTransform):
         )
         updates += [
             pages | "FetchedUrls" >> beam.Map(lambda page: {"seen": page["source"]}),
-            fetch_failures | "SettledFailures" >> beam.Filter(is_settled_failure) | "SettledUrls" >> beam.Map(lambda f: {"seen": f["source"]}),
+            fetch_failures
+            | "SettledFailures" >> beam.Filter(is_settled_failure)
+            | "SettledUrls" >> beam.Map(lambda f: {"seen": f["source"]}),
             retries,
         ]
         failures = [*failure_sets, fetch_failures] | "CrawlFailures" >> beam.Flatten()
