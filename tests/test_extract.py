@@ -128,3 +128,16 @@ def test_extract_transform_routes_every_page():
             ),
             label="failures",
         )
+
+
+def test_decode_html_reads_labels_as_browsers_do():
+    body = "<meta charset=iso-8859-1><p>„Brave New Woman“ – 5 €…</p>".encode("cp1252")
+    assert "„Brave New Woman“ – 5 €…" in decode_html(body)  # iso-8859-1 means windows-1252
+    gb = "<meta charset=gb2312><p>誓言———兄弟</p>".encode("gb18030")
+    assert "誓言———兄弟" in decode_html(gb)  # gb2312 means gb18030
+
+
+def test_decode_html_keeps_nearly_valid_utf8():
+    body = ("<p>So schön winterlich</p>" * 200).encode("utf-8") + b"\xff<p>Gr\xfc\xdfe</p>"
+    text = decode_html(body)
+    assert text.count("So schön winterlich") == 200 and text.count("\ufffd") == 3

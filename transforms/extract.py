@@ -24,6 +24,11 @@ from transforms.records import FAILURES, failure
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+_WHATWG_CODECS = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "iso-8859-1": "cp1252", "latin1": "cp1252",
+    "latin_1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252", "iso-8859-9": "cp1254", "tis-620": "cp874",
+    "iso-8859-11": "cp874", "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "shift_jis": "cp932", "sjis": "cp932",
+}
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
 
@@ -57,8 +62,16 @@ def check_page(body: bytes, max_bytes: int) -> None:
         raise PageRejected("BinaryContent", "page looks binary (control bytes in the first 4 KB)")
 
 
+def _codec(label: str) -> str:
+    """The codec browsers use for a charset label (WHATWG Encoding Standard: gb2312 means gb18030,
+    iso-8859-1 means windows-1252 ...)."""
+    label = label.strip().lower()
+    return _WHATWG_CODECS.get(label, label)
+
+
 def decode_html(body: bytes, declared_charset: Optional[str] = None) -> str:
-    """Bytes -> text: transport charset, then ``<meta charset>``, then UTF-8, then detection.
+    """Bytes -> text: transport charset, then ``<meta charset>``, then UTF-8 (also when only a few
+    bytes are broken), then detection.
 
     The result is NFC (Vietnamese legacy code pages such as windows-1258 decode to combining
     tone marks)."""
@@ -66,21 +79,23 @@ def decode_html(body: bytes, declared_charset: Optional[str] = None) -> str:
     match = _META_CHARSET.search(body[:4096])
     if match:
         candidates.append(match.group(1).decode("ascii"))
-    candidates.append("utf-8")
-    for charset in candidates:
+    for charset in (*candidates, "utf-8"):
         if not charset:
             continue
         try:
-            return normalize.nfc(body.decode(charset))
+            return normalize.nfc(body.decode(_codec(charset)))
         except (LookupError, UnicodeDecodeError):
             continue
+    mostly_utf8 = body.decode("utf-8", errors="replace")
+    if mostly_utf8.count("\ufffd") <= max(3, len(mostly_utf8) // 2000):
+        return normalize.nfc(mostly_utf8)
     best = from_bytes(body[:200_000]).best()
     if best is not None:
         try:
-            return normalize.nfc(body.decode(best.encoding))
+            return normalize.nfc(body.decode(_codec(best.encoding)))
         except (LookupError, UnicodeDecodeError):
             pass
-    return normalize.nfc(body.decode("utf-8", errors="replace"))
+    return normalize.nfc(mostly_utf8)
 
 
 def extract_document(html: str, url: Optional[str], config: ExtractConfig) -> Optional[dict]:
