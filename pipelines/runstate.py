@@ -7,19 +7,23 @@ validators, settled URLs, entries to retry, input files already ingested) plus o
 1. rolls back the run a crash left pending (deletes its ``part-<run_id>-*`` files in every table),
 2. records itself as pending,
 3. writes its tables (deterministic file names, atomic renames),
-4. commits: one atomic state write that adds what it ingested and clears ``pending_run``.
+4. commits: one atomic state write that adds what it ingested, forgets settled URLs older than
+   ``SEEN_RETENTION`` (feeds list entries for days, not months) and clears ``pending_run``.
 
 A crash before 4 leaves its inputs unrecorded, so the next run (after the rollback) ingests
 them again: no row is lost and none is written twice.
 """
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import crawlstate
 from transforms.crawl import merge_updates, pending_updates_path, read_updates
+
+
+SEEN_RETENTION = timedelta(days=90)  # settled URLs older than this leave the state: it stays bounded
 
 
 def run_files(root: str, run_id: str) -> list:
@@ -49,7 +53,7 @@ def commit_run(root: str, run_id: str, state: dict, ingested_files: Iterable[str
     """Fold the finished run's crawl updates and ingested input files into the state, atomically."""
     now = datetime.now(timezone.utc)
     updates_path = pending_updates_path(root, run_id)
-    state = merge_updates(state, read_updates(updates_path), now)
+    state = crawlstate.forget_seen_before(merge_updates(state, read_updates(updates_path), now), now - SEEN_RETENTION)
     files = dict(state.get("files", {}))
     files.update((path, now.isoformat()) for path in ingested_files if path not in files)
     state = {**state, "files": files, "pending_run": None}

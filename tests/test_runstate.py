@@ -34,3 +34,15 @@ def test_commit_records_files_once_and_clears_pending(tmp_path):
     state = runstate.commit_run(root, "r2", runstate.begin_run(root, "r2"), ["a.html", "c.html"])
     assert state["files"]["a.html"] == first_seen and set(state["files"]) == {"a.html", "b.html", "c.html"}
     assert crawlstate.load_state(root)["pending_run"] is None
+
+
+def test_commit_forgets_settled_urls_past_the_retention(tmp_path):
+    from datetime import datetime, timezone
+
+    root = str(tmp_path)
+    state = runstate.begin_run(root, "r1")
+    old = (datetime.now(timezone.utc) - runstate.SEEN_RETENTION).replace(year=2000).isoformat()
+    recent = datetime.now(timezone.utc).isoformat()
+    state = {**state, "seen": {"https://a.example/old": old, "https://a.example/recent": recent}}
+    state = runstate.commit_run(root, "r1", state)
+    assert list(state["seen"]) == ["https://a.example/recent"]

@@ -111,12 +111,11 @@ class CrawlWeb(beam.PTransform):
             entries, list_failures = pbegin | f"ReadUrlList{i}" >> ReadUrlLists(pattern)
             entry_sets.append(entries)
             failure_sets.append(list_failures)
-        seen = self._seen
         new_entries = (
             entry_sets
             | "AllEntries" >> beam.Flatten()
             | "DedupEntries" >> DedupEntries()
-            | "OnlyNew" >> beam.Filter(lambda entry: crawlstate.seen_key(entry["url"]) not in seen)
+            | "OnlyNew" >> beam.Filter(crawlstate.is_new, self._seen)
         )
         pages, fetch_failures = new_entries | "FetchPages" >> FetchPages(self._config)
         transient = fetch_failures | "TransientFailures" >> beam.Filter(lambda f: not is_settled_failure(f))

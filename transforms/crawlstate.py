@@ -56,12 +56,17 @@ def seen_key(url: str) -> str:
     return canonical_url(url) or url
 
 
+def is_new(entry: dict, seen) -> bool:
+    """True when the entry's URL was not seen before."""
+    return seen_key(entry["url"]) not in seen
+
+
 def filter_new(entries: Iterable[dict], seen) -> list[dict]:
     """URL entries whose URL was not seen before (nor earlier in ``entries``), in input order."""
     fresh, taken = [], set()
     for entry in entries:
         key = seen_key(entry["url"])
-        if key not in seen and key not in taken:
+        if is_new(entry, seen) and key not in taken:
             taken.add(key)
             fresh.append(entry)
     return fresh

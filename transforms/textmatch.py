@@ -139,10 +139,6 @@ def match_tokens(text: str) -> list:
     return folded.encode("utf-8").translate(_ASCII_PUNCTUATION).split()
 
 
-def is_number(token: bytes) -> bool:
-    return 48 <= token[0] <= 57
-
-
 def number_contexts(tokens: list) -> set:
     """The (context, number) pairs of a text: each number token with the token before and
     the token after it (a number among them masked as b"#").

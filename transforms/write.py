@@ -37,6 +37,11 @@ class TableSpec:
     sort_by: tuple  # columns that order rows within a file and pick a row's shard
 
 
+def stamped(row: dict, run_id: str) -> dict:
+    """``row`` with the run that wrote it and the schema version it was written with."""
+    return {**row, "run_id": run_id, "schema_version": SCHEMA_VERSION}
+
+
 def shard_of(row: dict, spec: TableSpec, num_shards: int) -> int:
     key = "\x1f".join(str(row.get(column)) for column in spec.sort_by)
     return zlib.crc32(key.encode("utf-8")) % num_shards
@@ -74,7 +79,7 @@ class WriteTable(beam.PTransform):
         spec, num_shards = self._spec, self._num_shards
         return (
             rows
-            | "Stamp" >> beam.Map(lambda r: {**r, "run_id": self._run_id, "schema_version": SCHEMA_VERSION})
+            | "Stamp" >> beam.Map(stamped, self._run_id)
             | "KeyByShard" >> beam.WithKeys(lambda r: shard_of(r, spec, num_shards))
             | "GroupShards" >> beam.GroupByKey()
             | "WriteShard" >> beam.MapTuple(self._write)
@@ -146,7 +151,7 @@ class WriteWindowedTable(beam.PTransform):
         spec, num_shards = self._spec, self._num_shards
         return (
             rows
-            | "Stamp" >> beam.Map(lambda r: {**r, "run_id": self._run_id, "schema_version": SCHEMA_VERSION})
+            | "Stamp" >> beam.Map(stamped, self._run_id)
             | "Window" >> beam.WindowInto(FixedWindows(self._window_s))
             | "KeyByWindowShard"
             >> beam.Map(_key_by_window, spec, num_shards).with_output_types(Tuple[Tuple[int, int], Any])
