@@ -47,6 +47,8 @@ the story join); for frequent runs keep it bucketed by band key.
 """
 
 import hashlib
+import pickle
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
@@ -55,6 +57,7 @@ import apache_beam as beam
 import numpy as np
 import xxhash
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms import minhash
 from transforms.textmatch import match_tokens
@@ -401,125 +404,221 @@ def similarity_to(canonical: dict, node: dict) -> float:
 
 
 # ---------------------------------------------------------------------------- Beam wiring
+#
+# Every shuffle below moves shard batches, (shard, pickled [items]) with shard = id hash %
+# lsh_shards: one element per shard and bundle instead of one per article, so the runner's
+# per-element cost is paid a few hundred times per run, not ~15 times per article, and a batch
+# is coded as one bytes value (pickle codes dicts and datetimes several times faster than
+# Beam's element coders).
+
+
+def pack(items: list) -> bytes:
+    return pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _items(packed_batches):
+    """The items of several packed batches."""
+    return (item for batch in packed_batches for item in pickle.loads(batch))
+
+
+def shard_of(key, shards: int) -> int:
+    """The shard of an article or story id (or of an id hash)."""
+    return (key if isinstance(key, int) else id_hash(key)) % shards
+
+
+class BatchByShard(beam.DoFn):
+    """Elements -> (shard of ``key(element)``, packed [elements]) per shard of each bundle, at
+    most ``max_size`` a batch (global window: the batch pipeline's)."""
+
+    def __init__(self, key, shards: int, max_size: int = 4096):
+        super().__init__()
+        self.key, self.shards, self.max_size = key, shards, max_size
+
+    def start_bundle(self):
+        self.pending = defaultdict(list)
+
+    def process(self, element):
+        shard = shard_of(self.key(element), self.shards)
+        batch = self.pending[shard]
+        batch.append(element)
+        if len(batch) >= self.max_size:
+            del self.pending[shard]
+            yield shard, pack(batch)
+
+    def finish_bundle(self):
+        for shard, batch in self.pending.items():
+            yield GlobalWindows.windowed_value((shard, pack(batch)))
+        self.pending.clear()
+
+
+class _Outbox:
+    """One shard's outputs, batched by the shard of their key: TaggedOutput(tag, (shard, packed
+    [items])) (plain (shard, packed [items]) for the tag None)."""
+
+    def __init__(self, shards: int):
+        self.shards, self.batches = shards, defaultdict(list)
+
+    def put(self, tag, key, item):
+        self.batches[(tag, shard_of(key, self.shards))].append(item)
+
+    def emit(self):
+        for (tag, shard), items in self.batches.items():
+            batch = (shard, pack(items))
+            yield batch if tag is None else beam.pvalue.TaggedOutput(tag, batch)
 
 
 class LshCandidates(beam.PTransform):
-    """Nodes -> (id hash, node of a candidate partner), for both sides of every candidate pair.
+    """Node batches -> batches of (id hash, node of a candidate partner), both ways of every
+    candidate pair, keyed by the shard of that id hash.
 
-    Band keys travel as numpy arrays, one element per (batch of articles, shard); each shard
+    Band keys travel as numpy arrays, one element per (node batch, LSH shard); each LSH shard
     pairs the articles sharing a key; each node is then sent to its partners (one join by id
-    hash), so verification happens where the article's own decision is made."""
+    hash shard), so verification happens where the article's own decision is made."""
 
     def __init__(self, params: ReprintParams):
         super().__init__()
         self.params = params
 
-    def expand(self, nodes):
+    def expand(self, node_batches):
         params = self.params
-        pairs = (
-            nodes
-            | "Batch" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-            | "BandKeys" >> beam.FlatMap(lsh_arrays, params)
+        requests = (
+            node_batches
+            | "BandKeys" >> beam.FlatMapTuple(lambda _, nodes: lsh_arrays(list(_items([nodes])), params))
             | "GroupShards" >> beam.GroupByKey()
-            | "Pairs" >> beam.FlatMap(_both_ways, params)
+            | "Requests" >> beam.FlatMap(_requests, params)
         )
         return (
-            {"node": nodes | "ByIdHash" >> beam.WithKeys(lambda n: n["h"]), "partners": pairs}
-            | "JoinPartners" >> beam.CoGroupByKey()
-            | "SendNode" >> beam.FlatMap(_send_node)
+            {"nodes": node_batches, "requests": requests}
+            | "JoinRequests" >> beam.CoGroupByKey()
+            | "SendNodes" >> beam.FlatMap(_send_nodes, params.lsh_shards)
         )
 
 
-def _both_ways(shard, params):
-    for a, b in shard_pairs(shard, params):
-        yield a, b
-        yield b, a
+def _requests(shard, params):
+    """(shard of a, (a, b) id hash arrays) for both ways of every candidate pair of an LSH shard."""
+    pairs = np.array(sorted(shard_pairs(shard, params)), dtype=np.int64).reshape(-1, 2)
+    pairs = np.concatenate([pairs, pairs[:, ::-1]])
+    shards = pairs[:, 0] % params.lsh_shards
+    for target in np.unique(shards).tolist():
+        yield target, pairs[shards == target].tobytes()
 
 
-def _send_node(item):
+def _send_nodes(item, shards):
     _, groups = item
-    partners = sorted(set(groups["partners"]))
-    for node in groups["node"]:
-        for partner in partners:
-            yield partner, node
+    nodes = defaultdict(list)
+    for node in _items(groups["nodes"]):
+        nodes[node["h"]].append(node)
+    requested = [np.frombuffer(r, dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
+    if not requested:
+        return
+    outbox = _Outbox(shards)
+    for source, target in np.unique(np.concatenate(requested), axis=0).tolist():
+        for node in nodes.get(source, ()):
+            outbox.put(None, target, (target, node))
+    yield from outbox.emit()
 
 
 def _decide(item, params):
-    """Anchor clustering, step 1: verify the article's candidate pairs; articles decided by
-    their own edges get their story, the rest stay open."""
+    """Anchor clustering, step 1 for one shard: verify each article's candidate pairs; articles
+    decided by their own edges get their story, the rest stay open."""
     _, groups = item
-    if not groups["node"]:
-        return
-    node = groups["node"][0]
+    known, partners = defaultdict(list), defaultdict(list)
+    for row in _items(groups["known"]):
+        known[id_hash(row["article_id"])].append(row)
+    for target, node in _items(groups["partners"]):
+        partners[target].append(node)
+    outbox = _Outbox(params.lsh_shards)
+    for node in _items(groups["node"]):
+        _decide_one(node, known.get(node["h"], ()), partners.get(node["h"], ()), outbox, params)
+    yield from outbox.emit()
+
+
+def _decide_one(node, known_rows, partners, outbox, params):
     article_id = node["id"]
-    known = min(groups["known"], key=lambda r: r["story_id"], default=None)
-    edges = [e for e in (pair_edge(node, other, params) for other in groups["partners"]) if e is not None]
+    known = min(known_rows, key=lambda r: r["story_id"], default=None)
+    edges = [e for e in (pair_edge(node, other, params) for other in partners) if e is not None]
     incoming = [edge for later_id, edge in edges if later_id == article_id]
     asked = len(incoming) < len(edges)  # later articles will ask for this one's status
     decision = first_decision(node, known, incoming)
     if decision is None:
-        yield from _open(article_id, (node, None, open_state(incoming), asked))
+        _open(article_id, (node, None, open_state(incoming), asked), outbox)
         return
     story, is_anchor = decision
-    yield beam.pvalue.TaggedOutput("assigned", (story, new_member(node, is_anchor, known is not None)))
+    outbox.put("assigned", story, (story, new_member(node, is_anchor, known is not None)))
     if asked:
-        yield beam.pvalue.TaggedOutput("status", (article_id, ("anchor" if is_anchor else "member", story)))
+        outbox.put("status", article_id, (article_id, ("anchor" if is_anchor else "member", story)))
 
 
-def _open(article_id, entry):
+def _open(article_id, entry, outbox):
     Metrics.counter("reprints", "open_after_round").inc()
-    yield beam.pvalue.TaggedOutput("open", (article_id, entry))
+    outbox.put("open", article_id, (article_id, entry))
     for earlier_id, pred in entry[2].items():
         if pred[5] is None:
-            yield beam.pvalue.TaggedOutput("asks", (earlier_id, article_id))
+            outbox.put("asks", earlier_id, (earlier_id, article_id))
 
 
-def _answer(earlier_groups):
+def _answer(item, shards):
     """Tell every article that asked about an earlier one what that one's status is."""
-    earlier_id, groups = earlier_groups
-    for status in groups["status"][:1]:
-        for later_id in groups["asks"]:
-            yield later_id, (earlier_id, status)
+    _, groups = item
+    statuses = dict(_items(groups["status"]))
+    outbox = _Outbox(shards)
+    for earlier_id, later_id in _items(groups["asks"]):
+        if earlier_id in statuses:
+            outbox.put(None, later_id, (later_id, (earlier_id, statuses[earlier_id])))
+    yield from outbox.emit()
 
 
-def _round(article_groups, final):
-    """Anchor clustering, one round for open articles: take in the answers, emit the article's
-    own status when it becomes known, and its story once it is settled."""
-    article_id, groups = article_groups
-    for node, status, state, asked in groups["open"]:
-        for earlier_id, (earlier_status, story) in groups["answers"]:
+def _round(item, final, shards):
+    """Anchor clustering, one round for a shard's open articles: take in the answers, emit an
+    article's own status when it becomes known, and its story once it is settled."""
+    _, groups = item
+    answers = defaultdict(list)
+    for article_id, answer in _items(groups["answers"]):
+        answers[article_id].append(answer)
+    outbox = _Outbox(shards)
+    for article_id, (node, status, state, asked) in _items(groups["open"]):
+        for earlier_id, (earlier_status, story) in answers.get(article_id, ()):
             state[earlier_id][5], state[earlier_id][3] = earlier_status, story
         if status is None:
             status = own_status(state) or ("anchor" if final else None)
             if status is not None and asked:
                 story = story_id_for(article_id) if status == "anchor" else None
-                yield beam.pvalue.TaggedOutput("status", (article_id, (status, story)))
+                outbox.put("status", article_id, (article_id, (status, story)))
         decision = settle(node, state, final)
         if decision is None:
-            yield from _open(article_id, (node, status, state, asked))
+            _open(article_id, (node, status, state, asked), outbox)
         else:
-            yield beam.pvalue.TaggedOutput("assigned", (decision[0], new_member(node, decision[1], False)))
+            outbox.put("assigned", decision[0], (decision[0], new_member(node, decision[1], False)))
+    yield from outbox.emit()
 
 
-def _stories(story_groups, params):
-    story_id, groups = story_groups
-    if not groups["new"]:
-        return
-    members = list(groups["new"]) + [prior_member(r) for r in groups["prior"]]
-    fields, stories, index_rows = build_stories(story_id, members, params)
-    Metrics.counter("reprints", "stories").inc(len(stories))
-    yield from fields
-    for story in stories:
-        yield beam.pvalue.TaggedOutput("stories", story)
-    for row in index_rows:
-        yield beam.pvalue.TaggedOutput("index", row)
+def _stories(item, params):
+    """Story rows, index rows and (per shard of article id) story fields of a shard's stories."""
+    _, groups = item
+    members, prior = defaultdict(list), defaultdict(list)
+    for story_id, member in _items(groups["new"]):
+        members[story_id].append(member)
+    for row in _items(groups["prior"]):
+        prior[row["story_id"]].append(prior_member(row))
+    outbox = _Outbox(params.lsh_shards)
+    for story_id, new in members.items():
+        fields, stories, index_rows = build_stories(story_id, new + prior.get(story_id, []), params)
+        Metrics.counter("reprints", "stories").inc(len(stories))
+        for article_id, story_fields in fields:
+            outbox.put(None, article_id, (article_id, story_fields))
+        for story in stories:
+            yield beam.pvalue.TaggedOutput("stories", story)
+        for row in index_rows:
+            yield beam.pvalue.TaggedOutput("index", row)
+    yield from outbox.emit()
 
 
 def _with_story(item):
     _, groups = item
-    for article in groups["article"]:
-        for fields in groups["fields"][:1]:
-            yield {**article, **fields}
+    fields = dict(_items(groups["fields"]))
+    for article in _items(groups["article"]):
+        if article["article_id"] in fields:
+            yield {**article, **fields[article["article_id"]]}
 
 
 class DetectReprints(beam.PTransform):
@@ -535,23 +634,25 @@ class DetectReprints(beam.PTransform):
         self.prior_index = prior_index
 
     def expand(self, articles):
-        params = self.params
+        params, shards = self.params, self.params.lsh_shards
         version = params.fingerprint_version
         prior = self.prior_index
         if prior is None:
             prior = articles.pipeline | "NoPriorIndex" >> beam.Create([])
         prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
-        new_nodes = (
-            articles
-            | "BatchArticles" >> beam.BatchElements(min_batch_size=16, max_batch_size=256)
-            | "Fingerprint" >> beam.FlatMap(fingerprints, params)
+        article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
+        prior_batches = prior | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
+        new_nodes = article_batches | "Fingerprint" >> beam.MapTuple(
+            lambda s, batch: (s, pack(fingerprints(list(_items([batch])), params)))
         )
-        nodes = (new_nodes, prior | "PriorNodes" >> beam.Map(node_from_index)) | "AllNodes" >> beam.Flatten()
+        prior_nodes = prior_batches | "PriorNodes" >> beam.MapTuple(
+            lambda s, batch: (s, pack([node_from_index(r) for r in _items([batch])]))
+        )
         step = (
             {
-                "node": new_nodes | "NodeByHash" >> beam.WithKeys(lambda n: n["h"]),
-                "known": prior | "PriorByHash" >> beam.WithKeys(lambda r: id_hash(r["article_id"])),
-                "partners": nodes | "Lsh" >> LshCandidates(params),
+                "node": new_nodes,
+                "known": prior_batches,
+                "partners": (new_nodes, prior_nodes) | "AllNodes" >> beam.Flatten() | "Lsh" >> LshCandidates(params),
             }
             | "JoinCandidates" >> beam.CoGroupByKey()
             | "Decide" >> beam.FlatMap(_decide, params).with_outputs("assigned", "status", "open", "asks")
@@ -561,12 +662,12 @@ class DetectReprints(beam.PTransform):
             answers = (
                 {"asks": step.asks, "status": step.status}
                 | f"JoinStatus{n}" >> beam.CoGroupByKey()
-                | f"Answer{n}" >> beam.FlatMap(_answer)
+                | f"Answer{n}" >> beam.FlatMap(_answer, shards)
             )
             step = (
                 {"open": step.open, "answers": answers}
                 | f"JoinAnswers{n}" >> beam.CoGroupByKey()
-                | f"Round{n}" >> beam.FlatMap(_round, n == params.resolution_rounds).with_outputs(
+                | f"Round{n}" >> beam.FlatMap(_round, n == params.resolution_rounds, shards).with_outputs(
                     "assigned", "status", "open", "asks"
                 )
             )
@@ -574,13 +675,13 @@ class DetectReprints(beam.PTransform):
         results = (
             {
                 "new": assigned | "Assigned" >> beam.Flatten(),
-                "prior": prior | "PriorByStory" >> beam.WithKeys(lambda r: r["story_id"]),
+                "prior": prior | "PriorByStory" >> beam.ParDo(BatchByShard(lambda r: r["story_id"], shards)),
             }
             | "JoinStories" >> beam.CoGroupByKey()
             | "Stories" >> beam.FlatMap(_stories, params).with_outputs("stories", "index", main="fields")
         )
         with_story = (
-            {"article": articles | "ArticleById" >> beam.WithKeys(lambda a: a["article_id"]), "fields": results.fields}
+            {"article": article_batches, "fields": results.fields}
             | "JoinArticles" >> beam.CoGroupByKey()
             | "AddStory" >> beam.FlatMap(_with_story)
         )
