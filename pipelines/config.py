@@ -48,8 +48,8 @@ class Config:
 def _coerce(value: Any, expected: type, key: str) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if expected is tuple and isinstance(value, (list, tuple)):
-        return tuple(value)
+    if expected in (tuple, frozenset) and isinstance(value, (list, tuple)):
+        return expected(value)
     if expected is Optional[str] and (value is None or isinstance(value, str)):
         return value
     if isinstance(expected, type) and isinstance(value, expected) and not (expected is int and isinstance(value, bool)):

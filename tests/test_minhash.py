@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from transforms import minhash
-from transforms.textmatch import match_tokens
+from transforms.textmatch import match_text
 
 NUM_PERM = 128
 VERIFY = dict(min_jaccard=0.5, min_containment=0.5, min_shingles=20, max_number_conflict_ratio=0.05,
@@ -16,9 +16,22 @@ def words(n, seed):
     return [f"w{rng.randrange(50_000)}".encode() for _ in range(n)]
 
 
+def shingles(tokens, size=4):
+    hashes, _, offsets = minhash.hashed_tokens([b" ".join(tokens)])
+    return minhash.shingle_rows(hashes, offsets, size)[0]
+
+
+def sketch(tokens):
+    return minhash.number_sketches(*minhash.hashed_tokens([b" ".join(tokens)]), 32)[0]
+
+
 def fingerprint(tokens):
-    shingles = minhash.shingle_hashes(tokens, 4)
-    return minhash.signatures([shingles], NUM_PERM)[0], len(shingles), minhash.number_sketch(tokens, 32)
+    rows = shingles(tokens)
+    return minhash.signatures([rows], NUM_PERM)[0], len(rows), sketch(tokens)
+
+
+def match_tokens(text):
+    return match_text(text).split()
 
 
 def test_candidate_probability_is_the_banding_s_curve():
@@ -98,7 +111,7 @@ def test_templated_reports_conflict_on_numbers():
 
 def test_truncated_copy_has_no_number_conflict():
     text = match_tokens(" ".join(f"in {1990 + i} the rate was {i} percent of {i * 7} cases" for i in range(60)))
-    full, cut = minhash.number_sketch(text, 32), minhash.number_sketch(text[: len(text) // 3], 32)
+    full, cut = sketch(text), sketch(text[: len(text) // 3])
     shared, conflicts = minhash.number_conflicts(full, cut, 32)
     assert conflicts == 0
 
@@ -113,18 +126,42 @@ def test_verify_truncated_reprint_and_reject_unrelated():
     assert minhash.verify(*fingerprint(text), *fingerprint(text[:10]), **VERIFY) is None
 
 
+def test_token_hashes_are_equal_for_equal_tokens_wherever_they_are():
+    hashes, numbers, offsets = minhash.hashed_tokens([b"abc x  abc", b"", b"  yy abc 78 x5 5x ", b"abc"])
+    assert offsets.tolist() == [0, 3, 3, 8, 9]
+    abc = hashes[0]
+    assert hashes[2] == hashes[4] == hashes[8] == abc and len(set(hashes.tolist())) == 6
+    assert numbers.tolist() == [False] * 5 + [True, False, True, False]
+    vocabulary = sorted({w for seed in range(20) for w in words(2000, seed)} | {b"x" * n for n in range(1, 200)})
+    assert len(set(minhash.hashed_tokens([b" ".join(vocabulary)])[0].tolist())) == len(vocabulary)
+    empty = minhash.hashed_tokens([])
+    assert len(empty[0]) == 0 and empty[2].tolist() == [0]
+
+
 def test_shingle_hashes_depend_on_order_and_content():
-    a = minhash.shingle_hashes([b"a", b"b", b"c", b"d", b"e"], 4)
+    a = shingles([b"a", b"b", b"c", b"d", b"e"])
     assert len(a) == 2
-    assert not np.array_equal(a, minhash.shingle_hashes([b"b", b"a", b"c", b"d", b"e"], 4))
-    assert len(minhash.shingle_hashes([b"a", b"b"], 4)) == 1
-    assert len(minhash.shingle_hashes([], 4)) == 0
+    assert not np.array_equal(a, shingles([b"b", b"a", b"c", b"d", b"e"]))
+    assert len(shingles([b"a", b"b"])) == 1
+    assert len(shingles([])) == 0
 
 
-def test_shingle_rows_equal_each_text_alone():
-    texts = [words(300, 1), [], [b"a"], [b"a", b"b", b"c"], words(4, 2), words(50, 3)]
+def test_a_batch_of_texts_gives_each_text_its_own_rows():
+    texts = [words(300, 1), [], [b"a"], [b"a", b"b", b"c"], words(4, 2), words(50, 3), b"in 2024 rate 5 up 7".split()]
+    batch = minhash.hashed_tokens([b" ".join(t) for t in texts])
     for size in (1, 4):
-        for tokens, row in zip(texts, minhash.shingle_rows(texts, size)):
-            assert np.array_equal(row, minhash.shingle_hashes(tokens, size))
-    rows = minhash.shingle_rows(texts, 4)
+        for tokens, row in zip(texts, minhash.shingle_rows(batch[0], batch[2], size)):
+            assert np.array_equal(row, shingles(tokens, size))
+    for tokens, row in zip(texts, minhash.number_sketches(*batch, 32)):
+        assert np.array_equal(row, sketch(tokens))
+    rows = minhash.shingle_rows(batch[0], batch[2], 4)
     assert np.array_equal(minhash.signatures(rows, NUM_PERM), np.stack([minhash.signatures([r], NUM_PERM)[0] for r in rows]))
+
+
+def test_number_sketch_keys_numbers_by_their_neighbours():
+    base = sketch(b"sjc mua vao 78 5 trieu".split())
+    assert len(base) == 2 and base.dtype == np.uint32 and base.tolist() == sorted(base.tolist())
+    assert set(base.tolist()) <= set(sketch(b"hom nay sjc mua vao 78 5 trieu".split()).tolist())
+    other = sketch(b"sjc mua vao 79 5 trieu".split())  # same contexts, one number differs
+    assert sorted((base >> 16).tolist()) == sorted((other >> 16).tolist()) and len(set(base.tolist()) & set(other.tolist())) == 1
+    assert len(sketch(b"no numbers here".split())) == 0

@@ -1,9 +1,9 @@
 """MinHash fingerprints, LSH banding and pair verification (pure functions, no Beam).
 
 Signatures come from rensa (Rust MinHash; chosen over datasketch and a numpy+xxhash version
-by tests/benchmarks/bench_reprints.py, which prints all three).  Tokens are hashed once
-by rensa, word n-gram shingles are combined from token hashes with numpy, and the
-signature is taken over the set of shingle hashes.
+by tests/benchmarks/bench_reprints.py, which prints all three).  Tokens are hashed with numpy
+(``hashed_tokens``, a batch of texts at a time), word n-gram shingles are combined from token
+hashes with numpy, and the signature is taken over the set of shingle hashes.
 
 LSH banding (the S-curve).  A signature of ``bands * rows`` minima is cut into ``bands``
 bands of ``rows`` values.  Two texts with Jaccard similarity ``J`` agree on one minimum with
@@ -19,14 +19,11 @@ true reprints in a shared bucket and keep unrelated pairs (J ~ 0.01) out of them
 ``choose_banding`` picks the split for a target similarity.
 """
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import rensa
 import xxhash
-
-from transforms.textmatch import number_contexts
 
 _SEED = 1729
 _MIX = np.array(  # odd 64-bit multipliers, one per shingle position
@@ -36,25 +33,52 @@ _MIX = np.array(  # odd 64-bit multipliers, one per shingle position
 )
 
 
-def shingle_hashes(tokens: list, size: int) -> np.ndarray:
-    """The word ``size``-gram hashes of ``tokens`` in text order (a text shorter than one
-    shingle gives one shingle of all its tokens).  Repeats are kept: MinHash ignores them,
-    and their count stands in for the set size (prose rarely repeats a 4-gram)."""
-    return shingle_rows([tokens], size)[0]
+def _fmix(x: np.ndarray) -> np.ndarray:
+    """The 64-bit finaliser of MurmurHash3, on every element (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
 
 
-def shingle_rows(token_lists: list, size: int) -> list:
-    """``shingle_hashes`` of several texts at once: one rensa call hashes all their tokens
-    and one numpy pass combines the shingles of all texts (each row equals its text alone)."""
-    lengths = [len(tokens) for tokens in token_lists]
-    flat = np.fromiter(
-        itertools.chain.from_iterable(rensa.RMinHash.hash_token_sets(token_lists)), dtype=np.uint64, count=sum(lengths)
-    )
-    starts = np.cumsum([0] + lengths[:-1]).tolist()
-    shingles = _combine(flat, size)
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def hashed_tokens(texts: list) -> tuple:
+    """Token hashes of several match texts (bytes, tokens separated by spaces; see
+    ``textmatch.match_text``) at once: (uint64 hashes, is-number flags, offsets), text k's
+    tokens being ``hashes[offsets[k] : offsets[k + 1]]``.
+
+    No Python object per token: the batch is one byte array, read as a uint64 at every byte
+    offset (a zero-copy strided view), so a token's first 16 bytes are two gathered words; its
+    hash mixes them with its length (the rare longer tokens also get an xxhash of their
+    bytes).  A token is a number if it starts with a digit."""
+    joined = b" ".join(texts)
+    data = np.frombuffer(joined, dtype=np.uint8)
+    edges = np.diff((data != 32).view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    lengths = ends - starts
+    words = np.ndarray(shape=(len(data) + 8,), dtype="<u8", buffer=joined + bytes(16), strides=(1,))
+    low = words[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+    high = words[starts + 8] & _LOW_BYTES[np.clip(lengths - 8, 0, 8)]
+    hashes = _fmix(_fmix(low ^ (lengths.astype(np.uint64) * _MIX[0])) ^ (high * _MIX[1]))
+    for i in np.flatnonzero(lengths > 16).tolist():
+        hashes[i] ^= np.uint64(xxhash.xxh64_intdigest(joined[starts[i] : ends[i]]))
+    numbers = (data[starts] >= 48) & (data[starts] <= 57)
+    offsets = np.searchsorted(starts, np.cumsum([0] + [len(text) + 1 for text in texts]))
+    return hashes, numbers, offsets
+
+
+def shingle_rows(hashes: np.ndarray, offsets: np.ndarray, size: int) -> list:
+    """The word ``size``-gram hashes of each text (``hashed_tokens``' hashes and offsets), in
+    text order; a text shorter than one shingle gives one shingle of all its tokens.
+    Repeats are kept: MinHash ignores them, and their count stands in for the set size
+    (prose rarely repeats a 4-gram)."""
+    shingles = _combine(hashes, size)
     return [
-        shingles[start : start + length - size + 1] if length >= size else _combine(flat[start : start + length], length)
-        for start, length in zip(starts, lengths)
+        shingles[start : end - size + 1] if end - start >= size else _combine(hashes[start:end], end - start)
+        for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist())
     ]
 
 
@@ -63,11 +87,10 @@ def _combine(token_hashes: np.ndarray, size: int) -> np.ndarray:
     count = len(token_hashes) - size + 1
     if size == 0 or count <= 0:
         return np.zeros(0, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        shingles = token_hashes[:count] * _MIX[0]
-        for offset in range(1, size):
-            mixed = token_hashes[offset : offset + count] * _MIX[offset % len(_MIX)]
-            shingles = (shingles ^ (shingles >> np.uint64(29))) + mixed
+    shingles = token_hashes[:count] * _MIX[0]
+    for offset in range(1, size):
+        mixed = token_hashes[offset : offset + count] * _MIX[offset % len(_MIX)]
+        shingles = (shingles ^ (shingles >> np.uint64(29))) + mixed
     return shingles
 
 
@@ -116,15 +139,29 @@ def containment(jaccard: float, size_a: int, size_b: int) -> float:
     return min(1.0, intersection / min(size_a, size_b))
 
 
-def number_sketch(tokens: list, size: int) -> np.ndarray:
-    """Bottom-``size`` sketch of a text's (number context, number) pairs as sorted uint32:
-    high 16 bits hash the context, low 16 bits the number.  Keeping the smallest values
-    means two texts keep the same shared contexts, whatever else they contain."""
-    values = sorted(
-        (xxhash.xxh32_intdigest(context) & 0xFFFF0000) | (xxhash.xxh32_intdigest(number) & 0xFFFF)
-        for context, number in number_contexts(tokens)
-    )
-    return np.array(values[:size], dtype=np.uint32)
+_NUMBER, _EDGE = np.uint64(0x8F1BBCDCBFA53E0B), np.uint64(0x3C6EF372FE94F82B)  # a masked number, no token
+
+
+def number_sketches(hashes: np.ndarray, numbers: np.ndarray, offsets: np.ndarray, size: int) -> list:
+    """Per text (``hashed_tokens``' output): the bottom-``size`` sketch of its (number context,
+    number) pairs as sorted uint32.  The context of a number is the token before and the
+    token after it (a number among them masked; none at the text's edges): high 16 bits hash
+    the context, low 16 bits the number.  Two reprints agree on the numbers of every context
+    they share; two days of a templated report ("giá vàng SJC mua vào 78 5 triệu") share
+    contexts with other numbers.  Keeping the smallest values means two texts keep the same
+    shared contexts, whatever else they contain."""
+    count = len(offsets) - 1
+    text_of = np.repeat(np.arange(count, dtype=np.uint64), np.diff(offsets))
+    at = np.flatnonzero(numbers)
+    masked = np.where(numbers, _NUMBER, hashes)
+    first, last = offsets[:-1][text_of[at]], offsets[1:][text_of[at]] - 1
+    before = np.where(at > first, masked[np.maximum(at - 1, 0)], _EDGE)
+    after = np.where(at < last, masked[np.minimum(at + 1, max(len(masked) - 1, 0))], _EDGE)
+    context = _fmix(_fmix(before) ^ (after * _MIX[1]))
+    values = ((context >> np.uint64(48)) << np.uint64(16)) | (hashes[at] & np.uint64(0xFFFF))
+    keys = np.unique((text_of[at] << np.uint64(32)) | values)
+    cuts = np.searchsorted(keys >> np.uint64(32), np.arange(count + 1, dtype=np.uint64)).tolist()
+    return [keys[a:b][:size].astype(np.uint32) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def number_conflicts(sketch_a: np.ndarray, sketch_b: np.ndarray, size: int) -> tuple:

@@ -4,8 +4,8 @@
 
 How it decides (pure functions below, Beam wiring in ``DetectReprints``):
 
-1. *Fingerprint* each article: ``textmatch.match_tokens`` (attribution/captions dropped,
-   NFC, case-fold, punctuation, Vietnamese tone marks unified), word n-gram shingles, a MinHash
+1. *Fingerprint* each article: ``textmatch.match_text`` (attribution/captions dropped,
+   case-fold, punctuation, Vietnamese tone marks unified), word n-gram shingles, a MinHash
    signature of the whole text, a small MinHash of its lead (truncated reprints and updated
    versions keep the lead), and a sketch of its numbers in context.
 2. *Candidates*: LSH bands of both signatures (see ``transforms.minhash`` for the S-curve).
@@ -60,12 +60,12 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from transforms import minhash
-from transforms.textmatch import match_tokens
+from transforms.textmatch import match_text
 
-WIRE_DOMAINS = (
+WIRE_DOMAINS = frozenset({
     "vnanet.vn", "ttxvn.org.vn", "vietnamplus.vn", "bnews.vn", "reuters.com", "apnews.com",
     "afp.com", "xinhuanet.com", "dpa.com", "ansa.it", "efe.com", "kyodonews.net", "yna.co.kr",
-)
+})
 _NEVER = float("inf")
 _DAY = 86400
 _BARE_DATE_LATEST = _DAY + 12 * 3600 - 1  # end of the day at UTC-12, the last zone to reach it
@@ -93,7 +93,7 @@ class ReprintParams:
     max_cluster_size: int = 2000
     lsh_shards: int = 64  # band-key shards: parallelism of the LSH step (~ articles / 10,000 at scale)
     resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
-    wire_domains: tuple = WIRE_DOMAINS
+    wire_domains: frozenset = WIRE_DOMAINS
 
     def __post_init__(self):
         if self.bands * self.rows > self.num_perm or self.lead_bands * self.lead_rows > self.lead_num_perm:
@@ -103,7 +103,7 @@ class ReprintParams:
     def fingerprint_version(self) -> str:
         """Index rows from other fingerprint settings cannot be compared and are ignored."""
         return (
-            f"rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
+            f"tab-rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
             f"-b{self.lead_bands}r{self.lead_rows}-num{self.number_sketch_size}"
         )
 
@@ -113,8 +113,8 @@ class ReprintParams:
 
 def wire_rank(domain: Optional[str], wire_domains) -> int:
     """0 for a wire/agency domain (or a subdomain of one), else 1."""
-    domain = (domain or "").lower()
-    return 0 if any(domain == d or domain.endswith("." + d) for d in wire_domains) else 1
+    labels = (domain or "").lower().split(".")
+    return 0 if any(".".join(labels[i:]) in wire_domains for i in range(len(labels))) else 1
 
 
 def sort_key(published_at: Optional[datetime], rank: int, shingles: int, article_id: str) -> tuple:
@@ -141,16 +141,19 @@ def fingerprint(article: dict, params: ReprintParams) -> dict:
     return fingerprints([article], params)[0]
 
 
-def fingerprints(articles: list, params: ReprintParams) -> list:
+def fingerprints(articles: list, params: ReprintParams, chunk: int = 64) -> list:
     """``fingerprint`` of several articles at once (each node equals its article's alone:
-    batching only shares the hashing calls)."""
-    tokens = [match_tokens(article.get("text") or "") for article in articles]
-    shingles = minhash.shingle_rows(tokens, params.shingle_size)
+    batching only shares the numpy and rensa calls; chunks keep their arrays in cache)."""
+    if len(articles) > chunk:
+        return [node for start in range(0, len(articles), chunk) for node in fingerprints(articles[start : start + chunk], params)]
+    hashes, numbers, offsets = minhash.hashed_tokens([match_text(a.get("text") or "") for a in articles])
+    shingles = minhash.shingle_rows(hashes, offsets, params.shingle_size)
     signatures = minhash.signatures(shingles, params.num_perm)
     leads = minhash.band_keys(
         minhash.signatures([s[: params.lead_shingles] for s in shingles], params.lead_num_perm),
         params.lead_bands, params.lead_rows,
     )
+    sketches = minhash.number_sketches(hashes, numbers, offsets, params.number_sketch_size)
     return [
         {
             "id": article["article_id"],
@@ -162,14 +165,14 @@ def fingerprints(articles: list, params: ReprintParams) -> list:
             "n": len(rows),
             "sig": signature.tobytes(),
             "lead": lead.tobytes(),
-            "nums": minhash.number_sketch(words, params.number_sketch_size).tobytes(),
+            "nums": sketch.tobytes(),
             "story": None,  # set for nodes from the prior index
             "anchor": False,
             "domain": article.get("domain"),
             "title": article.get("title"),
             "published_at": _seconds(article.get("published_at")),
         }
-        for article, words, rows, signature, lead in zip(articles, tokens, shingles, signatures, leads)
+        for article, rows, signature, lead, sketch in zip(articles, shingles, signatures, leads, sketches)
     ]
 
 
