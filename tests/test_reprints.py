@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -133,7 +134,7 @@ def test_own_status_and_settle_never_chain():
 def candidate_pairs(nodes, params):
     """lsh_arrays + shard_pairs as the pipeline runs them, for one shard."""
     [(shard, part)] = lsh_arrays(nodes, params)
-    return shard_pairs((shard, [part]), params)
+    return set(map(tuple, shard_pairs((shard, [part]), params).tolist()))
 
 
 def test_lsh_pairs_share_a_band_and_skip_prior_pairs():
@@ -147,6 +148,28 @@ def test_lsh_pairs_share_a_band_and_skip_prior_pairs():
     assert pairs == {tuple(sorted((x["h"], c["h"]))) for x in (a, b)}  # the prior pair is known already
     short = fingerprint(article("e", "too short to cluster"), params)
     assert lsh_arrays([short], params) == []
+
+
+def test_shard_pairs_equal_the_pairs_of_every_bucket_by_hand():
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 40, size=300).astype(np.uint64)
+    ids = rng.integers(0, 60, size=300).astype(np.int64)
+    prior = rng.random(300) < 0.3
+    params = ReprintParams(max_bucket_size=3)
+    buckets = defaultdict(list)
+    for key, h, flag in sorted(set(zip(keys.tolist(), ids.tolist(), prior.tolist()))):
+        buckets[key].append((h, flag))
+    expected = set()
+    for members in buckets.values():  # sorted by id hash; each member pairs with the first 3
+        for j in range(1, len(members)):
+            for i in range(min(j, 3)):
+                (a, prior_a), (b, prior_b) = members[i], members[j]
+                if a != b and not (prior_a and prior_b):
+                    expected.add((min(a, b), max(a, b)))
+    unique = sorted(set(zip(keys.tolist(), ids.tolist(), prior.tolist())))
+    part = tuple(np.array(column, dtype=dtype).tobytes() for column, dtype in zip(zip(*unique), (np.uint64, np.int64, np.bool_)))
+    pairs = shard_pairs((0, [part]), params)
+    assert pairs.tolist() == sorted(map(list, expected)) and len(expected) > 50
 
 
 def test_bucket_and_cluster_size_guards():

@@ -252,27 +252,33 @@ def lsh_arrays(nodes: list, params: ReprintParams) -> list:
 _LEAD_SALT = np.uint64(0x5BD1E9955BD1E995)
 
 
-def shard_pairs(shard_parts: tuple, params: ReprintParams) -> set:
-    """Candidate pairs (smaller id hash, larger) of one shard: articles sharing a band key.
+def shard_pairs(shard_parts: tuple, params: ReprintParams) -> np.ndarray:
+    """Candidate pairs of one shard, articles sharing a band key: an (n, 2) array of id hashes
+    (smaller, larger), unique, sorted.
 
     Pairs of two prior articles are skipped (the index has them already); in a bucket of more
-    than ``max_bucket_size`` articles (boilerplate), each is paired with at most that many."""
+    than ``max_bucket_size`` articles (boilerplate), each is paired with at most that many
+    (the first ones in id-hash order)."""
     parts = list(shard_parts[1])
     keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k, _, _ in parts])
     ids = np.concatenate([np.frombuffer(i, dtype=np.int64) for _, i, _ in parts])
     prior = np.concatenate([np.frombuffer(p, dtype=np.bool_) for _, _, p in parts])
     order = np.lexsort((ids, keys))
     keys, ids, prior = keys[order], ids[order], prior[order]
-    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    starts, ends = np.r_[0, cuts], np.r_[cuts, len(keys)]
-    pairs = set()
-    for start, end in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
-        members, flags = ids[start:end].tolist(), prior[start:end].tolist()
-        for j in range(1, len(members)):
-            for i in range(min(j, params.max_bucket_size)):
-                if members[i] != members[j] and not (flags[i] and flags[j]):
-                    pairs.add((members[i], members[j]) if members[i] < members[j] else (members[j], members[i]))
-    return pairs
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    starts, sizes = starts[sizes > 1], sizes[sizes > 1]
+    # every (i, j), i < j, i < max_bucket_size, of every bucket: first the js, then their is
+    bucket_of_j = np.repeat(np.arange(len(starts)), sizes - 1)
+    j = np.arange(len(bucket_of_j)) - np.repeat(np.cumsum(sizes - 1) - (sizes - 1), sizes - 1) + 1
+    partners = np.minimum(j, params.max_bucket_size)
+    row = np.repeat(np.arange(len(j)), partners)
+    i = np.arange(len(row)) - np.repeat(np.cumsum(partners) - partners, partners)
+    first, second = starts[bucket_of_j[row]] + i, starts[bucket_of_j[row]] + j[row]
+    keep = (ids[first] != ids[second]) & ~(prior[first] & prior[second])
+    a, b = ids[first[keep]], ids[second[keep]]
+    pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
+    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
 
 
 def verify_nodes(a: dict, b: dict, params: ReprintParams):
@@ -499,7 +505,7 @@ class LshCandidates(beam.PTransform):
 
 def _requests(shard, params):
     """(shard of a, (a, b) id hash arrays) for both ways of every candidate pair of an LSH shard."""
-    pairs = np.array(sorted(shard_pairs(shard, params)), dtype=np.int64).reshape(-1, 2)
+    pairs = shard_pairs(shard, params)
     pairs = np.concatenate([pairs, pairs[:, ::-1]])
     shards = pairs[:, 0] % params.lsh_shards
     for target in np.unique(shards).tolist():
