@@ -31,19 +31,22 @@ How it decides (pure functions below, Beam wiring in ``DetectReprints``):
 Every decision is a function of the article set and its sort keys, never of input order or
 bundling; story ids derive from the anchor's ``article_id`` and are kept once indexed.
 
-Scale (100M articles on Dataflow).  Nothing is gathered on one worker.  LSH: each batch of
-articles sends, per shard of the band-key space (``hash % lsh_shards``), one element of packed
-numpy arrays (band key, id hash, prior flag: 17 B per band, 58 bands -> ~1 KB per article,
-~100 GB for 100M); a shard sorts its keys and pairs articles sharing one (numpy), so shard
-memory is entries x 17 B (100M articles with ``lsh_shards`` = 10,000 -> ~10 MB each).
-Candidates are verified on the signatures after one join by id hash that sends each node
-(~900 B) to its partners; the clustering steps are CoGroupByKeys keyed by article or story id.
-Per article: one fingerprint, ~5 keyed shuffles of small records plus one of the article
-itself, so cost is linear in articles plus candidate pairs.  With 3 rows per band unrelated
-texts (Jaccard ~0.01) become candidates with probability ~4e-5 per pair, and a bucket larger
-than ``max_bucket_size`` (boilerplate) pairs each article with at most that many others, so
-candidates stay ~linear.  The prior index is read whole each run (an input of the LSH and of
-the story join); for frequent runs keep it bucketed by band key.
+Scale (100M articles on Dataflow).  Nothing is gathered on one worker.  Every shuffle moves
+shard batches: one pickled list per (bundle, shard) with shard = id hash % ``lsh_shards``, so
+the runner's per-element cost is paid per batch, and each step works on one shard's items
+with plain Python and numpy.  LSH: each node batch sends, per shard of the band-key space,
+one element of packed numpy arrays (band key, id hash, prior flag: 17 B per band, 58 bands ->
+~1 KB per article, ~100 GB for 100M); a shard sorts its keys and pairs the articles sharing
+one (numpy), so shard memory is entries x 17 B (100M articles with ``lsh_shards`` = 10,000 ->
+~10 MB each).  Candidates are verified on the signatures after one join by id-hash shard that
+sends each node (~900 B) to its partners' shards; the clustering steps join by article- or
+story-id shard.  Per article: one fingerprint, its node in ~4 shuffles and the article itself
+in one, so cost is linear in articles plus candidate pairs, and a shard holds about
+articles / ``lsh_shards`` of them (set ``lsh_shards`` to ~articles / 10,000).  With 3 rows
+per band unrelated texts (Jaccard ~0.01) become candidates with probability ~4e-5 per pair,
+and a bucket larger than ``max_bucket_size`` (boilerplate) pairs each article with at most
+that many others, so candidates stay ~linear.  The prior index is read whole each run (an
+input of the LSH and of the story join); for frequent runs keep it bucketed by band key.
 """
 
 import hashlib
@@ -91,7 +94,7 @@ class ReprintParams:
     max_number_conflict_ratio: float = 0.05  # conflicting number contexts / shared ones
     max_bucket_size: int = 200  # an article is compared with at most this many in a bucket
     max_cluster_size: int = 2000
-    lsh_shards: int = 64  # band-key shards: parallelism of the LSH step (~ articles / 10,000 at scale)
+    lsh_shards: int = 64  # shards of every dedup shuffle: its parallelism (~ articles / 10,000 at scale)
     resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
     wire_domains: frozenset = WIRE_DOMAINS
 
