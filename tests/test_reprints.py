@@ -246,13 +246,13 @@ def test_story_rows(hard_run):
     assert story["domains"] == sorted({r["domain"] for r in members}) and story["domain_count"] == len(story["domains"])
 
 
-def test_same_clusters_whatever_the_input_order(tmp_path):
+def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(tmp_path):
     articles, _ = hard_set()
     runs = []
-    for seed in (1, 2):
+    for seed, processes in ((1, 1), (2, 2)):
         shuffled = articles[:]
         random.Random(seed).shuffle(shuffled)
-        rows, stories, _ = run_detect(shuffled, tmp_path)
+        rows, stories, _ = run_detect(shuffled, tmp_path, params=ReprintParams(processes=processes))
         runs.append((sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in rows),
                      sorted(s["story_id"] for s in stories)))
     assert runs[0] == runs[1]

@@ -49,9 +49,11 @@ that many others, so candidates stay ~linear.  The prior index is read whole eac
 input of the LSH and of the story join); for frequent runs keep it bucketed by band key.
 """
 
+import concurrent.futures
 import hashlib
+import multiprocessing
 import pickle
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
@@ -97,10 +99,13 @@ class ReprintParams:
     lsh_shards: int = 64  # shards of every dedup shuffle: its parallelism (~ articles / 10,000 at scale)
     resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
     wire_domains: frozenset = WIRE_DOMAINS
+    processes: int = 1  # fingerprinting processes per worker thread (2 on a laptop run in-process uses both cores)
 
     def __post_init__(self):
         if self.bands * self.rows > self.num_perm or self.lead_bands * self.lead_rows > self.lead_num_perm:
             raise ValueError("bands x rows must not exceed the number of permutations")
+        if self.processes < 1:
+            raise ValueError("dedup.processes must be >= 1")
 
     @property
     def fingerprint_version(self) -> str:
@@ -447,7 +452,7 @@ class BatchByShard(beam.DoFn):
     """Elements -> (shard of ``key(element)``, packed [elements]) per shard of each bundle, at
     most ``max_size`` a batch (global window: the batch pipeline's)."""
 
-    def __init__(self, key, shards: int, max_size: int = 4096):
+    def __init__(self, key, shards: int, max_size: int = 256):
         super().__init__()
         self.key, self.shards, self.max_size = key, shards, max_size
 
@@ -482,6 +487,46 @@ class _Outbox:
         for (tag, shard), items in self.batches.items():
             batch = (shard, pack(items))
             yield batch if tag is None else beam.pvalue.TaggedOutput(tag, batch)
+
+
+def fingerprint_batch(shard: int, packed_articles: bytes, params: ReprintParams) -> tuple:
+    """(shard, packed nodes) of a packed article batch."""
+    return shard, pack(fingerprints(list(_items([packed_articles])), params))
+
+
+class FingerprintBatches(beam.DoFn):
+    """(shard, packed articles) -> (shard, packed nodes).  With ``params.processes`` > 1 the
+    batches are fingerprinted in a pool of that many processes (for runs where one process
+    runs the whole pipeline, e.g. the in-process FnApiRunner), up to twice as many in flight."""
+
+    def __init__(self, params: ReprintParams):
+        super().__init__()
+        self.params = params
+
+    def setup(self):
+        self.pool = None
+        if self.params.processes > 1:
+            spawn = multiprocessing.get_context("spawn")  # a forked Beam worker's threads would be lost
+            self.pool = concurrent.futures.ProcessPoolExecutor(self.params.processes, mp_context=spawn)
+
+    def start_bundle(self):
+        self.pending = deque()
+
+    def process(self, batch):
+        if self.pool is None:
+            yield fingerprint_batch(*batch, self.params)
+            return
+        self.pending.append(self.pool.submit(fingerprint_batch, *batch, self.params))
+        if len(self.pending) > 2 * self.params.processes:
+            yield self.pending.popleft().result()
+
+    def finish_bundle(self):
+        while self.pending:
+            yield GlobalWindows.windowed_value(self.pending.popleft().result())
+
+    def teardown(self):
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 class LshCandidates(beam.PTransform):
@@ -661,9 +706,7 @@ class DetectReprints(beam.PTransform):
         prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
         article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
         prior_batches = prior | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
-        new_nodes = article_batches | "Fingerprint" >> beam.MapTuple(
-            lambda s, batch: (s, pack(fingerprints(list(_items([batch])), params)))
-        )
+        new_nodes = article_batches | "Fingerprint" >> beam.ParDo(FingerprintBatches(params))
         prior_nodes = prior_batches | "PriorNodes" >> beam.MapTuple(
             lambda s, batch: (s, pack([node_from_index(r) for r in _items([batch])]))
         )

@@ -1,6 +1,6 @@
 """Scale of the dedup stage alone: docs/s and peak memory at 10k, 100k, 300k synthetic articles.
 
-    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000] [--workers 2] [-- beam args]
+    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000] [--processes 2] [--workers 2] [-- beam args]
 
 Articles are built inside the pipeline by mutating the real texts of
 ../shared/data/reprints-dev/manifest.parquet (``body_text``): 70% are new stories (two real
@@ -11,7 +11,8 @@ generation only, then generation + ``DetectReprints``; the dedup stage's time is
 difference, in wall-clock seconds and in CPU seconds (this process and its worker processes:
 less disturbed than wall time by other work on a shared box).  Peak memory is the process's
 max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker processes are not
-counted).  The box is shared: timings are noisy.
+counted; ``--processes 2`` fingerprints in a pool of two processes, ``dedup.processes``, whose
+CPU counts once they exit).  The box is shared: timings are noisy.
 
 The FnApiRunner keeps every shuffle in memory (about 41 KB per article here: 4.1 GB at 100k),
 so 1M articles (~41 GB) do not fit a 24 GB box; pass ``--sizes 1000000`` on a bigger one.
@@ -110,18 +111,18 @@ class GenerateArticles:
         )
 
 
-def run_once(size: int, dedup: bool, beam_args: list) -> dict:
+def run_once(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
     """One pipeline in this process: (seconds, peak RSS MB, counts)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from transforms.reprints import DetectReprints
+    from transforms.reprints import DetectReprints, ReprintParams
 
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
         articles = GenerateArticles(size).expand_into(p)
         if dedup:
-            rows, stories, index = articles | "Dedup" >> DetectReprints()
+            rows, stories, index = articles | "Dedup" >> DetectReprints(ReprintParams(processes=processes))
             counted = {"articles": rows, "stories": stories, "index": index}
         else:
             counted = {"articles": articles}
@@ -134,9 +135,10 @@ def run_once(size: int, dedup: bool, beam_args: list) -> dict:
             "peak_rss_mb": usage[0].ru_maxrss / 1024}
 
 
-def measure(size: int, dedup: bool, beam_args: list) -> dict:
+def measure(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
     """run_once in a fresh process (so peak memory is per run)."""
-    cmd = [sys.executable, __file__, "--one", str(size), *(["--dedup"] if dedup else []), "--", *beam_args]
+    cmd = [sys.executable, __file__, "--one", str(size), "--processes", str(processes), *(["--dedup"] if dedup else []),
+           "--", *beam_args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     result, counts = {}, {}
     for line in out.splitlines():
@@ -153,12 +155,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
     parser.add_argument("--workers", type=int, default=1, help="FnApiRunner worker processes")
+    parser.add_argument("--processes", type=int, default=1, help="fingerprinting processes (dedup.processes)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--dedup", action="store_true", help=argparse.SUPPRESS)
     args, beam_args = parser.parse_known_args(argv)
     beam_args = [a for a in beam_args if a != "--"]
     if args.one:
-        print(json.dumps(run_once(args.one, args.dedup, beam_args)), flush=True)
+        print(json.dumps(run_once(args.one, args.dedup, args.processes, beam_args)), flush=True)
         return 0
     if not MANIFEST.exists():
         print(f"skipped: {MANIFEST} is absent (see ../shared/data/README.md)")
@@ -169,7 +172,7 @@ def main(argv=None) -> int:
           f"{'dedup cpu s':>11} {'docs/cpu s':>10} {'peak MB':>8} {'stories':>8} {'time/x prev':>11}")
     previous = None
     for size in args.sizes:
-        base, full = measure(size, False, beam_args), measure(size, True, beam_args)
+        base, full = measure(size, False, args.processes, beam_args), measure(size, True, args.processes, beam_args)
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
         growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""
