@@ -660,7 +660,7 @@ def _stories(item, params):
     """Story rows, index rows and (per shard of article id) story fields of a shard's stories."""
     _, groups = item
     members, prior = defaultdict(list), defaultdict(list)
-    for story_id, member in _items(groups["new"]):
+    for story_id, member in _items(b for tag, batches in groups.items() if tag != "prior" for b in batches):
         members[story_id].append(member)
     for row in _items(groups["prior"]):
         prior[row["story_id"]].append(prior_member(row))
@@ -735,8 +735,8 @@ class DetectReprints(beam.PTransform):
             )
             assigned.append(step.assigned)
         results = (
-            {
-                "new": assigned | "Assigned" >> beam.Flatten(),
+            {  # each round's assignments as its own input: a Flatten would copy them once more on some runners
+                **{f"new{n}": batches for n, batches in enumerate(assigned)},
                 "prior": prior | "PriorByStory" >> beam.ParDo(BatchByShard(lambda r: r["story_id"], shards)),
             }
             | "JoinStories" >> beam.CoGroupByKey()
