@@ -235,8 +235,8 @@ def node_from_index(row: dict) -> dict:
 
 
 def lsh_arrays(nodes: list, params: ReprintParams) -> list:
-    """LSH entries of a batch of nodes, split by shard: [(shard, (band keys, id hashes, prior
-    flags) as bytes)].  Whole-text bands and lead bands; texts too short to cluster get none."""
+    """LSH entries of a batch of nodes, split by shard: [(shard, [band keys, id hashes, prior
+    flags] as bytes)].  Whole-text bands and lead bands; texts too short to cluster get none."""
     nodes = [n for n in nodes if n["n"] >= params.min_shingles]
     if not nodes:
         return []
@@ -247,13 +247,19 @@ def lsh_arrays(nodes: list, params: ReprintParams) -> list:
     keys = keys.ravel()
     ids = np.repeat(np.array([n["h"] for n in nodes], dtype=np.int64), per_node)
     prior = np.repeat(np.array([n["story"] is not None for n in nodes], dtype=np.bool_), per_node)
-    shards = keys % np.uint64(params.lsh_shards)
+    return split_by_shard(keys % np.uint64(params.lsh_shards), keys, ids, prior)
+
+
+def split_by_shard(shards: np.ndarray, *columns) -> list:
+    """[(shard, [each column's rows of that shard, as bytes])] for every shard present."""
+    if not len(shards):
+        return []
     order = np.argsort(shards, kind="stable")
-    keys, ids, prior, shards = keys[order], ids[order], prior[order], shards[order]
+    shards, columns = shards[order], [column[order] for column in columns]
     cuts = np.flatnonzero(np.diff(shards)) + 1
     return [
-        (int(shards[start]), (keys[start:end].tobytes(), ids[start:end].tobytes(), prior[start:end].tobytes()))
-        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(keys)])
+        (int(shards[start]), [column[start:end].tobytes() for column in columns])
+        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(shards)])
     ]
 
 
@@ -560,11 +566,8 @@ def _requests(shard, params):
     """(shard of a, (a, b) id hash arrays) for both ways of every candidate pair of an LSH shard."""
     pairs = shard_pairs(shard, params)
     pairs = np.concatenate([pairs, pairs[:, ::-1]])
-    shards = pairs[:, 0] % params.lsh_shards
-    pairs, shards = pairs[np.argsort(shards, kind="stable")], np.sort(shards)
-    cuts = np.flatnonzero(np.diff(shards)) + 1
-    for part in np.split(pairs, cuts) if len(pairs) else ():
-        yield int(part[0, 0] % params.lsh_shards), part.tobytes()
+    for target, (part,) in split_by_shard(pairs[:, 0] % params.lsh_shards, pairs):
+        yield target, part
 
 
 def _send_nodes(item, shards):
