@@ -6,19 +6,14 @@
 """
 
 import importlib
-import logging
 import sys
+
+importlib.import_module("transforms")  # first: it quiets Beam's import-time GCP warning
 
 COMMANDS = {"batch": "pipelines.batch", "watch": "pipelines.watch", "stream": "pipelines.stream"}
 
 
-def _not_gcp_import_noise(record: logging.LogRecord) -> bool:
-    """Beam warns at import that GCP client libraries are missing; without the gcp extra that is expected."""
-    return not record.getMessage().startswith("apitools not found")
-
-
 def main(argv=None) -> int:
-    logging.getLogger().addFilter(_not_gcp_import_noise)  # before Beam is imported
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "batch"
     return importlib.import_module(COMMANDS[command]).main(argv)
