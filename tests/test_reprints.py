@@ -14,17 +14,23 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
 from schemas.tables import STORY_INDEX
+from transforms import minhash
 from transforms.reprints import (
     DetectReprints,
     ReprintParams,
+    _items,
     build_stories,
+    compressed,
     fingerprint,
     fingerprints,
     first_decision,
     lsh_arrays,
+    match_node,
     new_member,
     node_from_index,
     own_status,
+    pack,
+    pair_edge,
     settle,
     shard_pairs,
     sort_key,
@@ -273,29 +279,31 @@ OTHER = (
 )
 
 
-def test_incremental_runs_reuse_story_ids(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_incremental_runs_reuse_story_ids(tmp_path, processes):
+    params = ReprintParams(processes=processes)  # 2: the prior index's nodes are made in the pool too
     day1 = [article("a/original", STORY, 0), article("a/other", OTHER, 1)]
-    rows1, stories1, index1 = run_detect(day1, tmp_path)
+    rows1, stories1, index1 = run_detect(day1, tmp_path, params=params)
     story = {r["article_id"]: r["story_id"] for r in rows1}
     assert len(index1) == 2
 
     # tomorrow: a truncated reprint with an attribution joins yesterday's story
     day2 = [article("b/reprint", "LONDON (Reuters) - " + STORY[:300] + "\nPhoto: Reuters", 24, "b.example")]
-    rows2, stories2, index2 = run_detect(day2, tmp_path, prior=index1)
+    rows2, stories2, index2 = run_detect(day2, tmp_path, prior=index1, params=params)
     assert rows2[0]["story_id"] == story["a/original"] and not rows2[0]["is_canonical"]
     assert [s["article_count"] for s in stories2] == [2]  # counts recomputed over the whole story
     assert stories2[0]["canonical_article_id"] == "a/original" and stories2[0]["domain_count"] == 2
     assert [r["story_id"] for r in index2] == [story["a/original"]]
 
     # rerunning yesterday's input creates no new story and no new index row
-    rows3, stories3, index3 = run_detect(day1, tmp_path, prior=index1 + index2)
+    rows3, stories3, index3 = run_detect(day1, tmp_path, prior=index1 + index2, params=params)
     assert {r["article_id"]: r["story_id"] for r in rows3} == story
     assert index3 == []
     assert {s["story_id"]: s["article_count"] for s in stories3} == {story["a/original"]: 2, story["a/other"]: 1}
 
     # a late-crawled original (published earlier) joins the indexed story and becomes canonical
     late = [article("c/wire", STORY + " More details follow.", -5, "vnanet.vn")]
-    rows4, stories4, _ = run_detect(late, tmp_path, prior=index1 + index2)
+    rows4, stories4, _ = run_detect(late, tmp_path, prior=index1 + index2, params=params)
     assert rows4[0]["story_id"] == story["a/original"] and rows4[0]["is_canonical"]
     assert stories4[0]["canonical_article_id"] == "c/wire" and stories4[0]["article_count"] == 3
 
@@ -320,3 +328,32 @@ def test_fingerprints_of_a_batch_equal_each_article_alone():
     params = ReprintParams()
     batch = [article("a", STORY), article("b", ""), article("c", "too short"), article("d", OTHER), article("e", STORY[:90])]
     assert fingerprints(batch, params) == [fingerprint(a, params) for a in batch]
+
+
+def test_16_bit_signatures_estimate_jaccard_as_32_bit_ones():
+    params = ReprintParams()
+    texts = [STORY, STORY[:250] + " Photo: Reuters", OTHER, STORY.replace("council", "assembly")]
+    hashes, _, offsets = minhash.hashed_tokens([t.lower().encode() for t in texts])
+    full = minhash.signatures(minhash.shingle_rows(hashes, offsets, params.shingle_size), params.num_perm)
+    for a in range(len(texts)):
+        for b in range(a + 1, len(texts)):
+            exact = minhash.estimate_jaccard(full[a], full[b])
+            low_bits = minhash.estimate_jaccard(full[a].astype(np.uint16), full[b].astype(np.uint16))
+            assert exact <= low_bits <= exact + 1 / params.num_perm  # at most a rare spurious agreement
+    assert len(fingerprint(article("a", STORY), params)["sig"]) == 2 * params.num_perm
+
+
+def test_partners_travel_as_match_nodes_and_verify_the_same():
+    params = ReprintParams()
+    original, reprint, other = (fingerprint(article(i, text, hours), params) for i, text, hours in (
+        ("a", STORY, 0), ("b", STORY[:300] + "\n(Reuters)", 2), ("c", OTHER, 1)))
+    for a, b in ((original, reprint), (reprint, original), (original, other)):
+        assert pair_edge(match_node(a), match_node(b), params) == pair_edge(a, b, params)
+    assert pair_edge(original, reprint, params) is not None and pair_edge(original, other, params) is None
+
+
+def test_article_batches_travel_compressed_and_read_back_like_plain_ones():
+    articles = [article(f"a/{i}", f"{STORY} ({i})", i) for i in range(20)]  # reprints: much alike
+    packed = pack(articles)
+    assert len(compressed(packed)) < len(packed) / 4
+    assert list(_items([compressed(packed), pack(articles[:2])])) == articles + articles[:2]

@@ -53,6 +53,7 @@ import concurrent.futures
 import hashlib
 import multiprocessing
 import pickle
+import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -61,8 +62,11 @@ from typing import Optional
 import apache_beam as beam
 import numpy as np
 import xxhash
+import zstandard
 from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils import shared
 
 from transforms import minhash
 from transforms.textmatch import match_text
@@ -111,7 +115,7 @@ class ReprintParams:
     def fingerprint_version(self) -> str:
         """Index rows from other fingerprint settings cannot be compared and are ignored."""
         return (
-            f"tab-rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
+            f"b16-rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
             f"-b{self.lead_bands}r{self.lead_rows}-num{self.number_sketch_size}"
         )
 
@@ -171,7 +175,7 @@ def fingerprints(articles: list, params: ReprintParams, chunk: int = 64) -> list
                 article["article_id"],
             ),
             "n": len(rows),
-            "sig": signature.tobytes(),
+            "sig": signature.astype(np.uint16).tobytes(),
             "lead": lead.tobytes(),
             "nums": sketch.tobytes(),
             "story": None,  # set for nodes from the prior index
@@ -182,6 +186,21 @@ def fingerprints(articles: list, params: ReprintParams, chunk: int = 64) -> list
         }
         for article, rows, signature, lead, sketch in zip(articles, shingles, signatures, leads, sketches)
     ]
+
+
+def signature_of(node: dict) -> np.ndarray:
+    """A node's whole-text MinHash signature: the low 16 bits of each minimum (b-bit MinHash).
+    Two different minima agree there with probability 2^-16, so a Jaccard estimate gains at
+    most (1 - J) / 65536, and every shuffle and index row carries half the bytes."""
+    return np.frombuffer(node["sig"], dtype=np.uint16)
+
+
+_MATCH_FIELDS = ("id", "h", "key", "n", "sig", "nums", "story", "anchor")
+
+
+def match_node(node: dict) -> dict:
+    """What verification needs of a node (``pair_edge``): partners travel in this form."""
+    return {field: node[field] for field in _MATCH_FIELDS}
 
 
 def _seconds(when: Optional[datetime]) -> Optional[float]:
@@ -240,7 +259,7 @@ def lsh_arrays(nodes: list, params: ReprintParams) -> list:
     nodes = [n for n in nodes if n["n"] >= params.min_shingles]
     if not nodes:
         return []
-    signatures = np.stack([np.frombuffer(n["sig"], dtype=np.uint32) for n in nodes])
+    signatures = np.stack([signature_of(n) for n in nodes])
     lead = np.stack([np.frombuffer(n["lead"], dtype=np.uint64) for n in nodes]) ^ _LEAD_SALT
     keys = np.concatenate([minhash.band_keys(signatures, params.bands, params.rows), lead], axis=1)
     per_node = keys.shape[1]
@@ -303,8 +322,8 @@ def unique_rows(pairs: np.ndarray) -> np.ndarray:
 def verify_nodes(a: dict, b: dict, params: ReprintParams):
     """``minhash.verify`` on two nodes: a Verdict or None."""
     return minhash.verify(
-        np.frombuffer(a["sig"], dtype=np.uint32), a["n"], np.frombuffer(a["nums"], dtype=np.uint32),
-        np.frombuffer(b["sig"], dtype=np.uint32), b["n"], np.frombuffer(b["nums"], dtype=np.uint32),
+        signature_of(a), a["n"], np.frombuffer(a["nums"], dtype=np.uint32),
+        signature_of(b), b["n"], np.frombuffer(b["nums"], dtype=np.uint32),
         min_jaccard=params.min_jaccard, min_containment=params.min_containment, min_shingles=params.min_shingles,
         max_number_conflict_ratio=params.max_number_conflict_ratio, number_sketch_size=params.number_sketch_size,
     )
@@ -426,8 +445,7 @@ def build_stories(story_id: str, members: list, params: ReprintParams) -> tuple:
 
 def similarity_to(canonical: dict, node: dict) -> float:
     """Similarity of a member to its canonical: max(Jaccard, containment) on the signatures."""
-    sig_a, sig_b = np.frombuffer(canonical["sig"], dtype=np.uint32), np.frombuffer(node["sig"], dtype=np.uint32)
-    jaccard = minhash.estimate_jaccard(sig_a, sig_b)
+    jaccard = minhash.estimate_jaccard(signature_of(canonical), signature_of(node))
     return round(max(jaccard, minhash.containment(jaccard, canonical["n"], node["n"])), 4)
 
 
@@ -440,13 +458,24 @@ def similarity_to(canonical: dict, node: dict) -> float:
 # Beam's element coders).
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a compressed batch; a pickled one starts b"\x80"
+
+
 def pack(items: list) -> bytes:
     return pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def compressed(packed: bytes) -> bytes:
+    """A packed batch, zstd-compressed (article batches: their bytes dominate the shuffles)."""
+    return zstandard.ZstdCompressor(level=2).compress(packed)
+
+
 def _items(packed_batches):
-    """The items of several packed batches."""
-    return (item for batch in packed_batches for item in pickle.loads(batch))
+    """The items of several packed (or ``compressed``) batches."""
+    for batch in packed_batches:
+        if batch[:4] == _ZSTD_MAGIC:
+            batch = zstandard.ZstdDecompressor().decompress(batch)
+        yield from pickle.loads(batch)
 
 
 def shard_of(key, shards: int) -> int:
@@ -492,52 +521,104 @@ class _Outbox:
     def emit(self):
         for (tag, shard), items in self.batches.items():
             batch = (shard, pack(items))
-            yield batch if tag is None else beam.pvalue.TaggedOutput(tag, batch)
+            yield batch if tag is None else TaggedOutput(tag, batch)
 
 
-def fingerprint_batch(shard: int, packed_articles: bytes, params: ReprintParams) -> tuple:
-    """(shard, packed nodes) of a packed article batch."""
-    return shard, pack(fingerprints(list(_items([packed_articles])), params))
+def fingerprint_batch(batch: tuple, params: ReprintParams) -> list:
+    """Everything derived from a (shard, packed articles) batch, as tagged outputs: its nodes
+    ("nodes": (shard, packed nodes)), their ``match_outputs`` ("match", "bands") and the batch
+    itself, compressed for the final join ("articles": (shard, compressed batch))."""
+    shard, packed_articles = batch
+    nodes = fingerprints(list(_items([packed_articles])), params)
+    return [
+        TaggedOutput("nodes", (shard, pack(nodes))), *match_outputs(shard, nodes, params),
+        TaggedOutput("articles", (shard, compressed(packed_articles))),
+    ]
 
 
-class FingerprintBatches(beam.DoFn):
-    """(shard, packed articles) -> (shard, packed nodes).  With ``params.processes`` > 1 the
-    batches are fingerprinted in a pool of that many processes (for runs where one process
-    runs the whole pipeline, e.g. the in-process FnApiRunner), up to twice as many in flight."""
+def prior_nodes(batch: tuple, params: ReprintParams) -> list:
+    """``match_outputs`` of a (shard, packed STORY_INDEX rows) batch."""
+    shard, packed_rows = batch
+    return match_outputs(shard, [node_from_index(row) for row in _items([packed_rows])], params)
 
-    def __init__(self, params: ReprintParams):
+
+def match_outputs(shard: int, nodes: list, params: ReprintParams) -> list:
+    """A node batch's match nodes ("match") and LSH entries ("bands"), as tagged outputs."""
+    return [
+        TaggedOutput("match", (shard, pack([match_node(node) for node in nodes]))),
+        *(TaggedOutput("bands", entry) for entry in lsh_arrays(nodes, params)),
+    ]
+
+
+class _StepPool:
+    """The process pool of a worker process's steps: started by the first step that enters it,
+    shut down when the last one leaves (teardown)."""
+
+    def __init__(self, processes: int):
+        self.processes, self.users, self.executor, self.lock = processes, 0, None, threading.Lock()
+
+    def enter(self):
+        with self.lock:
+            if not self.users:
+                spawn = multiprocessing.get_context("spawn")  # a forked Beam worker's threads would be lost
+                self.executor = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=spawn)
+            self.users += 1
+            return self.executor
+
+    def leave(self):
+        with self.lock:
+            self.users -= 1
+            if not self.users:
+                self.executor.shutdown(cancel_futures=True)
+
+
+_POOLS = shared.Shared()  # one _StepPool per worker process (and pool size)
+
+
+class Fingerprinting(beam.DoFn):
+    """A FlatMap of ``fn(batch, params)`` (``fingerprint_batch`` or ``prior_nodes``: a list of
+    TaggedOutputs) over (shard, packed) batches.  With ``params.processes`` > 1 the calls run in
+    a pool of that many spawned processes, shared by both steps, up to twice as many in flight:
+    for runs where one process runs the whole pipeline (the in-process FnApiRunner); with 1, in
+    the worker itself (Dataflow runs a worker process per core already)."""
+
+    def __init__(self, fn, params: ReprintParams):
         super().__init__()
-        self.params = params
+        self.fn, self.params = fn, params
 
     def setup(self):
-        self.pool = None
-        if self.params.processes > 1:
-            spawn = multiprocessing.get_context("spawn")  # a forked Beam worker's threads would be lost
-            self.pool = concurrent.futures.ProcessPoolExecutor(self.params.processes, mp_context=spawn)
+        self.shared_pool = self.pool = None
+        processes = self.params.processes
+        if processes > 1:
+            self.shared_pool = _POOLS.acquire(lambda: _StepPool(processes), tag=f"processes={processes}")
+            self.pool = self.shared_pool.enter()
 
     def start_bundle(self):
         self.pending = deque()
 
     def process(self, batch):
         if self.pool is None:
-            yield fingerprint_batch(*batch, self.params)
+            yield from self.fn(batch, self.params)
             return
-        self.pending.append(self.pool.submit(fingerprint_batch, *batch, self.params))
+        self.pending.append(self.pool.submit(self.fn, batch, self.params))
         if len(self.pending) > 2 * self.params.processes:
-            yield self.pending.popleft().result()
+            yield from self.pending.popleft().result()
 
     def finish_bundle(self):
         while self.pending:
-            yield GlobalWindows.windowed_value(self.pending.popleft().result())
+            for output in self.pending.popleft().result():
+                yield TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
 
     def teardown(self):
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        if self.shared_pool is not None:
+            self.shared_pool.leave()
+            self.shared_pool = self.pool = None
 
 
 class LshCandidates(beam.PTransform):
-    """Node batches -> batches of (id hash, node of a candidate partner), both ways of every
-    candidate pair, keyed by the shard of that id hash.
+    """{"nodes", "prior_nodes": match node batches, "bands", "prior_bands": their LSH entries} ->
+    batches of (id hash, node of a candidate partner), both ways of every candidate pair, keyed
+    by the shard of that id hash.
 
     Band keys travel as numpy arrays, one element per (node batch, LSH shard); each LSH shard
     pairs the articles sharing a key; each node is then sent to its partners (one join by id
@@ -547,16 +628,16 @@ class LshCandidates(beam.PTransform):
         super().__init__()
         self.params = params
 
-    def expand(self, node_batches):
+    def expand(self, inputs):
         params = self.params
         requests = (
-            node_batches
-            | "BandKeys" >> beam.FlatMapTuple(lambda _, nodes: lsh_arrays(list(_items([nodes])), params))
+            (inputs["bands"], inputs["prior_bands"])
+            | "AllBands" >> beam.Flatten()
             | "GroupShards" >> beam.GroupByKey()
             | "Requests" >> beam.FlatMap(_requests, params)
         )
         return (
-            {"nodes": node_batches, "requests": requests}
+            {"nodes": inputs["nodes"], "prior_nodes": inputs["prior_nodes"], "requests": requests}
             | "JoinRequests" >> beam.CoGroupByKey()
             | "SendNodes" >> beam.FlatMap(_send_nodes, params.lsh_shards)
         )
@@ -573,7 +654,7 @@ def _requests(shard, params):
 def _send_nodes(item, shards):
     _, groups = item
     nodes = defaultdict(list)
-    for node in _items(groups["nodes"]):
+    for node in _items([*groups["nodes"], *groups["prior_nodes"]]):
         nodes[node["h"]].append(node)
     requested = [np.frombuffer(r, dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
     if not requested:
@@ -674,9 +755,9 @@ def _stories(item, params):
         for article_id, story_fields in fields:
             outbox.put(None, article_id, (article_id, story_fields))
         for story in stories:
-            yield beam.pvalue.TaggedOutput("stories", story)
+            yield TaggedOutput("stories", story)
         for row in index_rows:
-            yield beam.pvalue.TaggedOutput("index", row)
+            yield TaggedOutput("index", row)
     yield from outbox.emit()
 
 
@@ -709,16 +790,17 @@ class DetectReprints(beam.PTransform):
         prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
         article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
         prior_batches = prior | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
-        new_nodes = article_batches | "Fingerprint" >> beam.ParDo(FingerprintBatches(params))
-        prior_nodes = prior_batches | "PriorNodes" >> beam.MapTuple(
-            lambda s, batch: (s, pack([node_from_index(r) for r in _items([batch])]))
+        new = article_batches | "Fingerprint" >> beam.ParDo(Fingerprinting(fingerprint_batch, params)).with_outputs(
+            "nodes", "match", "bands", "articles"
         )
+        old = prior_batches | "PriorNodes" >> beam.ParDo(Fingerprinting(prior_nodes, params)).with_outputs(
+            "match", "bands"
+        )
+        candidates = {
+            "nodes": new.match, "bands": new.bands, "prior_nodes": old.match, "prior_bands": old.bands,
+        } | "Lsh" >> LshCandidates(params)
         step = (
-            {
-                "node": new_nodes,
-                "known": prior_batches,
-                "partners": (new_nodes, prior_nodes) | "AllNodes" >> beam.Flatten() | "Lsh" >> LshCandidates(params),
-            }
+            {"node": new.nodes, "known": prior_batches, "partners": candidates}
             | "JoinCandidates" >> beam.CoGroupByKey()
             | "Decide" >> beam.FlatMap(_decide, params).with_outputs("assigned", "status", "open", "asks")
         )
@@ -746,7 +828,7 @@ class DetectReprints(beam.PTransform):
             | "Stories" >> beam.FlatMap(_stories, params).with_outputs("stories", "index", main="fields")
         )
         with_story = (
-            {"article": article_batches, "fields": results.fields}
+            {"article": new.articles, "fields": results.fields}
             | "JoinArticles" >> beam.CoGroupByKey()
             | "AddStory" >> beam.FlatMap(_with_story)
         )

@@ -6,10 +6,11 @@ Articles are built inside the pipeline by mutating the real texts of
 ../shared/data/reprints-dev/manifest.parquet (``body_text``): 70% are new stories (two real
 texts' sentences interleaved, half of the words swapped for words of the whole corpus, so no
 two stories share much), 30% are reprints of an earlier article (truncated, a sentence dropped,
-word edits, an attribution line, a later time).  Each size runs in its own process twice:
-generation only, then generation + ``DetectReprints``; the dedup stage's time is the
-difference, in wall-clock seconds and in CPU seconds (this process and its worker processes:
-less disturbed than wall time by other work on a shared box).  Peak memory is the process's
+word edits, an attribution line, a later time), then materialised (a Reshuffle), so the
+dedup stage's processes do not share the CPU with the generator.  Each size runs in its own
+process twice: generation only, then generation + ``DetectReprints``; the dedup stage's time
+is the difference, in wall-clock seconds and in CPU seconds (this process and its worker
+processes: less disturbed than wall time by other work on a shared box).  Peak memory is the process's
 max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker processes are not
 counted; ``--processes 2`` fingerprints in a pool of two processes, ``dedup.processes``, whose
 CPU counts once they exit).  The box is shared: timings are noisy.
@@ -109,6 +110,7 @@ class GenerateArticles:
             | "Starts" >> beam.Create(list(range(0, size, chunk)))
             | "Spread" >> beam.Reshuffle()
             | "Build" >> beam.ParDo(Build())
+            | "Materialise" >> beam.Reshuffle()
         )
 
 
