@@ -67,7 +67,8 @@ TABLES = {"articles": ARTICLES, "stories": STORIES, "failures": FAILURES}
 
 # Reprint-detection state read by the next run (transforms/reprints.py): one row per clustered
 # article, written once (when the article is first clustered); <= 1 KB per row with the defaults
-# (signature 512 B, lead band keys 128 B, number sketch <= 128 B, ids and title).
+# (signature 256 B: 128 MinHash minima, 16 bits each; lead band keys 128 B, number sketch <= 128 B,
+# ids and title).
 STORY_INDEX = pa.schema(
     [
         pa.field("article_id", pa.string(), nullable=False),

@@ -34,14 +34,16 @@ bundling; story ids derive from the anchor's ``article_id`` and are kept once in
 Scale (100M articles on Dataflow).  Nothing is gathered on one worker.  Every shuffle moves
 shard batches: one pickled list per (bundle, shard) with shard = id hash % ``lsh_shards``, so
 the runner's per-element cost is paid per batch, and each step works on one shard's items
-with plain Python and numpy.  LSH: each node batch sends, per shard of the band-key space,
-one element of packed numpy arrays (band key, id hash, prior flag: 17 B per band, 58 bands ->
-~1 KB per article, ~100 GB for 100M); a shard sorts its keys and pairs the articles sharing
-one (numpy), so shard memory is entries x 17 B (100M articles with ``lsh_shards`` = 10,000 ->
-~10 MB each).  Candidates are verified on the signatures after one join by id-hash shard that
-sends each node (~900 B) to its partners' shards; the clustering steps join by article- or
-story-id shard.  Per article: one fingerprint, its node in ~4 shuffles and the article itself
-in one, so cost is linear in articles plus candidate pairs, and a shard holds about
+with plain Python and numpy.  LSH: the fingerprint step sends, per node batch and shard of the
+band-key space, one element of packed numpy arrays (band key, id hash, prior flag: 17 B per
+band, 58 bands -> ~1 KB per article, ~100 GB for 100M); a shard sorts its keys and pairs the
+articles sharing one (numpy), so shard memory is entries x 17 B (100M articles with
+``lsh_shards`` = 10,000 -> ~10 MB each).  Candidates are verified on the signatures after one
+join by id-hash shard that sends each ``match_node`` (~450 B: 16-bit MinHash, number sketch,
+ids) to its partners' shards; the clustering steps join by article- or story-id shard.  Per
+article: one fingerprint, its node (~620 B) in ~3 shuffles and the article itself, zstd-
+compressed (~40% of its pickled size), in one, so cost is linear in articles plus candidate
+pairs, and a shard holds about
 articles / ``lsh_shards`` of them (set ``lsh_shards`` to ~articles / 10,000).  With 3 rows
 per band unrelated texts (Jaccard ~0.01) become candidates with probability ~4e-5 per pair,
 and a bucket larger than ``max_bucket_size`` (boilerplate) pairs each article with at most

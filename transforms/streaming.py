@@ -47,9 +47,9 @@ Where it can differ from batch (for reprints arriving within the TTL):
 - ``similarity`` is the one at the last story change (not re-emitted on its own);
 - what the TTL has forgotten is forgotten: a reprint arriving later starts a new story (or
   meets only the members still remembered, and then starts its own).
-Cost per article: 58 band messages of ~900 B (a node, pickled) and one of the article; band
-state holds each node once per band (~52 KB per article: 100k articles a day with a 7-day TTL
-is ~36 GB of Dataflow state), the article state holds the article for the TTL.
+Cost per article: 58 band messages of ~600 B (a node, pickled) and one of the article; band
+state holds each node once per band (~36 KB per article: 100k articles a day with a 7-day TTL
+is ~25 GB of Dataflow state), the article state holds the article for the TTL.
 """
 
 from datetime import datetime, timedelta, timezone
@@ -88,7 +88,7 @@ def band_keys(node: dict, params: ReprintParams) -> frozenset:
 
 
 def compact(node: dict) -> dict:
-    """What the stateful stages keep of a node (~900 B pickled with the defaults)."""
+    """What the stateful stages keep of a node (~600 B pickled with the defaults)."""
     return {f: node[f] for f in _NODE_FIELDS}
 
 

@@ -15,8 +15,8 @@ max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker proces
 counted; ``--processes 2`` fingerprints in a pool of two processes, ``dedup.processes``, whose
 CPU counts once they exit).  The box is shared: timings are noisy.
 
-The FnApiRunner keeps every shuffle in memory (about 30 KB per article here: 3.3 GB at 100k,
-9 GB at 300k), so 1M articles (~30 GB) do not fit a 24 GB box; pass ``--sizes 1000000`` on a
+The FnApiRunner keeps every shuffle in memory (about 28 KB per article here: 2.5 GB at 100k,
+8.4 GB at 300k), so 1M articles (~28 GB) do not fit a 24 GB box; pass ``--sizes 1000000`` on a
 bigger one.
 """
 
