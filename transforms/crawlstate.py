@@ -66,7 +66,7 @@ def filter_new(entries: Iterable[dict], seen) -> list[dict]:
     fresh, taken = [], set()
     for entry in entries:
         key = seen_key(entry["url"])
-        if is_new(entry, seen) and key not in taken:
+        if key not in seen and key not in taken:
             taken.add(key)
             fresh.append(entry)
     return fresh

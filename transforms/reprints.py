@@ -43,12 +43,12 @@ join by id-hash shard that sends each ``match_node`` (~450 B: 16-bit MinHash, nu
 ids) to its partners' shards; the clustering steps join by article- or story-id shard.  Per
 article: one fingerprint, its node (~620 B) in ~3 shuffles and the article itself, zstd-
 compressed (~40% of its pickled size), in one, so cost is linear in articles plus candidate
-pairs, and a shard holds about
-articles / ``lsh_shards`` of them (set ``lsh_shards`` to ~articles / 10,000).  With 3 rows
-per band unrelated texts (Jaccard ~0.01) become candidates with probability ~4e-5 per pair,
-and a bucket larger than ``max_bucket_size`` (boilerplate) pairs each article with at most
-that many others, so candidates stay ~linear.  The prior index is read whole each run (an
-input of the LSH and of the story join); for frequent runs keep it bucketed by band key.
+pairs, and a shard holds about articles / ``lsh_shards`` of them (set ``lsh_shards`` to
+~articles / 10,000).  With 3 rows per band unrelated texts (Jaccard ~0.01) become candidates
+with probability ~4e-5 per pair, and a bucket larger than ``max_bucket_size`` (boilerplate)
+pairs each article with at most that many others, so candidates stay ~linear.  The prior index
+is read whole each run (an input of the LSH and of the story join); for frequent runs keep it
+bucketed by band key.
 """
 
 import concurrent.futures
@@ -565,7 +565,6 @@ class _StepPool:
                 spawn = multiprocessing.get_context("spawn")  # a forked Beam worker's threads would be lost
                 self.executor = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=spawn)
             self.users += 1
-            return self.executor
 
     def leave(self):
         with self.lock:
@@ -589,11 +588,11 @@ class Fingerprinting(beam.DoFn):
         self.fn, self.params = fn, params
 
     def setup(self):
-        self.shared_pool = self.pool = None
+        self.pool = None
         processes = self.params.processes
         if processes > 1:
-            self.shared_pool = _POOLS.acquire(lambda: _StepPool(processes), tag=f"processes={processes}")
-            self.pool = self.shared_pool.enter()
+            self.pool = _POOLS.acquire(lambda: _StepPool(processes), tag=f"processes={processes}")
+            self.pool.enter()
 
     def start_bundle(self):
         self.pending = deque()
@@ -602,7 +601,7 @@ class Fingerprinting(beam.DoFn):
         if self.pool is None:
             yield from self.fn(batch, self.params)
             return
-        self.pending.append(self.pool.submit(self.fn, batch, self.params))
+        self.pending.append(self.pool.executor.submit(self.fn, batch, self.params))
         if len(self.pending) > 2 * self.params.processes:
             yield from self.pending.popleft().result()
 
@@ -612,9 +611,9 @@ class Fingerprinting(beam.DoFn):
                 yield TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
 
     def teardown(self):
-        if self.shared_pool is not None:
-            self.shared_pool.leave()
-            self.shared_pool = self.pool = None
+        if self.pool is not None:
+            self.pool.leave()
+            self.pool = None
 
 
 class LshCandidates(beam.PTransform):
