@@ -15,6 +15,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from schemas.tables import STORY_INDEX
 from transforms import minhash
+from transforms.textmatch import token_hashes
 from transforms.reprints import (
     DetectReprints,
     ReprintParams,
@@ -333,7 +334,7 @@ def test_fingerprints_of_a_batch_equal_each_article_alone():
 def test_16_bit_signatures_estimate_jaccard_as_32_bit_ones():
     params = ReprintParams()
     texts = [STORY, STORY[:250] + " Photo: Reuters", OTHER, STORY.replace("council", "assembly")]
-    hashes, _, offsets = minhash.hashed_tokens([t.lower().encode() for t in texts])
+    hashes, _, offsets = token_hashes(texts)
     full = minhash.signatures(minhash.shingle_rows(hashes, offsets, params.shingle_size), params.num_perm)
     for a in range(len(texts)):
         for b in range(a + 1, len(texts)):

@@ -1,9 +1,9 @@
 """MinHash fingerprints, LSH banding and pair verification (pure functions, no Beam).
 
 Signatures come from rensa (Rust MinHash; chosen over datasketch and a numpy+xxhash version
-by tests/benchmarks/bench_reprints.py, which prints all three).  Tokens are hashed with numpy
-(``hashed_tokens``, a batch of texts at a time), word n-gram shingles are combined from token
-hashes with numpy, and the signature is taken over the set of shingle hashes.
+by tests/benchmarks/bench_reprints.py, which prints all three).  Tokens are hashed by
+``textmatch.token_hashes`` (a batch of texts at a time), word n-gram shingles are combined from
+token hashes with numpy, and the signature is taken over the set of shingle hashes.
 
 LSH banding (the S-curve).  A signature of ``bands * rows`` minima is cut into ``bands``
 bands of ``rows`` values.  Two texts with Jaccard similarity ``J`` agree on one minimum with
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import rensa
-import xxhash
 
 _SEED = 1729
 _MIX = np.array(  # odd 64-bit multipliers, one per shingle position
@@ -42,36 +41,8 @@ def _fmix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(33))
 
 
-_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-
-
-def hashed_tokens(texts: list) -> tuple:
-    """Token hashes of several match texts (bytes, tokens separated by spaces; see
-    ``textmatch.match_text``) at once: (uint64 hashes, is-number flags, offsets), text k's
-    tokens being ``hashes[offsets[k] : offsets[k + 1]]``.
-
-    No Python object per token: the batch is one byte array, read as a uint64 at every byte
-    offset (a zero-copy strided view), so a token's first 16 bytes are two gathered words; its
-    hash mixes them with its length (the rare longer tokens also get an xxhash of their
-    bytes).  A token is a number if it starts with a digit."""
-    joined = b" ".join(texts)
-    data = np.frombuffer(joined, dtype=np.uint8)
-    edges = np.diff((data != 32).view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    lengths = ends - starts
-    words = np.ndarray(shape=(len(data) + 8,), dtype="<u8", buffer=joined + bytes(16), strides=(1,))
-    low = words[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
-    high = words[starts + 8] & _LOW_BYTES[np.clip(lengths - 8, 0, 8)]
-    hashes = _fmix(_fmix(low ^ (lengths.astype(np.uint64) * _MIX[0])) ^ (high * _MIX[1]))
-    for i in np.flatnonzero(lengths > 16).tolist():
-        hashes[i] ^= np.uint64(xxhash.xxh64_intdigest(joined[starts[i] : ends[i]]))
-    numbers = (data[starts] >= 48) & (data[starts] <= 57)
-    offsets = np.searchsorted(starts, np.cumsum([0] + [len(text) + 1 for text in texts]))
-    return hashes, numbers, offsets
-
-
 def shingle_rows(hashes: np.ndarray, offsets: np.ndarray, size: int) -> list:
-    """The word ``size``-gram hashes of each text (``hashed_tokens``' hashes and offsets), in
+    """The word ``size``-gram hashes of each text (``textmatch.token_hashes``' hashes and offsets), in
     text order; a text shorter than one shingle gives one shingle of all its tokens.
     Repeats are kept: MinHash ignores them, and their count stands in for the set size
     (prose rarely repeats a 4-gram)."""
@@ -143,7 +114,7 @@ _NUMBER, _EDGE = np.uint64(0x8F1BBCDCBFA53E0B), np.uint64(0x3C6EF372FE94F82B)  #
 
 
 def number_sketches(hashes: np.ndarray, numbers: np.ndarray, offsets: np.ndarray, size: int) -> list:
-    """Per text (``hashed_tokens``' output): the bottom-``size`` sketch of its (number context,
+    """Per text (``textmatch.token_hashes``' output): the bottom-``size`` sketch of its (number context,
     number) pairs as sorted uint32.  The context of a number is the token before and the
     token after it (a number among them masked; none at the text's edges): high 16 bits hash
     the context, low 16 bits the number.  Two reprints agree on the numbers of every context

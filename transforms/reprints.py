@@ -4,7 +4,7 @@
 
 How it decides (pure functions below, Beam wiring in ``DetectReprints``):
 
-1. *Fingerprint* each article: ``textmatch.match_text`` (attribution/captions dropped,
+1. *Fingerprint* each article: ``textmatch.token_hashes`` (attribution/captions dropped,
    case-fold, punctuation, Vietnamese tone marks unified), word n-gram shingles, a MinHash
    signature of the whole text, a small MinHash of its lead (truncated reprints and updated
    versions keep the lead), and a sketch of its numbers in context.
@@ -71,7 +71,7 @@ from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils import shared
 
 from transforms import minhash
-from transforms.textmatch import match_text
+from transforms.textmatch import token_hashes
 
 WIRE_DOMAINS = frozenset({
     "vnanet.vn", "ttxvn.org.vn", "vietnamplus.vn", "bnews.vn", "reuters.com", "apnews.com",
@@ -117,7 +117,7 @@ class ReprintParams:
     def fingerprint_version(self) -> str:
         """Index rows from other fingerprint settings cannot be compared and are ignored."""
         return (
-            f"b16-rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
+            f"tok2-b16-rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
             f"-b{self.lead_bands}r{self.lead_rows}-num{self.number_sketch_size}"
         )
 
@@ -160,7 +160,7 @@ def fingerprints(articles: list, params: ReprintParams, chunk: int = 64) -> list
     batching only shares the numpy and rensa calls; chunks keep their arrays in cache)."""
     if len(articles) > chunk:
         return [node for start in range(0, len(articles), chunk) for node in fingerprints(articles[start : start + chunk], params)]
-    hashes, numbers, offsets = minhash.hashed_tokens([match_text(a.get("text") or "") for a in articles])
+    hashes, numbers, offsets = token_hashes([a.get("text") or "" for a in articles])
     shingles = minhash.shingle_rows(hashes, offsets, params.shingle_size)
     signatures = minhash.signatures(shingles, params.num_perm)
     leads = minhash.band_keys(

@@ -1,24 +1,30 @@
 """Text normalisation for reprint matching (matching keys, not display text).
 
 Two copies of a wire story rarely differ in their words; they differ in how the words are
-written and in what a site wraps around them.  ``match_text`` maps both to the same tokens:
+written and in what a site wraps around them.  ``token_hashes`` maps both to the same tokens:
 
 - attribution and caption lines are dropped ("(TTXVN)", "Theo Reuters", "Ảnh: …",
   "Photo: Getty Images", "Read more: …", "(Reporting by …; Editing by …)", "(Tổng hợp)");
-- case-folding, punctuation removed (tokens are runs of letters and digits;
-  "78,5" gives the tokens 78 and 5 whatever the decimal separator);
-- Vietnamese tone-mark placement unified: old and new style (hoà/hòa, thuý/thúy,
-  khoẻ/khỏe, quả/qủa) put the mark on different vowels of one syllable; the mark is moved
-  after the last vowel of its syllable in NFD, so every placement (and NFC or NFD input)
-  gives one key;
+- NFC, case-folding; tokens are runs of letters, marks and digits (every other character
+  separates them: "78,5" gives the tokens 78 and 5 whatever the decimal separator);
+  invisible characters (soft hyphen, zero-width joiners, variation selectors) are dropped;
+- Vietnamese tone marks belong to the syllable, not to a vowel: old and new style (hoà/hòa,
+  thuý/thúy, khoẻ/khỏe, quả/qủa) put the mark on different vowels, so a token is its letters
+  without the five tone marks plus the marks it carries (``match_text`` writes them at its
+  end), and every placement (and NFC or NFD input) gives one key;
 - numbers are kept: templated reports differ only in them (see ``minhash.number_sketches``).
 
-The result is UTF-8 ``bytes`` with tokens separated by spaces, hashed by numpy in batches
-(``minhash.hashed_tokens``): no Python object per token.
+The characters are mapped by tables built once per process from ``unicodedata`` (letter ->
+case-folded letter without tone marks, its tone marks, or a separator) and tokens are hashed in
+one compiled pass (numba) over a batch of texts: no Python object per token or character.
 """
 
+import functools
 import re
 import unicodedata
+
+import numba
+import numpy as np
 
 _AGENCIES = (
     r"TTXVN|VNA|VOV|TTO|Reuters|AFP|AP|CNN|dpa|Xinhua|Bloomberg|ANSA|EFE|Kyodo|Yonhap|UPI|"
@@ -45,13 +51,6 @@ _CAPTION = re.compile(
 )
 _CAPTION_MAX = 200
 
-_TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
-_TONE_BEFORE_VOWELS = re.compile(r"([" + _TONE_MARKS + r"])([aeiouy\u0302\u0306\u031b]+)")
-_UNICODE_PUNCTUATION = re.compile(r"[\u00a1-\u00bf\u00d7\u00f7\u2010-\u2bff\u3000-\u303f\ufe30-\ufe6f\uff01-\uff0f]")
-_ASCII_PUNCTUATION = bytes.maketrans(
-    bytes(b for b in range(128) if not chr(b).isalnum()), b" " * sum(1 for b in range(128) if not chr(b).isalnum())
-)
-
 
 def strip_attribution(text: str) -> str:
     """Drop attribution/caption/link-rail lines and inline agency tags; keep story lines."""
@@ -65,20 +64,140 @@ def _is_noise(line: str) -> bool:
     return len(line) <= _CAPTION_MAX and ":" in line and _CAPTION.search(line) is not None
 
 
-def unify_tone_marks(text: str) -> str:
-    """NFD text with each Vietnamese tone mark after the last vowel of its syllable.
-
-    "hoà" and "hòa" both become "hoa" + grave; other diacritics (circumflex, breve, horn) stay,
-    so "hoa" and "hoá" remain different words.  Any input normalisation (NFC or NFD) gives
-    the same result.
-    """
-    return _TONE_BEFORE_VOWELS.sub(r"\2\1", unicodedata.normalize("NFD", text))
+_TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
+_TABLE_SIZE = 0x30000  # code points above are unassigned, private or tags: kept as they are
+_SEPARATOR, _DROP, _EXPANDS = 0x20, 0xFFFFFFFE, 0xFFFFFFFF
+# Marks that change no letter (variation selectors: "➡️"; the grapheme joiner): dropped like
+# the format characters (soft hyphen, zero-width space and joiners, BOM).
+_INVISIBLE_MARK = re.compile("[\u034f\u180b-\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
-def match_text(text: str) -> bytes:
-    """The matching form of an article text, normalised as above: UTF-8 tokens separated by
-    spaces (see ``minhash.hashed_tokens``)."""
-    folded = strip_attribution(text).casefold()
-    if not folded.isascii():
-        folded = unify_tone_marks(_UNICODE_PUNCTUATION.sub(" ", folded))
-    return folded.encode("utf-8").translate(_ASCII_PUNCTUATION)
+@functools.cache
+def _tables() -> tuple:
+    """Per code point: its letter (case-folded, NFC, without tone marks; ``_SEPARATOR``,
+    ``_DROP`` or ``_EXPANDS`` into several letters), its tone marks (6 bits of count per mark),
+    and the letters of the expansions (ß -> ss)."""
+    letters = np.arange(_TABLE_SIZE, dtype=np.uint32)
+    tones = np.zeros(_TABLE_SIZE, dtype=np.uint32)
+    expansion_start = np.zeros(_TABLE_SIZE, dtype=np.int32)
+    expansion_length = np.zeros(_TABLE_SIZE, dtype=np.int32)
+    expansions = []
+    for code in range(_TABLE_SIZE):
+        char = chr(code)
+        if char.isascii() and char.isalnum():
+            letters[code] = ord(char.lower())
+            continue
+        if unicodedata.category(char) == "Cf" or _INVISIBLE_MARK.fullmatch(char):
+            letters[code] = _DROP
+            continue
+        folded = "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in char.casefold())
+        decomposed = unicodedata.normalize("NFD", folded)
+        rest = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONE_MARKS))
+        tones[code] = sum(1 << (6 * _TONE_MARKS.index(c)) for c in decomposed if c in _TONE_MARKS)
+        if rest.isspace():
+            letters[code] = _SEPARATOR
+        elif len(rest) == 1:
+            letters[code] = ord(rest)
+        elif not rest:
+            letters[code] = _DROP
+        else:
+            letters[code] = _EXPANDS
+            expansion_start[code], expansion_length[code] = len(expansions), len(rest)
+            expansions.extend(_SEPARATOR if c.isspace() else ord(c) for c in rest)
+    return letters, tones, expansion_start, expansion_length, np.array(expansions, dtype=np.uint32)
+
+
+def match_text(text: str) -> str:
+    """The matching form of an article text: its tokens separated by spaces, each token's
+    tone marks at its end (NFC), as ``token_hashes`` hashes them."""
+    *_, normal = _tokenise(*_code_points([text]), *_tables(), True)
+    return unicodedata.normalize("NFC", normal.tobytes().decode("utf-32-le", "surrogatepass"))
+
+
+def token_hashes(texts: list) -> tuple:
+    """Token hashes of several article texts at once, normalised as above: (uint64 hashes,
+    is-number flags, offsets), text k's tokens being ``hashes[offsets[k] : offsets[k + 1]]``.
+    A token is a number if it starts with a digit 0-9."""
+    hashes, numbers, offsets, _ = _tokenise(*_code_points(texts), *_tables(), False)
+    return hashes, numbers, offsets
+
+
+def _code_points(texts: list) -> tuple:
+    """(UTF-32 code points of the texts without attribution, NFC, one after another; bounds)."""
+    texts = [unicodedata.normalize("NFC", strip_attribution(text)) for text in texts]
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(text) for text in texts], out=bounds[1:])
+    return np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32), bounds
+
+
+_FNV_BASIS, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+_LENGTH_MIX, _TONE_MIX = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD6E8FEB86659FD93)
+_MARKS = np.array([ord(c) for c in _TONE_MARKS], dtype=np.uint32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fmix(x):
+    """The 64-bit finaliser of MurmurHash3."""
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
+
+
+@numba.njit(cache=True, nogil=True)
+def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_length, expansions, render):
+    """One pass over the texts' code points: (token hashes, is-number flags, token offsets per
+    text, and with ``render`` the normalised text, else nothing).  A token's hash is FNV-1a over
+    its letters, mixed with its length and tone marks."""
+    texts = len(bounds) - 1
+    capacity = len(code_points) // 2 + texts + 1
+    hashes = np.empty(capacity, dtype=np.uint64)
+    numbers = np.empty(capacity, dtype=np.bool_)
+    offsets = np.empty(texts + 1, dtype=np.int64)
+    normal = np.empty(len(code_points) * 8 + texts if render else 0, dtype=np.uint32)
+    count, written = 0, 0
+    for text in range(texts):
+        offsets[text] = count
+        token_hash, length, tone, first = _FNV_BASIS, 0, np.uint32(0), np.uint32(0)
+        for at in range(bounds[text], bounds[text + 1] + 1):
+            code = code_points[at] if at < bounds[text + 1] else np.uint32(_SEPARATOR)
+            inside = code < _TABLE_SIZE
+            letter = letters[code] if inside else code
+            if inside:
+                tone += tones[code]
+            if letter == _DROP:
+                continue
+            start, end = 0, 1
+            if letter == _EXPANDS:
+                start = expansion_start[code]
+                end = start + expansion_length[code]
+            for k in range(start, end):
+                if letter == _EXPANDS:
+                    letter_k = expansions[k]
+                else:
+                    letter_k = letter
+                if letter_k != _SEPARATOR:
+                    if length == 0:
+                        first = letter_k
+                    token_hash = (token_hash ^ np.uint64(letter_k)) * _FNV_PRIME
+                    length += 1
+                    if render:
+                        normal[written] = letter_k
+                        written += 1
+                elif length:
+                    hashes[count] = _fmix(token_hash ^ (np.uint64(length) * _LENGTH_MIX) ^ (np.uint64(tone) * _TONE_MIX))
+                    numbers[count] = 48 <= first <= 57
+                    count += 1
+                    if render:
+                        for mark in range(5):
+                            for _ in range((tone >> (6 * mark)) & 63):
+                                normal[written] = _MARKS[mark]
+                                written += 1
+                        normal[written] = _SEPARATOR
+                        written += 1
+                    token_hash, length, tone = _FNV_BASIS, 0, np.uint32(0)
+                else:
+                    tone = np.uint32(0)  # marks with no letter before them belong to no token
+    offsets[texts] = count
+    return hashes[:count], numbers[:count], offsets, normal[:written]

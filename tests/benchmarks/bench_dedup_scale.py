@@ -8,9 +8,11 @@ texts' sentences interleaved, half of the words swapped for words of the whole c
 two stories share much), 30% are reprints of an earlier article (truncated, a sentence dropped,
 word edits, an attribution line, a later time), then materialised (a Reshuffle), so the
 dedup stage's processes do not share the CPU with the generator.  Each size runs in its own
-process twice: generation only, then generation + ``DetectReprints``; the dedup stage's time
-is the difference, in wall-clock seconds and in CPU seconds (this process and its worker
-processes: less disturbed than wall time by other work on a shared box).  Peak memory is the process's
+process twice: generation then a count, and generation then ``DetectReprints`` then a count;
+each run is timed from the moment the materialised articles are first read (the generator's
+own time varies by several seconds between runs) to its end, and the dedup stage's time is the
+difference, in wall-clock seconds.  CPU seconds (this process and its worker processes, whole
+runs) are compared the same way.  Peak memory is the process's
 max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker processes are not
 counted; ``--processes 2`` fingerprints in a pool of two processes, ``dedup.processes``, whose
 CPU counts once they exit).  The box is shared: timings are noisy.
@@ -105,23 +107,33 @@ class GenerateArticles:
                 for i in range(start, min(start + chunk, size)):
                     yield article(i, self.corpus)
 
+        class MarkStart(beam.DoFn):
+            """Prints when the materialised articles are first read (each bundle's start)."""
+
+            def start_bundle(self):
+                print(json.dumps({"started": time.time()}), flush=True)
+
+            def process(self, element):
+                yield element
+
         return (
             pipeline
             | "Starts" >> beam.Create(list(range(0, size, chunk)))
             | "Spread" >> beam.Reshuffle()
             | "Build" >> beam.ParDo(Build())
             | "Materialise" >> beam.Reshuffle()
+            | "MarkStart" >> beam.ParDo(MarkStart())
         )
 
 
 def run_once(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
-    """One pipeline in this process: (seconds, peak RSS MB, counts)."""
+    """One pipeline in this process: its end time, CPU seconds and peak RSS MB (counts and start
+    marks are printed as they come)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from transforms.reprints import DetectReprints, ReprintParams
 
-    started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
         articles = GenerateArticles(size).expand_into(p)
         if dedup:
@@ -134,7 +146,7 @@ def run_once(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
                 lambda n, name=name: print(json.dumps({"count": name, "n": n}), flush=True)
             )
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage),
+    return {"ended": time.time(), "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage),
             "peak_rss_mb": usage[0].ru_maxrss / 1024}
 
 
@@ -143,15 +155,17 @@ def measure(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
     cmd = [sys.executable, __file__, "--one", str(size), "--processes", str(processes), *(["--dedup"] if dedup else []),
            "--", *beam_args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    result, counts = {}, {}
+    result, counts, starts = {}, {}, []
     for line in out.splitlines():
         if line.startswith("{"):
             item = json.loads(line)
             if "count" in item:
                 counts[item["count"]] = item["n"]
+            elif "started" in item:
+                starts.append(item["started"])
             else:
                 result = item
-    return {**result, **counts}
+    return {**result, **counts, "seconds": result["ended"] - min(starts)}
 
 
 def main(argv=None) -> int:
@@ -171,7 +185,7 @@ def main(argv=None) -> int:
         return 0
     if args.workers > 1:
         beam_args += [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
-    print(f"{'articles':>9} {'generate s':>10} {'+dedup s':>9} {'dedup s':>8} {'dedup docs/s':>12} "
+    print(f"{'articles':>9} {'count s':>10} {'dedup+count s':>13} {'dedup s':>8} {'dedup docs/s':>12} "
           f"{'dedup cpu s':>11} {'docs/cpu s':>10} {'peak MB':>8} {'stories':>8} {'time/x prev':>11}")
     previous = None
     for size in args.sizes:
@@ -179,7 +193,7 @@ def main(argv=None) -> int:
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
         growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""
-        print(f"{size:>9} {base['seconds']:>10.1f} {full['seconds']:>9.1f} {dedup_s:>8.1f} {size / dedup_s:>12.0f} "
+        print(f"{size:>9} {base['seconds']:>10.1f} {full['seconds']:>13.1f} {dedup_s:>8.1f} {size / dedup_s:>12.0f} "
               f"{dedup_cpu:>11.1f} {size / dedup_cpu:>10.0f} {full['peak_rss_mb']:>8.0f} {full.get('stories', 0):>8} {growth:>11}", flush=True)
         previous = (size, dedup_s)
     return 0

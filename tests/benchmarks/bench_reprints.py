@@ -162,9 +162,9 @@ def minhash_library_speed(texts: list) -> dict:
     from datasketch import MinHash
 
     from transforms import minhash
-    from transforms.textmatch import match_text
+    from transforms.textmatch import token_hashes
 
-    hashes, _, offsets = minhash.hashed_tokens([match_text(t) for t in texts])
+    hashes, _, offsets = token_hashes(texts)
     shingle_sets = minhash.shingle_rows(hashes, offsets, 4)
     byte_sets = [[int(h).to_bytes(8, "little") for h in s] for s in shingle_sets]
     results = {}
