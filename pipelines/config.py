@@ -12,7 +12,7 @@ import yaml
 
 from transforms.extract import ExtractConfig
 from transforms.fetch import FetchConfig
-from transforms.reprints import ReprintParams
+from transforms.fingerprints import ReprintParams
 
 
 class ConfigError(ValueError):

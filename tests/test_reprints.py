@@ -16,27 +16,29 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from schemas.tables import STORY_INDEX
 from transforms import minhash
 from transforms.textmatch import token_hashes
-from transforms.reprints import (
-    DetectReprints,
+from transforms.fingerprints import (
     ReprintParams,
-    _items,
-    build_stories,
     compressed,
     fingerprint,
     fingerprints,
-    first_decision,
     lsh_arrays,
     match_node,
-    new_member,
     node_from_index,
-    own_status,
     pack,
+    sort_key,
+    unpacked,
+    wire_rank,
+)
+from transforms.reprints import (
+    DetectReprints,
+    build_stories,
+    first_decision,
+    new_member,
+    own_status,
     pair_edge,
     settle,
     shard_pairs,
-    sort_key,
     story_id_for,
-    wire_rank,
 )
 
 HARD = Path(__file__).parent / "fixtures" / "reprints_hard"
@@ -357,4 +359,4 @@ def test_article_batches_travel_compressed_and_read_back_like_plain_ones():
     articles = [article(f"a/{i}", f"{STORY} ({i})", i) for i in range(20)]  # reprints: much alike
     packed = pack(articles)
     assert len(compressed(packed)) < len(packed) / 4
-    assert list(_items([compressed(packed), pack(articles[:2])])) == articles + articles[:2]
+    assert list(unpacked([compressed(packed), pack(articles[:2])])) == articles + articles[:2]

@@ -13,7 +13,8 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 
 from tests.test_reprints import OTHER, STORY, article, hard_set, run_detect
-from transforms.reprints import ReprintParams, story_id_for
+from transforms.fingerprints import ReprintParams
+from transforms.reprints import story_id_for
 from transforms.streaming import (
     AssignStories,
     decide,

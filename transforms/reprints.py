@@ -54,237 +54,37 @@ bucketed by band key.
 import concurrent.futures
 import hashlib
 import multiprocessing
-import pickle
 import threading
 from collections import defaultdict, deque
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import apache_beam as beam
 import numpy as np
-import xxhash
-import zstandard
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils import shared
 
 from transforms import minhash
-from transforms.textmatch import token_hashes
-
-WIRE_DOMAINS = frozenset({
-    "vnanet.vn", "ttxvn.org.vn", "vietnamplus.vn", "bnews.vn", "reuters.com", "apnews.com",
-    "afp.com", "xinhuanet.com", "dpa.com", "ansa.it", "efe.com", "kyodonews.net", "yna.co.kr",
-})
-_NEVER = float("inf")
-_DAY = 86400
-_BARE_DATE_LATEST = _DAY + 12 * 3600 - 1  # end of the day at UTC-12, the last zone to reach it
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class ReprintParams:
-    """Tunables of reprint detection (YAML section ``dedup:``, same names)."""
-
-    num_perm: int = 128  # MinHash size of the whole text
-    shingle_size: int = 4  # words per shingle
-    bands: int = 42  # LSH on the whole-text signature: bands x rows <= num_perm
-    rows: int = 3
-    lead_shingles: int = 100  # the lead: first shingles, with their own small MinHash
-    lead_num_perm: int = 64
-    lead_bands: int = 16
-    lead_rows: int = 4
-    min_jaccard: float = 0.5  # same story if Jaccard >= this ...
-    min_containment: float = 0.5  # ... or the smaller text is contained at >= this
-    min_shingles: int = 20  # texts with fewer shingles are never clustered
-    number_sketch_size: int = 32
-    max_number_conflict_ratio: float = 0.05  # conflicting number contexts / shared ones
-    max_bucket_size: int = 200  # an article is compared with at most this many in a bucket
-    max_cluster_size: int = 2000
-    lsh_shards: int = 64  # shards of every dedup shuffle: its parallelism (~ articles / 10,000 at scale)
-    resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
-    wire_domains: frozenset = WIRE_DOMAINS
-    processes: int = 1  # fingerprinting processes per worker thread (2 on a laptop run in-process uses both cores)
-
-    def __post_init__(self):
-        if self.bands * self.rows > self.num_perm or self.lead_bands * self.lead_rows > self.lead_num_perm:
-            raise ValueError("bands x rows must not exceed the number of permutations")
-        if self.processes < 1:
-            raise ValueError("dedup.processes must be >= 1")
-
-    @property
-    def fingerprint_version(self) -> str:
-        """Index rows from other fingerprint settings cannot be compared and are ignored."""
-        return (
-            f"tok2-b16-rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
-            f"-b{self.lead_bands}r{self.lead_rows}-num{self.number_sketch_size}"
-        )
-
+from transforms.fingerprints import (
+    ReprintParams,
+    fingerprint_batch,
+    from_epoch_seconds,
+    id_hash,
+    index_row,
+    node_from_index,
+    pack,
+    prior_nodes,
+    signature_of,
+    split_by_shard,
+    unpacked,
+)
 
 # ---------------------------------------------------------------------------- pure functions
 
 
-def wire_rank(domain: Optional[str], wire_domains) -> int:
-    """0 for a wire/agency domain (or a subdomain of one), else 1."""
-    labels = (domain or "").lower().split(".")
-    return 0 if any(".".join(labels[i:]) in wire_domains for i in range(len(labels))) else 1
-
-
-def sort_key(published_at: Optional[datetime], rank: int, shingles: int, article_id: str) -> tuple:
-    """Who is the original: earliest published, then wire source, then longest, then id.
-
-    A time of exactly 00:00:00 UTC is read as a bare date (a page showing only the day, in
-    its own unknown time zone).  Such a page could have appeared as late as the end of that day
-    at UTC-12, i.e. 36 h after the date's UTC midnight, and it counts as that latest instant:
-    a bare date never proves that its page came before a timed one of the same or next day."""
-    if published_at is None:
-        return (_NEVER, rank, -shingles, article_id)
-    when = (published_at - _EPOCH).total_seconds()
-    if when % _DAY == 0:
-        when += _BARE_DATE_LATEST
-    return (when, rank, -shingles, article_id)
-
-
 def story_id_for(anchor_article_id: str) -> str:
     return "st-" + hashlib.sha1(anchor_article_id.encode("utf-8")).hexdigest()[:20]
-
-
-def fingerprint(article: dict, params: ReprintParams) -> dict:
-    """The compact node of one article (what LSH, verification and the index need)."""
-    return fingerprints([article], params)[0]
-
-
-def fingerprints(articles: list, params: ReprintParams, chunk: int = 64) -> list:
-    """``fingerprint`` of several articles at once (each node equals its article's alone:
-    batching only shares the numpy and rensa calls; chunks keep their arrays in cache)."""
-    if len(articles) > chunk:
-        return [node for start in range(0, len(articles), chunk) for node in fingerprints(articles[start : start + chunk], params)]
-    hashes, numbers, offsets = token_hashes([a.get("text") or "" for a in articles])
-    shingles = minhash.shingle_rows(hashes, offsets, params.shingle_size)
-    signatures = minhash.signatures(shingles, params.num_perm)
-    leads = minhash.band_keys(
-        minhash.signatures([s[: params.lead_shingles] for s in shingles], params.lead_num_perm),
-        params.lead_bands, params.lead_rows,
-    )
-    sketches = minhash.number_sketches(hashes, numbers, offsets, params.number_sketch_size)
-    return [
-        {
-            "id": article["article_id"],
-            "h": id_hash(article["article_id"]),
-            "key": sort_key(
-                article.get("published_at"), wire_rank(article.get("domain"), params.wire_domains), len(rows),
-                article["article_id"],
-            ),
-            "n": len(rows),
-            "sig": signature.astype(np.uint16).tobytes(),
-            "lead": lead.tobytes(),
-            "nums": sketch.tobytes(),
-            "story": None,  # set for nodes from the prior index
-            "anchor": False,
-            "domain": article.get("domain"),
-            "title": article.get("title"),
-            "published_at": _seconds(article.get("published_at")),
-        }
-        for article, rows, signature, lead, sketch in zip(articles, shingles, signatures, leads, sketches)
-    ]
-
-
-def signature_of(node: dict) -> np.ndarray:
-    """A node's whole-text MinHash signature: the low 16 bits of each minimum (b-bit MinHash).
-    Two different minima agree there with probability 2^-16, so a Jaccard estimate gains at
-    most (1 - J) / 65536, and every shuffle and index row carries half the bytes."""
-    return np.frombuffer(node["sig"], dtype=np.uint16)
-
-
-_MATCH_FIELDS = ("id", "h", "key", "n", "sig", "nums", "story", "anchor")
-
-
-def match_node(node: dict) -> dict:
-    """What verification needs of a node (``pair_edge``): partners travel in this form."""
-    return {field: node[field] for field in _MATCH_FIELDS}
-
-
-def _seconds(when: Optional[datetime]) -> Optional[float]:
-    """Times travel as epoch seconds in nodes: Beam pickles a datetime at every shuffle."""
-    return None if when is None else (when - _EPOCH).total_seconds()
-
-
-def _datetime(seconds: Optional[float]) -> Optional[datetime]:
-    return None if seconds is None else _EPOCH + timedelta(seconds=seconds)
-
-
-def id_hash(article_id: str) -> int:
-    """63-bit hash of an article id: the id in LSH arrays (fits Beam's varint coder)."""
-    return xxhash.xxh64_intdigest(article_id.encode("utf-8")) >> 1
-
-
-def index_row(node: dict, story_id: str, is_anchor: bool, params: ReprintParams) -> dict:
-    """A STORY_INDEX row (schemas.tables) for a newly clustered article."""
-    return {
-        "article_id": node["id"],
-        "story_id": story_id,
-        "is_anchor": is_anchor,
-        "published_at": _datetime(node["published_at"]),
-        "wire_rank": node["key"][1],
-        "domain": node["domain"],
-        "title": (node["title"] or "")[:120] or None,
-        "shingle_count": node["n"],
-        "signature": node["sig"],
-        "lead_band_keys": node["lead"],
-        "number_sketch": node["nums"],
-        "fingerprint_version": params.fingerprint_version,
-    }
-
-
-def node_from_index(row: dict) -> dict:
-    """The node of an article already in the story index."""
-    return {
-        "id": row["article_id"],
-        "h": id_hash(row["article_id"]),
-        "key": sort_key(row["published_at"], row["wire_rank"], row["shingle_count"], row["article_id"]),
-        "n": row["shingle_count"],
-        "sig": row["signature"],
-        "lead": row["lead_band_keys"],
-        "nums": row["number_sketch"],
-        "story": row["story_id"],
-        "anchor": row["is_anchor"],
-        "domain": row["domain"],
-        "title": row["title"],
-        "published_at": _seconds(row["published_at"]),
-    }
-
-
-def lsh_arrays(nodes: list, params: ReprintParams) -> list:
-    """LSH entries of a batch of nodes, split by shard: [(shard, [band keys, id hashes, prior
-    flags] as bytes)].  Whole-text bands and lead bands; texts too short to cluster get none."""
-    nodes = [n for n in nodes if n["n"] >= params.min_shingles]
-    if not nodes:
-        return []
-    signatures = np.stack([signature_of(n) for n in nodes])
-    lead = np.stack([np.frombuffer(n["lead"], dtype=np.uint64) for n in nodes]) ^ _LEAD_SALT
-    keys = np.concatenate([minhash.band_keys(signatures, params.bands, params.rows), lead], axis=1)
-    per_node = keys.shape[1]
-    keys = keys.ravel()
-    ids = np.repeat(np.array([n["h"] for n in nodes], dtype=np.int64), per_node)
-    prior = np.repeat(np.array([n["story"] is not None for n in nodes], dtype=np.bool_), per_node)
-    return split_by_shard(keys % np.uint64(params.lsh_shards), keys, ids, prior)
-
-
-def split_by_shard(shards: np.ndarray, *columns) -> list:
-    """[(shard, [each column's rows of that shard, as bytes])] for every shard present."""
-    if not len(shards):
-        return []
-    order = np.argsort(shards, kind="stable")
-    shards, columns = shards[order], [column[order] for column in columns]
-    cuts = np.flatnonzero(np.diff(shards)) + 1
-    return [
-        (int(shards[start]), [column[start:end].tobytes() for column in columns])
-        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(shards)])
-    ]
-
-
-_LEAD_SALT = np.uint64(0x5BD1E9955BD1E995)
 
 
 def shard_pairs(shard_parts: tuple, params: ReprintParams) -> np.ndarray:
@@ -431,7 +231,7 @@ def build_stories(story_id: str, members: list, params: ReprintParams) -> tuple:
         "story_id": story_id,
         "canonical_article_id": canonical["id"],
         "title": canonical["title"],
-        "first_published_at": _datetime(min(published, default=None)),
+        "first_published_at": from_epoch_seconds(min(published, default=None)),
         "article_count": len(kept),
         "domain_count": len(domains),
         "domains": domains,
@@ -458,26 +258,6 @@ def similarity_to(canonical: dict, node: dict) -> float:
 # per-element cost is paid a few hundred times per run, not ~15 times per article, and a batch
 # is coded as one bytes value (pickle codes dicts and datetimes several times faster than
 # Beam's element coders).
-
-
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a compressed batch; a pickled one starts b"\x80"
-
-
-def pack(items: list) -> bytes:
-    return pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def compressed(packed: bytes) -> bytes:
-    """A packed batch, zstd-compressed (article batches: their bytes dominate the shuffles)."""
-    return zstandard.ZstdCompressor(level=2).compress(packed)
-
-
-def _items(packed_batches):
-    """The items of several packed (or ``compressed``) batches."""
-    for batch in packed_batches:
-        if batch[:4] == _ZSTD_MAGIC:
-            batch = zstandard.ZstdDecompressor().decompress(batch)
-        yield from pickle.loads(batch)
 
 
 def shard_of(key, shards: int) -> int:
@@ -526,32 +306,6 @@ class _Outbox:
             yield batch if tag is None else TaggedOutput(tag, batch)
 
 
-def fingerprint_batch(batch: tuple, params: ReprintParams) -> list:
-    """Everything derived from a (shard, packed articles) batch, as tagged outputs: its nodes
-    ("nodes": (shard, packed nodes)), their ``match_outputs`` ("match", "bands") and the batch
-    itself, compressed for the final join ("articles": (shard, compressed batch))."""
-    shard, packed_articles = batch
-    nodes = fingerprints(list(_items([packed_articles])), params)
-    return [
-        TaggedOutput("nodes", (shard, pack(nodes))), *match_outputs(shard, nodes, params),
-        TaggedOutput("articles", (shard, compressed(packed_articles))),
-    ]
-
-
-def prior_nodes(batch: tuple, params: ReprintParams) -> list:
-    """``match_outputs`` of a (shard, packed STORY_INDEX rows) batch."""
-    shard, packed_rows = batch
-    return match_outputs(shard, [node_from_index(row) for row in _items([packed_rows])], params)
-
-
-def match_outputs(shard: int, nodes: list, params: ReprintParams) -> list:
-    """A node batch's match nodes ("match") and LSH entries ("bands"), as tagged outputs."""
-    return [
-        TaggedOutput("match", (shard, pack([match_node(node) for node in nodes]))),
-        *(TaggedOutput("bands", entry) for entry in lsh_arrays(nodes, params)),
-    ]
-
-
 class _StepPool:
     """The process pool of a worker process's steps: started by the first step that enters it,
     shut down when the last one leaves (teardown)."""
@@ -578,10 +332,11 @@ _POOLS = shared.Shared()  # one _StepPool per worker process (and pool size)
 
 class Fingerprinting(beam.DoFn):
     """A FlatMap of ``fn(batch, params)`` (``fingerprint_batch`` or ``prior_nodes``: a list of
-    TaggedOutputs) over (shard, packed) batches.  With ``params.processes`` > 1 the calls run in
-    a pool of that many spawned processes, shared by both steps, up to twice as many in flight:
-    for runs where one process runs the whole pipeline (the in-process FnApiRunner); with 1, in
-    the worker itself (Dataflow runs a worker process per core already)."""
+    (output tag, value) pairs) over (shard, packed) batches.  With ``params.processes`` > 1 the
+    calls run in a pool of that many spawned processes (which import ``transforms.fingerprints``,
+    not Beam), shared by both steps, up to twice as many in flight: for runs where one process
+    runs the whole pipeline (the in-process FnApiRunner); with 1, in the worker itself
+    (Dataflow runs a worker process per core already)."""
 
     def __init__(self, fn, params: ReprintParams):
         super().__init__()
@@ -599,16 +354,19 @@ class Fingerprinting(beam.DoFn):
 
     def process(self, batch):
         if self.pool is None:
-            yield from self.fn(batch, self.params)
-            return
-        self.pending.append(self.pool.executor.submit(self.fn, batch, self.params))
-        if len(self.pending) > 2 * self.params.processes:
-            yield from self.pending.popleft().result()
+            outputs = self.fn(batch, self.params)
+        else:
+            self.pending.append(self.pool.executor.submit(self.fn, batch, self.params))
+            if len(self.pending) <= 2 * self.params.processes:
+                return
+            outputs = self.pending.popleft().result()
+        for tag, value in outputs:
+            yield TaggedOutput(tag, value)
 
     def finish_bundle(self):
         while self.pending:
-            for output in self.pending.popleft().result():
-                yield TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+            for tag, value in self.pending.popleft().result():
+                yield TaggedOutput(tag, GlobalWindows.windowed_value(value))
 
     def teardown(self):
         if self.pool is not None:
@@ -655,7 +413,7 @@ def _requests(shard, params):
 def _send_nodes(item, shards):
     _, groups = item
     nodes = defaultdict(list)
-    for node in _items([*groups["nodes"], *groups["prior_nodes"]]):
+    for node in unpacked([*groups["nodes"], *groups["prior_nodes"]]):
         nodes[node["h"]].append(node)
     requested = [np.frombuffer(r, dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
     if not requested:
@@ -672,12 +430,12 @@ def _decide(item, params):
     decided by their own edges get their story, the rest stay open."""
     _, groups = item
     known, partners = defaultdict(list), defaultdict(list)
-    for row in _items(groups["known"]):
+    for row in unpacked(groups["known"]):
         known[id_hash(row["article_id"])].append(row)
-    for target, node in _items(groups["partners"]):
+    for target, node in unpacked(groups["partners"]):
         partners[target].append(node)
     outbox = _Outbox(params.lsh_shards)
-    for node in _items(groups["node"]):
+    for node in unpacked(groups["node"]):
         _decide_one(node, known.get(node["h"], ()), partners.get(node["h"], ()), outbox, params)
     yield from outbox.emit()
 
@@ -709,9 +467,9 @@ def _open(article_id, entry, outbox):
 def _answer(item, shards):
     """Tell every article that asked about an earlier one what that one's status is."""
     _, groups = item
-    statuses = dict(_items(groups["status"]))
+    statuses = dict(unpacked(groups["status"]))
     outbox = _Outbox(shards)
-    for earlier_id, later_id in _items(groups["asks"]):
+    for earlier_id, later_id in unpacked(groups["asks"]):
         if earlier_id in statuses:
             outbox.put(None, later_id, (later_id, (earlier_id, statuses[earlier_id])))
     yield from outbox.emit()
@@ -722,10 +480,10 @@ def _round(item, final, shards):
     article's own status when it becomes known, and its story once it is settled."""
     _, groups = item
     answers = defaultdict(list)
-    for article_id, answer in _items(groups["answers"]):
+    for article_id, answer in unpacked(groups["answers"]):
         answers[article_id].append(answer)
     outbox = _Outbox(shards)
-    for article_id, (node, status, state, asked) in _items(groups["open"]):
+    for article_id, (node, status, state, asked) in unpacked(groups["open"]):
         for earlier_id, (earlier_status, story) in answers.get(article_id, ()):
             state[earlier_id][5], state[earlier_id][3] = earlier_status, story
         if status is None:
@@ -745,9 +503,9 @@ def _stories(item, params):
     """Story rows, index rows and (per shard of article id) story fields of a shard's stories."""
     _, groups = item
     members, prior = defaultdict(list), defaultdict(list)
-    for story_id, member in _items(b for tag, batches in groups.items() if tag != "prior" for b in batches):
+    for story_id, member in unpacked(b for tag, batches in groups.items() if tag != "prior" for b in batches):
         members[story_id].append(member)
-    for row in _items(groups["prior"]):
+    for row in unpacked(groups["prior"]):
         prior[row["story_id"]].append(prior_member(row))
     outbox = _Outbox(params.lsh_shards)
     for story_id, new in members.items():
@@ -764,8 +522,8 @@ def _stories(item, params):
 
 def _with_story(item):
     _, groups = item
-    fields = dict(_items(groups["fields"]))
-    for article in _items(groups["article"]):
+    fields = dict(unpacked(groups["fields"]))
+    for article in unpacked(groups["article"]):
         if article["article_id"] in fields:
             yield {**article, **fields[article["article_id"]]}
 

@@ -64,8 +64,9 @@ from apache_beam.transforms.window import GlobalWindows
 from apache_beam.typehints import Any, Tuple
 from apache_beam.utils.timestamp import Timestamp
 
+from transforms.fingerprints import ReprintParams, fingerprint, lsh_arrays
 from transforms.records import FAILURES, failure
-from transforms.reprints import ReprintParams, fingerprint, lsh_arrays, similarity_to, story_id_for, verify_nodes
+from transforms.reprints import similarity_to, story_id_for, verify_nodes
 
 MEMBERSHIP = "membership"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -132,7 +132,8 @@ def run_once(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from transforms.reprints import DetectReprints, ReprintParams
+    from transforms.fingerprints import ReprintParams
+    from transforms.reprints import DetectReprints
 
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
         articles = GenerateArticles(size).expand_into(p)
