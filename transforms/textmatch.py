@@ -87,7 +87,13 @@ def _tables() -> tuple:
         if char.isascii() and char.isalnum():
             letters[code] = ord(char.lower())
             continue
-        if unicodedata.category(char) == "Cf" or _INVISIBLE_MARK.fullmatch(char):
+        category = unicodedata.category(char)
+        if category == "Lo":  # no case, no tone marks (NFC input holds no compatibility ideographs)
+            continue
+        if category in ("Cn", "Co", "Cs"):  # unassigned, private use, lone surrogates
+            letters[code] = _SEPARATOR
+            continue
+        if category == "Cf" or _INVISIBLE_MARK.fullmatch(char):
             letters[code] = _DROP
             continue
         folded = "".join(c if unicodedata.category(c)[0] in "LMN" else " " for c in char.casefold())
