@@ -23,17 +23,9 @@ WIRE_DOMAINS = frozenset({
     "vnanet.vn", "ttxvn.org.vn", "vietnamplus.vn", "bnews.vn", "reuters.com", "apnews.com",
     "afp.com", "xinhuanet.com", "dpa.com", "ansa.it", "efe.com", "kyodonews.net", "yna.co.kr",
 })
-
-
 _NEVER = float("inf")
-
-
 _DAY = 86400
-
-
 _BARE_DATE_LATEST = _DAY + 12 * 3600 - 1  # end of the day at UTC-12, the last zone to reach it
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -232,8 +224,6 @@ def split_by_shard(shards: np.ndarray, *columns) -> list:
 
 
 _LEAD_SALT = np.uint64(0x5BD1E9955BD1E995)
-
-
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a compressed batch; a pickled one starts b"\x80"
 
 
