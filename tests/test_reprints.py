@@ -3,6 +3,8 @@ import csv
 import json
 import pickle
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,11 +22,13 @@ from transforms.fingerprints import (
     ReprintParams,
     compressed,
     fingerprint,
+    fingerprint_batch,
     fingerprints,
     lsh_arrays,
     match_node,
     node_from_index,
     pack,
+    prior_nodes,
     sort_key,
     unpacked,
     wire_rank,
@@ -265,6 +269,17 @@ def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(tmp
         runs.append((sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in rows),
                      sorted(s["story_id"] for s in stories)))
     assert runs[0] == runs[1]
+
+
+def test_fingerprint_processes_start_without_importing_beam():
+    # the pool's steps and their parameters unpickle from transforms.fingerprints alone: a spawned
+    # process then skips Beam's ~1 s import before its first batch
+    probe = "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); print('apache_beam' in sys.modules)"
+    payload = pickle.dumps((fingerprint_batch, prior_nodes, ReprintParams(processes=2)))
+    for code, beam_expected in ((probe, "False"), ("import transforms.reprints; " + probe, "True")):
+        result = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, check=True,
+                                cwd=Path(__file__).resolve().parents[1])
+        assert result.stdout.decode().strip() == beam_expected
 
 
 # ---------------------------------------------------------------- incremental runs
