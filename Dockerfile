@@ -16,7 +16,10 @@ COPY pipelines pipelines
 COPY transforms transforms
 COPY schemas schemas
 COPY configs configs
-RUN pip install --no-cache-dir . && pip check
+# The import compiles the token pass (numba) into the installed package's cache, so workers
+# load it instead of compiling it at start-up (-I: the installed package, not ./transforms).
+RUN pip install --no-cache-dir . && pip check \
+    && python -I -c "from transforms.textmatch import token_hashes; token_hashes(['warm'])"
 
 # The Flex Template launcher runs this file with the template's parameters as flags.
 # Dependencies are already installed in this image, so no requirements or setup file is staged.
