@@ -65,11 +65,11 @@ def _is_noise(line: str) -> bool:
 
 
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
-_TABLE_SIZE = 0x30000  # code points above are unassigned, private or tags: kept as they are
+_TABLE_SIZE = 0x30000  # from here on (rare CJK letters, tags, private use) a code point is a letter as it is
 _SEPARATOR, _DROP, _EXPANDS = 0x20, 0xFFFFFFFE, 0xFFFFFFFF
 # Marks that change no letter (variation selectors: "➡️"; the grapheme joiner): dropped like
 # the format characters (soft hyphen, zero-width space and joiners, BOM).
-_INVISIBLE_MARK = re.compile("[\u034f\u180b-\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_INVISIBLE_MARK = re.compile("[\u034f\u180b-\u180f\ufe00-\ufe0f]")
 
 
 @functools.cache
