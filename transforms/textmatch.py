@@ -204,6 +204,6 @@ def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_le
                         written += 1
                     token_hash, length, tone = _FNV_BASIS, 0, np.uint32(0)
                 else:
-                    tone = np.uint32(0)  # marks with no letter before them belong to no token
+                    tone = np.uint32(0)  # marks between two separators belong to no token
     offsets[texts] = count
     return hashes[:count], numbers[:count], offsets, normal[:written]
