@@ -17,7 +17,6 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from schemas.tables import STORY_INDEX
 from transforms import minhash
-from transforms.textmatch import token_hashes
 from transforms.fingerprints import (
     ReprintParams,
     compressed,
@@ -44,6 +43,7 @@ from transforms.reprints import (
     shard_pairs,
     story_id_for,
 )
+from transforms.textmatch import token_hashes
 
 HARD = Path(__file__).parent / "fixtures" / "reprints_hard"
 T0 = datetime(2025, 3, 10, 6, tzinfo=timezone.utc)

@@ -83,7 +83,7 @@ def sort_key(published_at: Optional[datetime], rank: int, shingles: int, article
     a bare date never proves that its page came before a timed one of the same or next day."""
     if published_at is None:
         return (_NEVER, rank, -shingles, article_id)
-    when = (published_at - _EPOCH).total_seconds()
+    when = epoch_seconds(published_at)
     if when % _DAY == 0:
         when += _BARE_DATE_LATEST
     return (when, rank, -shingles, article_id)
