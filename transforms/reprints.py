@@ -80,6 +80,10 @@ from transforms.fingerprints import (
     unpacked,
 )
 
+_STORIES = Metrics.counter("reprints", "stories")
+_OPEN_AFTER_ROUND = Metrics.counter("reprints", "open_after_round")
+_CLUSTER_SIZE_GUARD = Metrics.counter("reprints", "cluster_size_guard")
+
 # ---------------------------------------------------------------------------- pure functions
 
 
@@ -98,11 +102,14 @@ def shard_pairs(shard_parts: tuple, params: ReprintParams) -> np.ndarray:
     keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k, _, _ in parts])
     ids = np.concatenate([np.frombuffer(i, dtype=np.int64) for _, i, _ in parts])
     prior = np.concatenate([np.frombuffer(p, dtype=np.bool_) for _, _, p in parts])
-    order = np.lexsort((ids, keys))
+    by_key = np.argsort(keys)
+    repeated = keys[by_key][1:] == keys[by_key][:-1]
+    shared = by_key[np.r_[repeated, False] | np.r_[False, repeated]]  # entries of buckets of 2 or more
+    order = shared[np.lexsort((ids[shared], keys[shared]))]
     keys, ids, prior = keys[order], ids[order], prior[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
-    starts, sizes = starts[sizes > 1], sizes[sizes > 1]
+    starts, sizes = starts[sizes > 1], sizes[sizes > 1]  # (none left when no key repeats)
     # every (i, j), i < j, i < max_bucket_size, of every bucket: first the js, then their is
     bucket_of_j = np.repeat(np.arange(len(starts)), sizes - 1)
     j = np.arange(len(bucket_of_j)) - np.repeat(np.cumsum(sizes - 1) - (sizes - 1), sizes - 1) + 1
@@ -238,7 +245,7 @@ def build_stories(story_id: str, members: list, params: ReprintParams) -> tuple:
     }]
     for m in overflow:
         if m["new"]:
-            Metrics.counter("reprints", "cluster_size_guard").inc()
+            _CLUSTER_SIZE_GUARD.inc()
             alone = {**m, "is_anchor": True, "indexed": False}
             more = build_stories(story_id_for(m["node"]["id"]), [alone], params)
             fields, stories, index_rows = fields + more[0], stories + more[1], index_rows + more[2]
@@ -443,9 +450,14 @@ def _decide(item, params):
 def _decide_one(node, known_rows, partners, outbox, params):
     article_id = node["id"]
     known = min(known_rows, key=lambda r: r["story_id"], default=None)
-    edges = [e for e in (pair_edge(node, other, params) for other in partners) if e is not None]
-    incoming = [edge for later_id, edge in edges if later_id == article_id]
-    asked = len(incoming) < len(edges)  # later articles will ask for this one's status
+    incoming, asked = [], False
+    for other in partners:
+        if other["story"] is None and node["key"] < other["key"]:
+            asked = True  # the later article verifies the pair, and may ask for this one's status
+            continue
+        edge = pair_edge(node, other, params)
+        if edge is not None:
+            incoming.append(edge[1])
     decision = first_decision(node, known, incoming)
     if decision is None:
         _open(article_id, (node, None, open_state(incoming), asked), outbox)
@@ -457,7 +469,7 @@ def _decide_one(node, known_rows, partners, outbox, params):
 
 
 def _open(article_id, entry, outbox):
-    Metrics.counter("reprints", "open_after_round").inc()
+    _OPEN_AFTER_ROUND.inc()
     outbox.put("open", article_id, (article_id, entry))
     for earlier_id, pred in entry[2].items():
         if pred[5] is None:
@@ -507,16 +519,17 @@ def _stories(item, params):
         members[story_id].append(member)
     for row in unpacked(groups["prior"]):
         prior[row["story_id"]].append(prior_member(row))
-    outbox = _Outbox(params.lsh_shards)
+    outbox, story_count = _Outbox(params.lsh_shards), 0
     for story_id, new in members.items():
         fields, stories, index_rows = build_stories(story_id, new + prior.get(story_id, []), params)
-        Metrics.counter("reprints", "stories").inc(len(stories))
+        story_count += len(stories)
         for article_id, story_fields in fields:
             outbox.put(None, article_id, (article_id, story_fields))
         for story in stories:
             yield TaggedOutput("stories", story)
         for row in index_rows:
             yield TaggedOutput("index", row)
+    _STORIES.inc(story_count)
     yield from outbox.emit()
 
 

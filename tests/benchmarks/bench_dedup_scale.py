@@ -1,33 +1,32 @@
-"""Scale of the dedup stage alone: docs/s and peak memory at 10k, 100k, 300k synthetic articles.
+"""Scale of the dedup stage alone: docs/s and peak memory at 10k, 100k, 1M synthetic articles.
 
-    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000] [--processes 2] [--workers 2] [-- beam args]
+    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000 1000000] [--processes 2] [--workers 2] [-- beam args]
 
-Articles are built inside the pipeline by mutating the real texts of
-../shared/data/reprints-dev/manifest.parquet (``body_text``): 70% are new stories (two real
-texts' sentences interleaved, half of the words swapped for words of the whole corpus, so no
-two stories share much), 30% are reprints of an earlier article (truncated, a sentence dropped,
-word edits, an attribution line, a later time), then materialised (a Reshuffle), so the
-dedup stage's processes do not share the CPU with the generator.  Each size runs in its own
-process twice: generation then a count, and generation then ``DetectReprints`` then a count;
-each run is timed from the moment the materialised articles are first read (the generator's
-own time varies by several seconds between runs) to its end, and the dedup stage's time is the
-difference, in wall-clock seconds.  CPU seconds (this process and its worker processes, whole
-runs) are compared the same way.  Peak memory is the process's
-max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker processes are not
-counted; ``--processes 2`` fingerprints in a pool of two processes, ``dedup.processes``, whose
-CPU counts once they exit).  The box is shared: timings are noisy.
+Articles are built by mutating the real texts of ../shared/data/reprints-dev/manifest.parquet
+(``body_text``): 70% are new stories (two real texts' sentences interleaved, half of the words
+swapped for words of the whole corpus, so no two stories share much), 30% are reprints of an
+earlier article (truncated, a sentence dropped, word edits, an attribution line, a later time).
+They are written once per size to Parquet files of 2,000 articles in a temporary folder (in
+``--processes`` processes; not timed), so a pipeline streams them from disk as a real run reads
+its input, and nothing holds them all in memory but the dedup stage's own shuffles.
 
-The FnApiRunner keeps every shuffle in memory (about 28 KB per article here: 2.5 GB at 100k,
-8.4 GB at 300k), so 1M articles (~28 GB) do not fit a 24 GB box; pass ``--sizes 1000000`` on a
-bigger one.
+Each size then runs in its own process twice: read then count, and read then ``DetectReprints``
+then count.  The dedup stage's time is the difference of the two runs' wall-clock seconds, its
+CPU seconds the difference of their CPU seconds (the process and its children: the
+fingerprinting pool of ``--processes``, ``dedup.processes``, counts once it exits).  Peak memory
+is each run's max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker
+processes are not counted).  The box is shared: timings are noisy.
 """
 
 import argparse
+import functools
 import json
+import multiprocessing
 import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,8 +37,10 @@ sys.path.insert(0, str(REPO))
 MANIFEST = REPO.parent / "shared" / "data" / "reprints-dev" / "manifest.parquet"
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 REPRINT_SHARE = 0.3
+FILE_ARTICLES = 2000
 
 
+@functools.cache
 def load_corpus() -> tuple:
     import pyarrow.parquet as pq
 
@@ -88,55 +89,46 @@ def article(i: int, corpus: tuple) -> dict:
             "content_sha1": None}
 
 
-class GenerateArticles:
-    """Beam source: ``size`` synthetic articles, built in parallel from index ranges."""
+def write_part(start: int, stop: int, folder: str) -> str:
+    """Articles ``start``..``stop`` as one Parquet file: its path."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    def __init__(self, size: int, chunk: int = 2000):
-        self.size, self.chunk = size, chunk
-
-    def expand_into(self, pipeline):
-        import apache_beam as beam
-
-        size, chunk = self.size, self.chunk
-
-        class Build(beam.DoFn):
-            def setup(self):
-                self.corpus = load_corpus()
-
-            def process(self, start):
-                for i in range(start, min(start + chunk, size)):
-                    yield article(i, self.corpus)
-
-        class MarkStart(beam.DoFn):
-            """Prints when the materialised articles are first read (each bundle's start)."""
-
-            def start_bundle(self):
-                print(json.dumps({"started": time.time()}), flush=True)
-
-            def process(self, element):
-                yield element
-
-        return (
-            pipeline
-            | "Starts" >> beam.Create(list(range(0, size, chunk)))
-            | "Spread" >> beam.Reshuffle()
-            | "Build" >> beam.ParDo(Build())
-            | "Materialise" >> beam.Reshuffle()
-            | "MarkStart" >> beam.ParDo(MarkStart())
-        )
+    path = f"{folder}/articles-{start:09d}.parquet"
+    pq.write_table(pa.Table.from_pylist([article(i, load_corpus()) for i in range(start, stop)]), path)
+    return path
 
 
-def run_once(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
-    """One pipeline in this process: its end time, CPU seconds and peak RSS MB (counts and start
-    marks are printed as they come)."""
+def write_articles(size: int, folder: str, processes: int) -> list:
+    """``size`` articles as Parquet files in ``folder``, built in ``processes`` processes: their paths."""
+    parts = [(start, min(start + FILE_ARTICLES, size), folder) for start in range(0, size, FILE_ARTICLES)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        return pool.starmap(write_part, parts)
+
+
+def read_part(path: str):
+    import pyarrow.parquet as pq
+
+    yield from pq.read_table(path).to_pylist()
+
+
+def run_once(folder: str, dedup: bool, processes: int, beam_args: list) -> dict:
+    """One pipeline in this process over the Parquet files of ``folder``: its wall-clock and CPU
+    seconds and peak RSS MB (counts are printed as they come)."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from transforms.fingerprints import ReprintParams
     from transforms.reprints import DetectReprints
 
+    started = time.time()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
-        articles = GenerateArticles(size).expand_into(p)
+        articles = (
+            p
+            | "Files" >> beam.Create(sorted(str(path) for path in Path(folder).glob("*.parquet")))
+            | "Spread" >> beam.Reshuffle()
+            | "Read" >> beam.FlatMap(read_part)
+        )
         if dedup:
             rows, stories, index = articles | "Dedup" >> DetectReprints(ReprintParams(processes=processes))
             counted = {"articles": rows, "stories": stories, "index": index}
@@ -147,34 +139,33 @@ def run_once(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
                 lambda n, name=name: print(json.dumps({"count": name, "n": n}), flush=True)
             )
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return {"ended": time.time(), "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage),
+    return {"seconds": time.time() - started, "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage),
             "peak_rss_mb": usage[0].ru_maxrss / 1024}
 
 
-def measure(size: int, dedup: bool, processes: int, beam_args: list) -> dict:
+def measure(folder: str, dedup: bool, processes: int, beam_args: list) -> dict:
     """run_once in a fresh process (so peak memory is per run)."""
-    cmd = [sys.executable, __file__, "--one", str(size), "--processes", str(processes), *(["--dedup"] if dedup else []),
+    cmd = [sys.executable, __file__, "--one", folder, "--processes", str(processes), *(["--dedup"] if dedup else []),
            "--", *beam_args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    result, counts, starts = {}, {}, []
+    result, counts = {}, {}
     for line in out.splitlines():
         if line.startswith("{"):
             item = json.loads(line)
             if "count" in item:
                 counts[item["count"]] = item["n"]
-            elif "started" in item:
-                starts.append(item["started"])
             else:
                 result = item
-    return {**result, **counts, "seconds": result["ended"] - min(starts)}
+    return {**result, **counts}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--workers", type=int, default=1, help="FnApiRunner worker processes")
-    parser.add_argument("--processes", type=int, default=1, help="fingerprinting processes (dedup.processes)")
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="fingerprinting processes (dedup.processes), and processes writing the articles")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--dedup", action="store_true", help=argparse.SUPPRESS)
     args, beam_args = parser.parse_known_args(argv)
     beam_args = [a for a in beam_args if a != "--"]
@@ -186,16 +177,19 @@ def main(argv=None) -> int:
         return 0
     if args.workers > 1:
         beam_args += [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
-    print(f"{'articles':>9} {'count s':>10} {'dedup+count s':>13} {'dedup s':>8} {'dedup docs/s':>12} "
-          f"{'dedup cpu s':>11} {'docs/cpu s':>10} {'peak MB':>8} {'stories':>8} {'time/x prev':>11}")
+    print(f"{'articles':>9} {'count s':>8} {'dedup+count s':>13} {'dedup s':>8} {'dedup docs/s':>12} "
+          f"{'dedup cpu s':>11} {'docs/cpu s':>10} {'count MB':>9} {'dedup MB':>9} {'stories':>8} {'time/x prev':>11}")
     previous = None
     for size in args.sizes:
-        base, full = measure(size, False, args.processes, beam_args), measure(size, True, args.processes, beam_args)
+        with tempfile.TemporaryDirectory(prefix=f"dedup-scale-{size}-") as folder:
+            write_articles(size, folder, args.processes)
+            base, full = (measure(folder, dedup, args.processes, beam_args) for dedup in (False, True))
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
         growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""
-        print(f"{size:>9} {base['seconds']:>10.1f} {full['seconds']:>13.1f} {dedup_s:>8.1f} {size / dedup_s:>12.0f} "
-              f"{dedup_cpu:>11.1f} {size / dedup_cpu:>10.0f} {full['peak_rss_mb']:>8.0f} {full.get('stories', 0):>8} {growth:>11}", flush=True)
+        print(f"{size:>9} {base['seconds']:>8.1f} {full['seconds']:>13.1f} {dedup_s:>8.1f} {size / dedup_s:>12.0f} "
+              f"{dedup_cpu:>11.1f} {size / dedup_cpu:>10.0f} {base['peak_rss_mb']:>9.0f} {full['peak_rss_mb']:>9.0f} "
+              f"{full.get('stories', 0):>8} {growth:>11}", flush=True)
         previous = (size, dedup_s)
     return 0
 
