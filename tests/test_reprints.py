@@ -32,8 +32,8 @@ from transforms.fingerprints import (
     unpacked,
     wire_rank,
 )
-from transforms.reprints import (
-    DetectReprints,
+from transforms import clustering
+from transforms.clustering import (
     build_stories,
     first_decision,
     new_member,
@@ -43,6 +43,7 @@ from transforms.reprints import (
     shard_pairs,
     story_id_for,
 )
+from transforms.reprints import DetectReprints
 from transforms.textmatch import token_hashes
 
 HARD = Path(__file__).parent / "fixtures" / "reprints_hard"
@@ -271,11 +272,13 @@ def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(tmp
     assert runs[0] == runs[1]
 
 
-def test_fingerprint_processes_start_without_importing_beam():
-    # the pool's steps and their parameters unpickle from transforms.fingerprints alone: a spawned
-    # process then skips Beam's ~1 s import before its first batch
+def test_pool_processes_start_without_importing_beam():
+    # the pool's steps and their parameters unpickle from transforms.fingerprints and
+    # transforms.clustering alone: a spawned process then skips Beam's ~1 s import before its first batch
     probe = "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); print('apache_beam' in sys.modules)"
-    payload = pickle.dumps((fingerprint_batch, prior_nodes, ReprintParams(processes=2)))
+    steps = (clustering.candidate_requests, clustering.send_nodes, clustering.decide, clustering.answer,
+             clustering.resolve, clustering.stories)
+    payload = pickle.dumps((fingerprint_batch, prior_nodes, *steps, ReprintParams(processes=2)))
     for code, beam_expected in ((probe, "False"), ("import transforms.reprints; " + probe, "True")):
         result = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, check=True,
                                 cwd=Path(__file__).resolve().parents[1])

@@ -24,7 +24,7 @@ from transforms.feeds import url_entry
 from transforms.fetch import FetchConfig
 from transforms.records import FAILURES as FAILURES_TAG
 from transforms.records import failure, raw_page
-from transforms.reprints import story_id_for
+from transforms.clustering import story_id_for
 from transforms.urls import canonical_url
 from transforms.write import TableSpec, WriteWindowedTable, content_tag
 

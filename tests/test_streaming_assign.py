@@ -14,7 +14,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from tests.test_reprints import OTHER, STORY, article, hard_set, run_detect
 from transforms.fingerprints import ReprintParams
-from transforms.reprints import story_id_for
+from transforms.clustering import story_id_for
 from transforms.streaming import (
     AssignStories,
     decide,

@@ -66,7 +66,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from transforms.fingerprints import ReprintParams, fingerprint, lsh_arrays
 from transforms.records import FAILURES, failure
-from transforms.reprints import similarity_to, story_id_for, verify_nodes
+from transforms.clustering import similarity_to, story_id_for, verify_nodes
 
 MEMBERSHIP = "membership"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

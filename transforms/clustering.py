@@ -1,0 +1,348 @@
+"""Anchor clustering of fingerprinted articles: the per-shard steps of ``transforms.reprints``
+(pure functions, no Beam).
+
+Candidates are paired per LSH shard (``candidate_requests``), nodes sent to their partners
+(``send_nodes``), each article decided on its verified edges (``decide``), open articles
+resolved in rounds (``answer``, ``resolve``) and stories built (``stories``); how these decide is
+told in ``transforms.reprints``.  Each step takes one shard's grouped input and returns its
+outputs as (output tag, value) pairs (tag None: the main output; ``COUNTERS``: {counter name:
+increment}), so the Beam wiring can run it in the worker or in a process pool that does not
+import Beam.
+"""
+
+import hashlib
+from collections import Counter, defaultdict
+from typing import Optional
+
+import numpy as np
+
+from transforms import minhash
+from transforms.fingerprints import (
+    ReprintParams,
+    from_epoch_seconds,
+    id_hash,
+    index_row,
+    node_from_index,
+    pack,
+    signature_of,
+    split_by_shard,
+    unpacked,
+)
+
+COUNTERS = "counters"  # the tag of a step's {counter name: increment}
+
+
+def story_id_for(anchor_article_id: str) -> str:
+    return "st-" + hashlib.sha1(anchor_article_id.encode("utf-8")).hexdigest()[:20]
+
+
+def shard_pairs(shard_parts: tuple, params: ReprintParams) -> np.ndarray:
+    """Candidate pairs of one shard, articles sharing a band key: an (n, 2) array of id hashes
+    (smaller, larger), unique, sorted.
+
+    Pairs of two prior articles are skipped (the index has them already); in a bucket of more
+    than ``max_bucket_size`` articles (boilerplate), each is paired with at most that many
+    (the first ones in id-hash order)."""
+    parts = list(shard_parts[1])
+    keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k, _, _ in parts])
+    ids = np.concatenate([np.frombuffer(i, dtype=np.int64) for _, i, _ in parts])
+    prior = np.concatenate([np.frombuffer(p, dtype=np.bool_) for _, _, p in parts])
+    by_key = np.argsort(keys)
+    repeated = keys[by_key][1:] == keys[by_key][:-1]
+    shared = by_key[np.r_[repeated, False] | np.r_[False, repeated]]  # entries of buckets of 2 or more
+    order = shared[np.lexsort((ids[shared], keys[shared]))]
+    keys, ids, prior = keys[order], ids[order], prior[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    starts, sizes = starts[sizes > 1], sizes[sizes > 1]  # (none left when no key repeats)
+    # every (i, j), i < j, i < max_bucket_size, of every bucket: first the js, then their is
+    bucket_of_j = np.repeat(np.arange(len(starts)), sizes - 1)
+    j = np.arange(len(bucket_of_j)) - np.repeat(np.cumsum(sizes - 1) - (sizes - 1), sizes - 1) + 1
+    partners = np.minimum(j, params.max_bucket_size)
+    row = np.repeat(np.arange(len(j)), partners)
+    i = np.arange(len(row)) - np.repeat(np.cumsum(partners) - partners, partners)
+    first, second = starts[bucket_of_j[row]] + i, starts[bucket_of_j[row]] + j[row]
+    keep = (ids[first] != ids[second]) & ~(prior[first] & prior[second])
+    a, b = ids[first[keep]], ids[second[keep]]
+    return unique_rows(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
+
+
+def unique_rows(pairs: np.ndarray) -> np.ndarray:
+    """The distinct rows of an (n, 2) array, sorted (``np.unique(axis=0)``, 3x faster)."""
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    return pairs[np.r_[True, (pairs[1:] != pairs[:-1]).any(axis=1)]] if len(pairs) else pairs
+
+
+def verify_nodes(a: dict, b: dict, params: ReprintParams):
+    """``minhash.verify`` on two nodes: a Verdict or None."""
+    return minhash.verify(
+        signature_of(a), a["n"], np.frombuffer(a["nums"], dtype=np.uint32),
+        signature_of(b), b["n"], np.frombuffer(b["nums"], dtype=np.uint32),
+        min_jaccard=params.min_jaccard, min_containment=params.min_containment, min_shingles=params.min_shingles,
+        max_number_conflict_ratio=params.max_number_conflict_ratio, number_sketch_size=params.number_sketch_size,
+    )
+
+
+def pair_edge(a: dict, b: dict, params: ReprintParams):
+    """The verified edge of a candidate pair, as (new article id, other node summary), or None.
+
+    The summary is (kind, id, sort key, story id, Jaccard): kind "prior" for an anchor of the
+    prior index (earlier or later), "new" for an earlier article of this run.  Pairs of an
+    article with itself, or of two prior articles, or with a prior non-anchor say nothing."""
+    earlier, later = (a, b) if a["key"] <= b["key"] else (b, a)
+    if earlier["id"] == later["id"] or (earlier["story"] is not None and later["story"] is not None):
+        return None
+    if later["story"] is not None:  # a prior node after a new one: key the edge on the new one
+        earlier, later = later, earlier
+    if earlier["story"] is not None and not earlier["anchor"]:
+        return None
+    verdict = verify_nodes(earlier, later, params)
+    if verdict is None:
+        return None
+    kind = "prior" if earlier["story"] is not None else "new"
+    return later["id"], (kind, earlier["id"], earlier["key"], earlier["story"], verdict.jaccard)
+
+
+def first_decision(node: dict, known: Optional[dict], incoming: list):
+    """What an article's own edges decide: (story id, is anchor), or None when that depends on
+    earlier articles of this run (see ``open_state``).
+
+    ``known`` is its index row when an earlier run clustered it (it keeps its story);
+    ``incoming`` its verified edges.  A match with a prior anchor wins (best Jaccard, then
+    earliest); no earlier match makes it an anchor."""
+    if known is not None:
+        return known["story_id"], known["is_anchor"]
+    priors = [e for e in incoming if e[0] == "prior"]
+    if priors:
+        return min(priors, key=_best_anchor)[3], False
+    if not incoming:
+        return story_id_for(node["id"]), True
+    return None
+
+
+def _best_anchor(edge: tuple) -> tuple:
+    """Order of verified anchors, best first: the most similar, then the earliest."""
+    _, _, key, _, jaccard = edge
+    return -jaccard, key
+
+
+def open_state(incoming: list) -> dict:
+    """Per earlier article: [kind, id, sort key, story (known once it is an anchor), Jaccard, status]."""
+    return {e[1]: list(e) + [None] for e in incoming}
+
+
+def own_status(state: dict):
+    """'member' once any earlier match is an anchor, 'anchor' once all are members, else None."""
+    statuses = [p[5] for p in state.values()]
+    if "anchor" in statuses:
+        return "member"
+    return "anchor" if all(s == "member" for s in statuses) else None
+
+
+def settle(node: dict, state: dict, final: bool = False):
+    """(story id, is anchor) once every earlier match's status is known (or on the last round):
+    join the best anchor among them, else start a story."""
+    if not final and any(p[5] is None for p in state.values()):
+        return None
+    anchors = [tuple(p[:5]) for p in state.values() if p[5] == "anchor"]
+    if anchors:
+        return min(anchors, key=_best_anchor)[3], False
+    return story_id_for(node["id"]), True
+
+
+def new_member(node: dict, is_anchor: bool, indexed: bool) -> dict:
+    return {"node": node, "new": True, "is_anchor": is_anchor, "indexed": indexed}
+
+
+def prior_member(row: dict) -> dict:
+    return {"node": node_from_index(row), "new": False, "is_anchor": row["is_anchor"], "indexed": True}
+
+
+def build_stories(story_id: str, members: list, params: ReprintParams) -> tuple:
+    """(story fields per new article id, story rows, new index rows) of one story's members.
+
+    Members are ``new_member``/``prior_member`` dicts; a new article also in the index counts
+    once.  Members beyond ``max_cluster_size`` (latest first) become stories of their own."""
+    new_ids = {m["node"]["id"] for m in members if m["new"]}
+    members = sorted((m for m in members if m["new"] or m["node"]["id"] not in new_ids), key=lambda m: m["node"]["key"])
+    kept, overflow = members[: params.max_cluster_size], members[params.max_cluster_size :]
+    canonical = kept[0]["node"]
+    fields, index_rows = [], []
+    for m in kept:
+        if not m["new"]:
+            continue
+        node = m["node"]
+        is_canonical = node is canonical
+        similarity = 1.0 if is_canonical else similarity_to(canonical, node)
+        fields.append((node["id"], {"story_id": story_id, "is_canonical": is_canonical, "similarity": similarity}))
+        if not m["indexed"]:
+            index_rows.append(index_row(node, story_id, m["is_anchor"], params))
+    domains = sorted({m["node"]["domain"] for m in kept if m["node"]["domain"]})
+    published = [m["node"]["published_at"] for m in kept if m["node"]["published_at"] is not None]
+    stories = [{
+        "story_id": story_id,
+        "canonical_article_id": canonical["id"],
+        "title": canonical["title"],
+        "first_published_at": from_epoch_seconds(min(published, default=None)),
+        "article_count": len(kept),
+        "domain_count": len(domains),
+        "domains": domains,
+    }]
+    for m in overflow:
+        if m["new"]:
+            alone = {**m, "is_anchor": True, "indexed": False}
+            more = build_stories(story_id_for(m["node"]["id"]), [alone], params)
+            fields, stories, index_rows = fields + more[0], stories + more[1], index_rows + more[2]
+    return fields, stories, index_rows
+
+
+def similarity_to(canonical: dict, node: dict) -> float:
+    """Similarity of a member to its canonical: max(Jaccard, containment) on the signatures."""
+    jaccard = minhash.estimate_jaccard(signature_of(canonical), signature_of(node))
+    return round(max(jaccard, minhash.containment(jaccard, canonical["n"], node["n"])), 4)
+
+
+def shard_of(key, shards: int) -> int:
+    """The shard of an article or story id (or of an id hash)."""
+    return (key if isinstance(key, int) else id_hash(key)) % shards
+
+
+class _Outbox:
+    """One shard's outputs, batched by the shard of their key: (tag, (shard, packed [items]))
+    pairs, then its counters."""
+
+    def __init__(self, shards: int):
+        self.shards, self.batches, self.counters = shards, defaultdict(list), Counter()
+
+    def put(self, tag, key, item):
+        self.batches[(tag, shard_of(key, self.shards))].append(item)
+
+    def count(self, name: str, increment: int = 1):
+        self.counters[name] += increment
+
+    def pairs(self) -> list:
+        batches = [(tag, (shard, pack(items))) for (tag, shard), items in self.batches.items()]
+        return batches + ([(COUNTERS, dict(self.counters))] if self.counters else [])
+
+
+# ---------------------------------------------------------------------------- steps
+
+
+def candidate_requests(group: tuple, params: ReprintParams) -> list:
+    """(shard of a, (a, b) id hash array) for both ways of every candidate pair of an LSH shard."""
+    pairs = shard_pairs(group, params)
+    pairs = np.concatenate([pairs, pairs[:, ::-1]])
+    return [(None, (target, part)) for target, (part,) in split_by_shard(pairs[:, 0] % params.lsh_shards, pairs)]
+
+
+def send_nodes(group: tuple, params: ReprintParams) -> list:
+    """Each requested node of a shard, to the shard of the article that asked for it."""
+    _, groups = group
+    nodes = defaultdict(list)
+    for node in unpacked([*groups["nodes"], *groups["prior_nodes"]]):
+        nodes[node["h"]].append(node)
+    requested = [np.frombuffer(r, dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
+    outbox = _Outbox(params.lsh_shards)
+    for source, target in unique_rows(np.concatenate(requested)).tolist() if requested else ():
+        for node in nodes.get(source, ()):
+            outbox.put(None, target, (target, node))
+    return outbox.pairs()
+
+
+def decide(group: tuple, params: ReprintParams) -> list:
+    """Anchor clustering, step 1 for one shard: verify each article's candidate pairs; articles
+    decided by their own edges get their story ("assigned"), the rest stay "open"."""
+    _, groups = group
+    known, partners = defaultdict(list), defaultdict(list)
+    for row in unpacked(groups["known"]):
+        known[id_hash(row["article_id"])].append(row)
+    for target, node in unpacked(groups["partners"]):
+        partners[target].append(node)
+    outbox = _Outbox(params.lsh_shards)
+    for node in unpacked(groups["node"]):
+        _decide_one(node, known.get(node["h"], ()), partners.get(node["h"], ()), outbox, params)
+    return outbox.pairs()
+
+
+def _decide_one(node, known_rows, partners, outbox, params):
+    article_id = node["id"]
+    known = min(known_rows, key=lambda r: r["story_id"], default=None)
+    incoming, asked = [], False
+    for other in partners:
+        if other["story"] is None and node["key"] < other["key"]:
+            asked = True  # the later article verifies the pair, and may ask for this one's status
+            continue
+        edge = pair_edge(node, other, params)
+        if edge is not None:
+            incoming.append(edge[1])
+    decision = first_decision(node, known, incoming)
+    if decision is None:
+        _open(article_id, (node, None, open_state(incoming), asked), outbox)
+        return
+    story, is_anchor = decision
+    outbox.put("assigned", story, (story, new_member(node, is_anchor, known is not None)))
+    if asked:
+        outbox.put("status", article_id, (article_id, ("anchor" if is_anchor else "member", story)))
+
+
+def _open(article_id, entry, outbox):
+    outbox.count("open_after_round")
+    outbox.put("open", article_id, (article_id, entry))
+    for earlier_id, pred in entry[2].items():
+        if pred[5] is None:
+            outbox.put("asks", earlier_id, (earlier_id, article_id))
+
+
+def answer(group: tuple, params: ReprintParams) -> list:
+    """Tell every article that asked about an earlier one what that one's status is."""
+    _, groups = group
+    statuses = dict(unpacked(groups["status"]))
+    outbox = _Outbox(params.lsh_shards)
+    for earlier_id, later_id in unpacked(groups["asks"]):
+        if earlier_id in statuses:
+            outbox.put(None, later_id, (later_id, (earlier_id, statuses[earlier_id])))
+    return outbox.pairs()
+
+
+def resolve(group: tuple, params: ReprintParams, final: bool) -> list:
+    """Anchor clustering, one round for a shard's open articles: take in the answers, emit an
+    article's own status when it becomes known, and its story once it is settled."""
+    _, groups = group
+    answers = defaultdict(list)
+    for article_id, reply in unpacked(groups["answers"]):
+        answers[article_id].append(reply)
+    outbox = _Outbox(params.lsh_shards)
+    for article_id, (node, status, state, asked) in unpacked(groups["open"]):
+        for earlier_id, (earlier_status, story) in answers.get(article_id, ()):
+            state[earlier_id][5], state[earlier_id][3] = earlier_status, story
+        if status is None:
+            status = own_status(state) or ("anchor" if final else None)
+            if status is not None and asked:
+                story = story_id_for(article_id) if status == "anchor" else None
+                outbox.put("status", article_id, (article_id, (status, story)))
+        decision = settle(node, state, final)
+        if decision is None:
+            _open(article_id, (node, status, state, asked), outbox)
+        else:
+            outbox.put("assigned", decision[0], (decision[0], new_member(node, decision[1], False)))
+    return outbox.pairs()
+
+
+def stories(group: tuple, params: ReprintParams) -> list:
+    """Story rows ("stories"), index rows ("index") and, per shard of article id, story fields
+    (main output) of a shard's stories."""
+    _, groups = group
+    members, prior = defaultdict(list), defaultdict(list)
+    for story_id, member in unpacked(b for tag, batches in groups.items() if tag != "prior" for b in batches):
+        members[story_id].append(member)
+    for row in unpacked(groups["prior"]):
+        prior[row["story_id"]].append(prior_member(row))
+    outbox, rows = _Outbox(params.lsh_shards), []
+    for story_id, new in members.items():
+        fields, story_rows, index_rows = build_stories(story_id, new + prior.get(story_id, []), params)
+        outbox.count("stories", len(story_rows))
+        outbox.count("cluster_size_guard", len(story_rows) - 1)  # members beyond max_cluster_size
+        for article_id, story_fields in fields:
+            outbox.put(None, article_id, (article_id, story_fields))
+        rows += [("stories", row) for row in story_rows] + [("index", row) for row in index_rows]
+    return rows + outbox.pairs()
