@@ -129,9 +129,11 @@ class PoolStep(beam.DoFn):
     """A FlatMap of ``fn(element, params, *args)``, a step returning (output tag, value) pairs
     (``transforms.fingerprints``, ``transforms.clustering``; ``COUNTERS`` become Beam counters).
     With ``params.processes`` > 1 the calls run in a pool of that many spawned processes (which
-    import those modules, not Beam), shared by every step, up to twice as many in flight: for
-    runs where one process runs the whole pipeline (the in-process FnApiRunner); with 1, in the
-    worker itself (Dataflow runs a worker process per core already)."""
+    import those modules, not Beam), shared by every step: for runs where one process runs the
+    whole pipeline (the in-process FnApiRunner); with 1, in the worker itself (Dataflow runs a
+    worker process per core already).  In flight: two calls per process plus one per shard, as
+    ``BatchByShard`` fills its shards' batches at about the same time (a smaller window makes the
+    worker wait on that burst instead of reading on while the pool works through it)."""
 
     def __init__(self, fn, params: ReprintParams, *args):
         super().__init__()
@@ -152,7 +154,7 @@ class PoolStep(beam.DoFn):
             yield from _outputs(self.fn(element, self.params, *self.args))
             return
         self.pending.append(self.pool.executor.submit(self.fn, element, self.params, *self.args))
-        if len(self.pending) > 2 * self.params.processes:
+        if len(self.pending) > self.params.processes * 2 + self.params.lsh_shards:
             yield from _outputs(self.pending.popleft().result())
 
     def finish_bundle(self):
