@@ -51,7 +51,7 @@ class ReprintParams:
     lsh_shards: int = 64  # shards of every dedup shuffle: its parallelism (~ articles / 10,000 at scale)
     resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
     wire_domains: frozenset = WIRE_DOMAINS
-    processes: int = 1  # fingerprinting processes per worker thread (2 on a laptop run in-process uses both cores)
+    processes: int = 1  # processes for fingerprinting and clustering steps per worker thread (2 on a laptop run in-process)
 
     def __post_init__(self):
         if self.bands * self.rows > self.num_perm or self.lead_bands * self.lead_rows > self.lead_num_perm:

@@ -2,7 +2,8 @@
 
     articles, stories, index_rows = articles | DetectReprints(ReprintParams(), prior_index)
 
-How it decides (pure functions below, Beam wiring in ``DetectReprints``):
+How it decides (pure functions in ``transforms.fingerprints`` and ``transforms.clustering``, Beam
+wiring here, in ``DetectReprints``):
 
 1. *Fingerprint* each article: ``textmatch.token_hashes`` (attribution/captions dropped,
    case-fold, punctuation, Vietnamese tone marks unified), word n-gram shingles, a MinHash

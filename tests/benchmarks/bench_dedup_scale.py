@@ -112,7 +112,7 @@ def read_part(path: str):
     yield from pq.read_table(path).to_pylist()
 
 
-def run_once(folder: str, dedup: bool, processes: int, beam_args: list) -> dict:
+def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
     """One pipeline in this process over the Parquet files of ``folder``: its wall-clock and CPU
     seconds and peak RSS MB (counts are printed as they come)."""
     import apache_beam as beam
@@ -130,7 +130,7 @@ def run_once(folder: str, dedup: bool, processes: int, beam_args: list) -> dict:
             | "Read" >> beam.FlatMap(read_part)
         )
         if dedup:
-            rows, stories, index = articles | "Dedup" >> DetectReprints(ReprintParams(processes=processes))
+            rows, stories, index = articles | "Dedup" >> DetectReprints(ReprintParams(**params))
             counted = {"articles": rows, "stories": stories, "index": index}
         else:
             counted = {"articles": articles}
@@ -143,9 +143,9 @@ def run_once(folder: str, dedup: bool, processes: int, beam_args: list) -> dict:
             "peak_rss_mb": usage[0].ru_maxrss / 1024}
 
 
-def measure(folder: str, dedup: bool, processes: int, beam_args: list) -> dict:
+def measure(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
     """run_once in a fresh process (so peak memory is per run)."""
-    cmd = [sys.executable, __file__, "--one", folder, "--processes", str(processes), *(["--dedup"] if dedup else []),
+    cmd = [sys.executable, __file__, "--one", folder, "--params", json.dumps(params), *(["--dedup"] if dedup else []),
            "--", *beam_args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     result, counts = {}, {}
@@ -165,13 +165,16 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="FnApiRunner worker processes")
     parser.add_argument("--processes", type=int, default=1,
                         help="fingerprinting processes (dedup.processes), and processes writing the articles")
+    parser.add_argument("--lsh-shards", type=int, help="dedup.lsh_shards (default: ReprintParams')")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--dedup", action="store_true", help=argparse.SUPPRESS)
     args, beam_args = parser.parse_known_args(argv)
     beam_args = [a for a in beam_args if a != "--"]
     if args.one:
-        print(json.dumps(run_once(args.one, args.dedup, args.processes, beam_args)), flush=True)
+        print(json.dumps(run_once(args.one, args.dedup, json.loads(args.params), beam_args)), flush=True)
         return 0
+    params = {"processes": args.processes, **({"lsh_shards": args.lsh_shards} if args.lsh_shards else {})}
     if not MANIFEST.exists():
         print(f"skipped: {MANIFEST} is absent (see ../shared/data/README.md)")
         return 0
@@ -183,7 +186,7 @@ def main(argv=None) -> int:
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix=f"dedup-scale-{size}-") as folder:
             write_articles(size, folder, args.processes)
-            base, full = (measure(folder, dedup, args.processes, beam_args) for dedup in (False, True))
+            base, full = (measure(folder, dedup, params, beam_args) for dedup in (False, True))
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
         growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""
