@@ -132,13 +132,13 @@ class PoolStep(beam.DoFn):
     With ``params.processes`` > 1 the calls run in a pool of that many spawned processes (which
     import those modules, not Beam), shared by every step: for runs where one process runs the
     whole pipeline (the in-process FnApiRunner); with 1, in the worker itself (Dataflow runs a
-    worker process per core already).  In flight: two calls per process plus one per shard, as
-    ``BatchByShard`` fills its shards' batches at about the same time (a smaller window makes the
-    worker wait on that burst instead of reading on while the pool works through it)."""
+    worker process per core already).  In flight: two calls per process, plus ``burst`` (steps
+    fed by ``BatchByShard``, which fills its shards' batches at about the same time, take one
+    per shard: the worker then reads on while the pool works through the burst)."""
 
-    def __init__(self, fn, params: ReprintParams, *args):
+    def __init__(self, fn, params: ReprintParams, *args, burst: int = 0):
         super().__init__()
-        self.fn, self.params, self.args = fn, params, args
+        self.fn, self.params, self.args, self.window = fn, params, args, params.processes * 2 + burst
 
     def setup(self):
         self.pool = None
@@ -155,7 +155,7 @@ class PoolStep(beam.DoFn):
             yield from _outputs(self.fn(element, self.params, *self.args))
             return
         self.pending.append(self.pool.executor.submit(self.fn, element, self.params, *self.args))
-        if len(self.pending) > self.params.processes * 2 + self.params.lsh_shards:
+        if len(self.pending) > self.window:
             yield from _outputs(self.pending.popleft().result())
 
     def finish_bundle(self):
@@ -242,10 +242,10 @@ class DetectReprints(beam.PTransform):
         prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
         article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
         prior_batches = prior | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
-        new = article_batches | "Fingerprint" >> beam.ParDo(PoolStep(fingerprint_batch, params)).with_outputs(
+        new = article_batches | "Fingerprint" >> beam.ParDo(PoolStep(fingerprint_batch, params, burst=shards)).with_outputs(
             "nodes", "match", "bands", "articles"
         )
-        old = prior_batches | "PriorNodes" >> beam.ParDo(PoolStep(prior_nodes, params)).with_outputs(
+        old = prior_batches | "PriorNodes" >> beam.ParDo(PoolStep(prior_nodes, params, burst=shards)).with_outputs(
             "match", "bands"
         )
         candidates = {
