@@ -218,7 +218,8 @@ class _Outbox:
         self.batches[(tag, shard_of(key, self.shards))].append(item)
 
     def count(self, name: str, increment: int = 1):
-        self.counters[name] += increment
+        if increment:  # a counter is reported only once something happened
+            self.counters[name] += increment
 
     def pairs(self) -> list:
         batches = [(tag, (shard, pack(items))) for (tag, shard), items in self.batches.items()]
@@ -238,12 +239,14 @@ def candidate_requests(group: tuple, params: ReprintParams) -> list:
 def send_nodes(group: tuple, params: ReprintParams) -> list:
     """Each requested node of a shard, to the shard of the article that asked for it."""
     _, groups = group
+    requested = [np.frombuffer(r, dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
+    if not requested:  # no candidate pair asks for this shard's nodes: skip unpacking them
+        return []
     nodes = defaultdict(list)
     for node in unpacked([*groups["nodes"], *groups["prior_nodes"]]):
         nodes[node["h"]].append(node)
-    requested = [np.frombuffer(r, dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
     outbox = _Outbox(params.lsh_shards)
-    for source, target in unique_rows(np.concatenate(requested)).tolist() if requested else ():
+    for source, target in unique_rows(np.concatenate(requested)).tolist():
         for node in nodes.get(source, ()):
             outbox.put(None, target, (target, node))
     return outbox.pairs()

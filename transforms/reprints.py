@@ -152,7 +152,7 @@ class PoolStep(beam.DoFn):
 
     def process(self, element):
         if self.pool is None:
-            yield from _outputs(self.fn(element, self.params, *self.args))
+            yield from _step(element, self.fn, self.params, *self.args)
             return
         self.pending.append(self.pool.executor.submit(self.fn, element, self.params, *self.args))
         if len(self.pending) > self.window:
@@ -168,10 +168,10 @@ class PoolStep(beam.DoFn):
             self.pool = None
 
 
-def _step(element, fn, params: ReprintParams):
-    """A step in the worker itself (``stories``: its rows cost more to pickle back from a pool
-    than to build)."""
-    return _outputs(fn(element, params))
+def _step(element, fn, params: ReprintParams, *args):
+    """A step in the worker itself (also ``stories``: its rows cost more to pickle back from a
+    pool than to build)."""
+    return _outputs(fn(element, params, *args))
 
 
 def _outputs(pairs, wrap=lambda value: value):
