@@ -23,7 +23,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import dataflow, runstate
+from pipelines import dataflow, memory, runstate
 from pipelines.config import Config, ConfigError, SourcesConfig, load_config
 from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
 from transforms import crawlstate
@@ -222,4 +222,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.memory
     sys.exit(main())

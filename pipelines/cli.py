@@ -10,12 +10,18 @@ import sys
 
 importlib.import_module("transforms")  # first: it quiets Beam's import-time GCP warning
 
+from pipelines import memory  # noqa: E402
+
 COMMANDS = {"batch": "pipelines.batch", "watch": "pipelines.watch", "stream": "pipelines.stream"}
+BOUNDED = ("batch", "watch")
 
 
 def main(argv=None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "batch"
+    if from_command_line and command in BOUNDED:
+        memory.restart_keeping_freed_memory(argv)  # in-process runs: see pipelines.memory
     return importlib.import_module(COMMANDS[command]).main(argv)
 
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import batch, runstate
+from pipelines import batch, memory, runstate
 from pipelines.config import ConfigError
 from transforms import crawlstate
 from transforms.files import file_patterns
@@ -74,4 +74,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.memory
     sys.exit(main())

@@ -15,13 +15,16 @@ then count.  The dedup stage's time is the difference of the two runs' wall-cloc
 CPU seconds the difference of their CPU seconds (the process and its children: the
 fingerprinting pool of ``--processes``, ``dedup.processes``, counts once it exits).  Peak memory
 is each run's max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker
-processes are not counted).  The box is shared: timings are noisy.
+processes are not counted).  Like the batch job on an in-process runner, each run has glibc keep
+freed memory for reuse (``pipelines.memory``); ``--malloc-defaults`` runs with glibc's defaults.
+The box is shared: timings are noisy.
 """
 
 import argparse
 import functools
 import json
 import multiprocessing
+import os
 import random
 import resource
 import subprocess
@@ -143,11 +146,16 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
             "peak_rss_mb": usage[0].ru_maxrss / 1024}
 
 
-def measure(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
-    """run_once in a fresh process (so peak memory is per run)."""
+def measure(folder: str, dedup: bool, params: dict, beam_args: list, keep_memory: bool) -> dict:
+    """run_once in a fresh process (so peak memory is per run), with ``KEEP_FREED`` in its
+    environment as the batch job has it on an in-process runner, or glibc's defaults."""
+    from pipelines.memory import KEEP_FREED
+
+    env = {name: value for name, value in os.environ.items() if name not in KEEP_FREED}
     cmd = [sys.executable, __file__, "--one", folder, "--params", json.dumps(params), *(["--dedup"] if dedup else []),
            "--", *beam_args]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={**KEEP_FREED, **env} if keep_memory else env).stdout
     result, counts = {}, {}
     for line in out.splitlines():
         if line.startswith("{"):
@@ -166,6 +174,8 @@ def main(argv=None) -> int:
     parser.add_argument("--processes", type=int, default=1,
                         help="fingerprinting processes (dedup.processes), and processes writing the articles")
     parser.add_argument("--lsh-shards", type=int, help="dedup.lsh_shards (default: ReprintParams')")
+    parser.add_argument("--malloc-defaults", action="store_true",
+                        help="run with glibc's defaults, not pipelines.memory.KEEP_FREED")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--dedup", action="store_true", help=argparse.SUPPRESS)
@@ -186,7 +196,7 @@ def main(argv=None) -> int:
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix=f"dedup-scale-{size}-") as folder:
             write_articles(size, folder, args.processes)
-            base, full = (measure(folder, dedup, params, beam_args) for dedup in (False, True))
+            base, full = (measure(folder, dedup, params, beam_args, not args.malloc_defaults) for dedup in (False, True))
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
         growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""
