@@ -6,8 +6,9 @@ defaults, large buffers are mmapped and unmapped again and free memory at the to
 goes back to the OS, so each stage faults in fresh zeroed pages.  On VMs that hand freed guest
 memory back to the host (free page reporting, as on the 2-core box of our benchmarks) a page
 faulted in again costs ~8x a reused one (11 us against 1.4 us per 4 KB page).  ``KEEP_FREED``
-has glibc keep freed memory and reuse it: a 1M-article dedup run took 199 s instead of 246 s.
-The price: the process stays at its peak size until it exits (a batch run does).
+has glibc keep freed memory and reuse it: reading and deduplicating 1M articles took 196-200 s
+instead of 245-248 s.  The price: the process stays at its peak size until it exits (a batch run
+does).
 
 glibc reads these settings only at start-up, so ``restart_keeping_freed_memory`` runs the
 command again with them, once; settings already in the environment are kept as they are.
