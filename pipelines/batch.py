@@ -24,6 +24,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines import dataflow, memory, runstate
+from pipelines.memory import DEFAULT_RUNNER
 from pipelines.config import Config, ConfigError, SourcesConfig, load_config
 from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
 from transforms import crawlstate
@@ -37,7 +38,6 @@ from transforms.warc import ReadWarc
 from transforms.write import TableSpec, WriteTable
 
 SAMPLE_PAGES = Path(__file__).parent / "sample" / "pages"
-DEFAULT_RUNNER = "FnApiRunner"
 
 ARTICLES_SPEC = TableSpec("articles", ARTICLES, ("article_id",))
 STORIES_SPEC = TableSpec("stories", STORIES, ("story_id",))

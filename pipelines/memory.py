@@ -24,14 +24,15 @@ KEEP_FREED = {
     "MALLOC_MMAP_THRESHOLD_": str(4 << 30),  # buffers up to 4 GB come from the heap, so freed ones are reused
     "MALLOC_TOP_PAD_": str(256 << 20),  # grow the heap 256 MB at a time
 }
-IN_PROCESS_RUNNERS = frozenset({"FnApiRunner", "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner"})
+DEFAULT_RUNNER = "FnApiRunner"  # a local batch job's runner (Beam's DirectRunner would first try to download Prism)
+IN_PROCESS_RUNNERS = frozenset({DEFAULT_RUNNER, "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner"})
 
 
 def runs_in_process(beam_args: list) -> bool:
     """Whether a job with these flags runs on a runner inside this process (the default)."""
     runner = argparse.ArgumentParser(add_help=False)
     runner.add_argument("--runner")
-    return (runner.parse_known_args(beam_args)[0].runner or "FnApiRunner") in IN_PROCESS_RUNNERS
+    return (runner.parse_known_args(beam_args)[0].runner or DEFAULT_RUNNER) in IN_PROCESS_RUNNERS
 
 
 def restart_keeping_freed_memory(beam_args: list) -> None:
