@@ -37,11 +37,15 @@ def runs_in_process(beam_args: list) -> bool:
 
 def restart_keeping_freed_memory(beam_args: list) -> None:
     """Re-run this command (``sys.orig_argv``) with ``KEEP_FREED`` in its environment when its
-    job runs in-process on glibc and the settings are not all there yet; else return."""
+    job runs in-process on glibc and the settings are not all there yet; else (or when the
+    restart itself fails) return, and the job runs with glibc's defaults."""
     if platform.libc_ver()[0] != "glibc" or not runs_in_process(beam_args):
         return
     if all(name in os.environ for name in KEEP_FREED):
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, sys.orig_argv, {**KEEP_FREED, **os.environ})
+    try:
+        os.execve(sys.executable, sys.orig_argv, {**KEEP_FREED, **os.environ})
+    except OSError:  # e.g. an embedded interpreter without an executable: slower, not broken
+        return

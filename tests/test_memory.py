@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines import memory
 from pipelines.memory import KEEP_FREED, runs_in_process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,3 +65,12 @@ def test_runs_in_process():
     assert runs_in_process(["--input", "x", "--runner", "DirectRunner"])
     assert not runs_in_process(["--runner=DataflowRunner", "--project", "p"])
     assert not runs_in_process(["--runner=DaskRunner"])
+
+
+@glibc_only
+def test_a_failed_restart_runs_the_job_with_the_defaults(monkeypatch, tmp_path):
+    for name in KEEP_FREED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    memory.restart_keeping_freed_memory([])  # returns instead of raising
+    assert not any(name in os.environ for name in KEEP_FREED)
