@@ -19,7 +19,7 @@ COPY configs configs
 # The import compiles the token pass (numba) into the installed package's cache, so workers
 # load it instead of compiling it at start-up (-I: the installed package, not ./transforms).
 RUN pip install --no-cache-dir . && pip check \
-    && python -I -c "from transforms.textmatch import token_hashes; token_hashes(['warm'])"
+    && python -I -c "from transforms.dedup.textmatch import token_hashes; token_hashes(['warm'])"
 
 # The Flex Template launcher runs this file with the template's parameters as flags.
 # Dependencies are already installed in this image, so no requirements or setup file is staged.

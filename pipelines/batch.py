@@ -1,214 +1,28 @@
-"""Bounded pipeline: sources -> extract -> dedup -> stories -> Parquet tables.
+"""``newsbeam [batch]``: one run over everything given, safe to kill at any moment.
 
     python -m pipelines.batch --input 'pages/**/*.html' --output out --config configs/default.yaml
 
-Any other flag is a Beam pipeline option (``--runner``, ``--direct_num_workers`` ...).  Locally the
-runner defaults to the FnApiRunner (Beam's DirectRunner would first try to download Prism).
-With no arguments the job runs on the bundled sample.
+Runs the bounded job of ``pipelines.bounded`` inside the run lifecycle of ``pipelines.runstate``.
+Any other flag is a Beam pipeline option (``--runner``, ``--direct_num_workers`` ...).  With no
+arguments the job runs on the bundled sample.
 """
 
-import argparse
 import sys
-import time
-import uuid
-from collections import Counter
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Optional
 
-import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-
-from pipelines import dataflow, memory, runstate
-from pipelines.memory import DEFAULT_RUNNER
-from pipelines.config import Config, ConfigError, SourcesConfig, load_config
-from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
-from transforms import crawlstate
-from transforms.crawl import CrawlWeb, pending_updates_path, write_updates
-from transforms.dedup import DedupByUrl
-from transforms.extract import Extract
-from transforms.fetch import FetchConfig
-from transforms.reprints import DetectReprints
-from transforms.files import ReadHtmlFiles, file_patterns
-from transforms.warc import ReadWarc
-from transforms.write import TableSpec, WriteTable
-
-SAMPLE_PAGES = Path(__file__).parent / "sample" / "pages"
-
-ARTICLES_SPEC = TableSpec("articles", ARTICLES, ("article_id",))
-STORIES_SPEC = TableSpec("stories", STORIES, ("story_id",))
-FAILURES_SPEC = TableSpec("failures", FAILURES, ("source", "stage", "error_type"))
-STORY_INDEX_SPEC = TableSpec("story_index", STORY_INDEX, ("article_id",))
-
-
-@dataclass(frozen=True)
-class RunContext:
-    run_id: str
-    ingest_date: str
-    output: str
-
-
-def new_run_context(output: str, now: Optional[datetime] = None) -> RunContext:
-    now = now or datetime.now(timezone.utc)
-    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    return RunContext(run_id=run_id, ingest_date=f"{now:%Y-%m-%d}", output=output)
-
-
-def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchConfig, crawl_state: dict):
-    """Every configured source as raw pages, plus their failures and (for web sources) state updates."""
-    outputs, updates = [], None
-    if sources.html:
-        outputs.append(pipeline | "ReadHtml" >> ReadHtmlFiles(sources.html))
-    for i, pattern in enumerate(sources.warc):
-        outputs.append(pipeline | f"ReadWarc{i}" >> ReadWarc(pattern))
-    if sources.fetches():
-        pages, failures, updates = pipeline | "CrawlWeb" >> CrawlWeb(fetch, sources.feeds, sources.url_lists, crawl_state)
-        outputs.append((pages, failures))
-    pages = [pages for pages, _ in outputs] | "AllPages" >> beam.Flatten()
-    return pages, [failures for _, failures in outputs], updates
-
-
-def read_story_index(pipeline: beam.Pipeline, root: str):
-    """The story index earlier runs wrote under ``root`` (None on the first run)."""
-    pattern = FileSystems.join(root, STORY_INDEX_SPEC.name, "*", "part-*.parquet")
-    if not FileSystems.match([pattern])[0].metadata_list:
-        return None
-    return pipeline | "ReadStoryIndex" >> beam.io.ReadFromParquet(pattern)
-
-
-def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, crawl_state: dict) -> None:
-    """Wire the batch job onto ``pipeline``."""
-    pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state)
-    extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
-    articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
-    prior_index = read_story_index(pipeline, run.output)
-    story_articles, stories, index_rows = articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
-    failures = (
-        (*failure_sets, extract_failures, dup_failures)
-        | "AllFailures" >> beam.Flatten()
-        | "CountFailures" >> beam.Map(count_failure)
-    )
-
-    shards = config.output.shards
-    for label, spec, rows in (
-        ("Articles", ARTICLES_SPEC, story_articles),
-        ("StoriesTable", STORIES_SPEC, stories),
-        ("Failures", FAILURES_SPEC, failures),
-        ("StoryIndex", STORY_INDEX_SPEC, index_rows),
-    ):
-        rows | f"Write{label}" >> WriteTable(spec, run.output, run.run_id, run.ingest_date, shards)
-    if updates is not None:
-        path = pending_updates_path(run.output, run.run_id)
-        (
-            updates
-            | "CollectStateUpdates" >> beam.combiners.ToList()
-            | "WriteStateUpdates" >> beam.Map(write_updates, path)
-        )
-
-
-def count_failure(row: dict) -> dict:
-    Metrics.counter("failures", f"{row['stage']}.{row['error_type']}").inc()
-    return row
-
-
-def run_summary(result, elapsed_s: float) -> dict:
-    """Counts from the job's metrics: rows written per table, failures by stage.reason, pages/s."""
-    counters = result.metrics().query(MetricsFilter())["counters"]
-    written = Counter()
-    failure_reasons = Counter()
-    for counter in counters:
-        name, value = counter.key.metric, counter.committed or counter.attempted or 0
-        if name.namespace == "write":
-            written[name.name] += value
-        elif name.namespace == "failures":
-            failure_reasons[name.name] += value
-    articles, stories, failures = written["articles"], written["stories"], written["failures"]
-    return {
-        "articles": articles,
-        "stories": stories,
-        "reprint_ratio": round(1 - stories / articles, 4) if articles else 0.0,
-        "failures": failures,
-        "failures_by_reason": dict(sorted(failure_reasons.items())),
-        "pages_per_s": round((articles + failures) / elapsed_s, 2) if elapsed_s else 0.0,
-        "elapsed_s": round(elapsed_s, 2),
-    }
-
-
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", action="append", help="glob or folder of HTML files (repeatable)")
-    parser.add_argument("--warc", action="append", help="glob of WARC/ARC files (repeatable)")
-    parser.add_argument("--feed", action="append", help="RSS/Atom feed URL (repeatable)")
-    parser.add_argument("--url-list", action="append", help="glob of URL-list files (repeatable)")
-    parser.add_argument("--output", help="output root (local path or gs://...)")
-    parser.add_argument("--config", help="YAML configuration (see configs/default.yaml)")
-    return parser.parse_known_args(argv)
-
-
-def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext, PipelineOptions]:
-    """Configuration (file + flags), a new run context and the Beam options; inputs that match
-    nothing are an error unless ``allow_empty_inputs`` (watch mode waits for files to arrive)."""
-    args, beam_args = parse_args(argv)
-    config = load_config(args.config)
-    sources = replace(
-        config.sources,
-        html=tuple(args.input or config.sources.html),
-        warc=tuple(args.warc or config.sources.warc),
-        feeds=tuple(args.feed or config.sources.feeds),
-        url_lists=tuple(args.url_list or config.sources.url_lists),
-    )
-    if not (sources.html or sources.warc or sources.fetches()):
-        sources = replace(sources, html=(str(SAMPLE_PAGES),))
-    output = replace(config.output, root=args.output or config.output.root)
-    config = replace(config, sources=sources, output=output)
-    for item in sources.html:
-        if not allow_empty_inputs and not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):
-            raise ConfigError(f"no input files match {item}")
-    for pattern in (*sources.warc, *sources.url_lists):
-        if not allow_empty_inputs and not FileSystems.match([pattern])[0].metadata_list:
-            raise ConfigError(f"no files match {pattern}")
-    options = PipelineOptions(beam_args)
-    if options.view_as(StandardOptions).runner is None:
-        options.view_as(StandardOptions).runner = DEFAULT_RUNNER
-    return config, new_run_context(output.root), options
-
-
-def execute(config: Config, run: RunContext, options: PipelineOptions, state: dict) -> dict:
-    """Build the job, run it to completion and return its summary (or, for jobs the Dataflow
-    runner only translates, the translation's summary)."""
-    started = time.monotonic()
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config, run, state)
-    result = pipeline.run()
-    if dataflow.translated_only(options):
-        return {"run_id": run.run_id, "output": run.output, **dataflow.translation_summary(pipeline.runner, options)}
-    result.wait_until_finish()
-    return {"run_id": run.run_id, "output": run.output, **run_summary(result, time.monotonic() - started)}
+from pipelines import bounded, runstate
+from pipelines.config import ConfigError
+from pipelines.runners import dataflow, memory
 
 
 def run(argv=None) -> dict:
-    """Run the batch job to completion (kill-safe, see ``pipelines.runstate``); returns the run summary."""
-    config, run_ctx, options = prepare(argv)
+    """Run the batch job to completion; returns the run summary."""
+    config, run_ctx, options = bounded.prepare(argv)
     if dataflow.translated_only(options):
-        return execute(config, run_ctx, options, crawlstate.load_state(run_ctx.output))
+        return bounded.execute(config, run_ctx, options, runstate.load_state(run_ctx.output))
     state = runstate.begin_run(run_ctx.output, run_ctx.run_id)
-    summary = execute(config, run_ctx, options, state)
+    summary = bounded.execute(config, run_ctx, options, state)
     runstate.commit_run(run_ctx.output, run_ctx.run_id, state)
     return summary
-
-
-def format_summary(summary: dict) -> str:
-    reasons = ", ".join(f"{k}={v}" for k, v in summary["failures_by_reason"].items()) or "none"
-    return (
-        f"run {summary['run_id']} -> {summary['output']}\n"
-        f"  articles {summary['articles']}, stories {summary['stories']}, reprint ratio {summary['reprint_ratio']:.1%}\n"
-        f"  failures {summary['failures']} ({reasons})\n"
-        f"  {summary['pages_per_s']} pages/s over {summary['elapsed_s']} s"
-    )
 
 
 def main(argv=None) -> int:
@@ -217,10 +31,10 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(dataflow.format_translation(summary) if "translated_only" in summary else format_summary(summary))
+    print(dataflow.format_translation(summary) if "translated_only" in summary else bounded.format_summary(summary))
     return 0
 
 
 if __name__ == "__main__":
-    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.memory
+    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.runners.memory
     sys.exit(main())

@@ -10,7 +10,7 @@ import sys
 
 importlib.import_module("transforms")  # first: it quiets Beam's import-time GCP warning
 
-from pipelines import memory  # noqa: E402
+from pipelines.runners import memory  # noqa: E402
 
 COMMANDS = {"batch": "pipelines.batch", "watch": "pipelines.watch", "stream": "pipelines.stream"}
 BOUNDED = ("batch", "watch")
@@ -21,7 +21,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "batch"
     if from_command_line and command in BOUNDED:
-        memory.restart_keeping_freed_memory(argv)  # in-process runs: see pipelines.memory
+        memory.restart_keeping_freed_memory(argv)  # in-process runs: see pipelines.runners.memory
     return importlib.import_module(COMMANDS[command]).main(argv)
 
 

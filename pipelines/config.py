@@ -10,9 +10,9 @@ from typing import Any, Optional, get_type_hints
 
 import yaml
 
-from transforms.extract import ExtractConfig
-from transforms.fetch import FetchConfig
-from transforms.fingerprints import ReprintParams
+from transforms.dedup.rules import DedupConfig
+from transforms.extract.articles import ExtractConfig
+from transforms.fetch.client import FetchConfig
 
 
 class ConfigError(ValueError):
@@ -41,7 +41,7 @@ class Config:
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
-    dedup: ReprintParams = field(default_factory=ReprintParams)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

@@ -1,12 +1,17 @@
-"""Run lifecycle that makes every run safe to kill at any moment.
+"""Everything a run keeps between runs, and the lifecycle that makes every run safe to kill.
 
-All state shared between runs lives in one JSON document (``transforms.crawlstate``: feed
-validators, settled URLs, entries to retry, input files already ingested) plus one key here,
-``pending_run``.  A run
+The state lives under ``<output>/_state/``: one JSON document (``crawl_state.json``: the crawl
+state of ``transforms.fetch.crawl_state``, the input files already ingested under ``files``, and
+``pending_run``) plus, while a run is going, its crawl updates (``pending/<run_id>.json``).  The
+story index is a table of its own (``story_index/``, written with the other tables).  Files are
+read and written through Beam's ``FileSystems`` (local paths and ``gs://`` alike); the document
+is replaced atomically (temporary name, then rename), so a crash leaves the previous one intact.
+
+A run
 
 1. rolls back the run a crash left pending (deletes its ``part-<run_id>-*`` files in every table),
 2. records itself as pending,
-3. writes its tables (deterministic file names, atomic renames),
+3. writes its tables (deterministic file names, atomic renames) and its crawl updates,
 4. commits: one atomic state write that adds what it ingested, forgets settled URLs older than
    ``SEEN_RETENTION`` (feeds list entries for days, not months) and clears ``pending_run``.
 
@@ -14,16 +19,80 @@ A crash before 4 leaves its inputs unrecorded, so the next run (after the rollba
 them again: no row is lost and none is written twice.
 """
 
+import json
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Optional
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms import crawlstate
-from transforms.crawl import merge_updates, pending_updates_path, read_updates
+from transforms.fetch import crawl_state
 
-
+STATE_FILE = ("_state", "crawl_state.json")
 SEEN_RETENTION = timedelta(days=90)  # settled URLs older than this leave the state: it stays bounded
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    ingest_date: str
+    output: str
+
+
+def new_run_context(output: str, now: Optional[datetime] = None) -> RunContext:
+    now = now or datetime.now(timezone.utc)
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return RunContext(run_id=run_id, ingest_date=f"{now:%Y-%m-%d}", output=output)
+
+
+# ---------------------------------------------------------------------------- the state document
+
+
+def state_path(root: str) -> str:
+    return FileSystems.join(root, *STATE_FILE)
+
+
+def load_state(root: str) -> dict:
+    """The saved state under ``root``, or an empty one on the first run."""
+    path = state_path(root)
+    if not FileSystems.exists(path):
+        return crawl_state.empty_state()
+    with FileSystems.open(path) as handle:
+        saved = json.loads(handle.read().decode("utf-8"))
+    return {**crawl_state.empty_state(), **saved}
+
+
+def save_state(root: str, state: dict) -> None:
+    """Write ``state`` under ``root`` atomically (temporary file + rename)."""
+    path = state_path(root)
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    with FileSystems.create(temporary) as handle:
+        handle.write(json.dumps(state, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8"))
+    FileSystems.rename([temporary], [path])
+
+
+# ---------------------------------------------------------------------------- a run's crawl updates
+
+
+def pending_updates_path(root: str, run_id: str) -> str:
+    return FileSystems.join(root, "_state", "pending", f"{run_id}.json")
+
+
+def write_updates(updates: list, path: str) -> str:
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(sorted(updates, key=json.dumps), ensure_ascii=False).encode("utf-8"))
+    return path
+
+
+def read_updates(path: str) -> list:
+    if not FileSystems.exists(path):
+        return []
+    with FileSystems.open(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
+# ---------------------------------------------------------------------------- the lifecycle
 
 
 def run_files(root: str, run_id: str) -> list:
@@ -38,14 +107,14 @@ def run_files(root: str, run_id: str) -> list:
 
 def begin_run(root: str, run_id: str) -> dict:
     """Roll back a run left pending by a crash, record ``run_id`` as pending; returns the state."""
-    state = crawlstate.load_state(root)
+    state = load_state(root)
     aborted = state.get("pending_run")
     if aborted:
         files = run_files(root, aborted)
         if files:
             FileSystems.delete(files)
     state = {**state, "pending_run": run_id}
-    crawlstate.save_state(root, state)
+    save_state(root, state)
     return state
 
 
@@ -53,11 +122,12 @@ def commit_run(root: str, run_id: str, state: dict, ingested_files: Iterable[str
     """Fold the finished run's crawl updates and ingested input files into the state, atomically."""
     now = datetime.now(timezone.utc)
     updates_path = pending_updates_path(root, run_id)
-    state = crawlstate.forget_seen_before(merge_updates(state, read_updates(updates_path), now), now - SEEN_RETENTION)
+    state = crawl_state.merge_updates(state, read_updates(updates_path), now)
+    state = crawl_state.forget_seen_before(state, now - SEEN_RETENTION)
     files = dict(state.get("files", {}))
     files.update((path, now.isoformat()) for path in ingested_files if path not in files)
     state = {**state, "files": files, "pending_run": None}
-    crawlstate.save_state(root, state)
+    save_state(root, state)
     if FileSystems.exists(updates_path):
         FileSystems.delete([updates_path])
     return state

@@ -7,7 +7,7 @@
 Sources: feeds polled every ``--poll_interval_s`` (``PeriodicImpulse``) and a Pub/Sub subscription
 whose messages are either a URL (fetched) or a page's HTML (attribute ``url`` = where it was served
 from).  URL entries pass a first-seen filter (``--ttl_days``), are fetched politely, extracted, and
-assigned to stories by ``transforms.streaming.AssignStories`` (the batch reprint rules with state
+assigned to stories by ``transforms.dedup.stream.AssignStories`` (the batch reprint rules with state
 bounded by the TTL).  Tables (``articles``, ``stories``, ``failures``) are written per event-time
 window of ``--window_s`` seconds by ``WriteWindowedTable``: append-only, with ``row_kind``/``row_at``
 saying why and when a row was written (the latest row per id is the current state).
@@ -26,26 +26,26 @@ from datetime import datetime, timezone
 from typing import Optional
 
 import apache_beam as beam
-from apache_beam.io.gcp.pubsub import ReadFromPubSub, parse_subscription
+from apache_beam.io.gcp.pubsub import parse_subscription
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.window import FixedWindows, GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
-from pipelines import dataflow
-from pipelines.batch import FAILURES_SPEC, count_failure
 from pipelines.config import Config, ConfigError, load_config
-from schemas.tables import STREAM_ARTICLES, STREAM_STORIES
-from transforms.extract import Extract
-from transforms.feeds import ParseFeeds, url_entry
-from transforms.fetch import FetchConfig, FetchFeeds, FetchPages
-from transforms.records import FAILURES, failure, raw_page
-from transforms.streaming import AssignStories, FirstSeenUrls
-from transforms.urls import canonical_url, is_http_url
-from transforms.write import TableSpec, WriteWindowedTable
+from pipelines.runners import dataflow
+from schemas.tables import FAILURES, STREAM_ARTICLES, STREAM_STORIES
+from transforms.dedup.stream import AssignStories
+from transforms.extract.articles import Extract
+from transforms.fetch.client import FetchConfig
+from transforms.fetch.first_seen import FirstSeenUrls
+from transforms.fetch.polite import FetchFeeds, FetchPages
+from transforms.sinks.parquet import WriteWindowedTable
+from transforms.sinks.tables import CollectFailures, write_tables
+from transforms.sources.feeds import ParseFeeds
+from transforms.sources.pubsub import ReadPubSubMessages
+from transforms.windowing import FlattenInto
 
-ARTICLES_SPEC = TableSpec("articles", STREAM_ARTICLES, ("article_id", "row_at"))
-STORIES_SPEC = TableSpec("stories", STREAM_STORIES, ("story_id", "row_at"))
 LOCAL_RUNNERS = {"directrunner", "fnapirunner", "bundlebaseddirectrunner", "prismrunner"}
 
 
@@ -69,30 +69,6 @@ def new_run_id(now: Optional[datetime] = None) -> str:
 # ---------------------------------------------------------------------------- sources
 
 
-def parse_message(message, subscription: str):
-    """A Pub/Sub message -> a URL entry, a raw page (tagged "pages") or a failure.
-
-    The payload is either one http(s) URL or a page's HTML (attributes: ``url`` where it was
-    served from, ``charset``); anything else is an ``UnrecognisedMessage`` failure."""
-    data, attributes = message.data or b"", message.attributes or {}
-    source = attributes.get("url") or f"{subscription}#{message.message_id}"
-    stripped = data.strip()
-    if stripped.startswith(b"<"):
-        url = canonical_url(attributes.get("url")) if is_http_url(attributes.get("url")) else None
-        fetched_at = message.publish_time or None
-        yield beam.pvalue.TaggedOutput(
-            "pages", raw_page(source, data, url=url, fetched_at=fetched_at, charset=attributes.get("charset"))
-        )
-        return
-    text = stripped.decode("utf-8", errors="replace")
-    if is_http_url(text) and not any(c.isspace() for c in text):
-        yield url_entry(canonical_url(text), f"{subscription}#{message.message_id}")
-        return
-    yield beam.pvalue.TaggedOutput(
-        FAILURES, failure(source, "pubsub", "UnrecognisedMessage", f"neither a URL nor HTML: {text[:200]!r}")
-    )
-
-
 def read_sources(pipeline: beam.Pipeline, settings: StreamSettings, fetch: FetchConfig) -> tuple:
     """The unbounded sources: (URL entry PCollections, raw page PCollections, failure PCollections)."""
     entries, pages, failures = [], [], []
@@ -109,31 +85,11 @@ def read_sources(pipeline: beam.Pipeline, settings: StreamSettings, fetch: Fetch
         entries.append(feed_entries)
         failures += [fetch_failures, feed_failures]
     if settings.subscription:
-        messages = (
-            pipeline
-            | "ReadPubSub" >> ReadFromPubSub(subscription=settings.subscription, with_attributes=True)
-            | "ParseMessages"
-            >> beam.FlatMap(parse_message, settings.subscription).with_outputs("pages", FAILURES, main="entries")
-        )
-        entries.append(messages.entries)
-        pages.append(messages.pages)
-        failures.append(messages[FAILURES])
+        message_entries, message_pages, message_failures = pipeline | "PubSub" >> ReadPubSubMessages(settings.subscription)
+        entries.append(message_entries)
+        pages.append(message_pages)
+        failures.append(message_failures)
     return entries, pages, failures
-
-
-class FlattenInto(beam.PTransform):
-    """Flatten PCollections of different windowing, each first put into ``windowfn``."""
-
-    def __init__(self, windowfn):
-        super().__init__()
-        self.windowfn = windowfn
-
-    def _extract_input_pvalues(self, pvalueish):  # a list of PCollections, as for Flatten
-        return tuple(pvalueish), tuple(pvalueish)
-
-    def expand(self, pcolls):
-        windowed = [p | f"Window{i}" >> beam.WindowInto(self.windowfn) for i, p in enumerate(pcolls)]
-        return windowed | "Flatten" >> beam.Flatten()
 
 
 # ---------------------------------------------------------------------------- pipeline
@@ -155,18 +111,11 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, settings: StreamSett
         page_sets, failure_sets = [*page_sets, fetched], [*failure_sets, fetch_failures]
     articles, extract_failures = page_sets | "AllPages" >> FlattenInto(windows) | "Extract" >> Extract(config.extract)
     rows, stories, dup_failures = articles | "Stories" >> AssignStories(config.dedup, settings.ttl_s)
-    failures = (
-        [*failure_sets, extract_failures, dup_failures]
-        | "AllFailures" >> FlattenInto(windows)
-        | "CountFailures" >> beam.Map(count_failure)
+    failures = [*failure_sets, extract_failures, dup_failures] | "Failures" >> CollectFailures(windows)
+    write_tables(
+        [(STREAM_ARTICLES, rows), (STREAM_STORIES, stories), (FAILURES, failures)],
+        lambda spec: WriteWindowedTable(spec, settings.output, settings.run_id, settings.window_s, config.output.shards),
     )
-    shards = config.output.shards
-    for label, spec, table_rows in (
-        ("Articles", ARTICLES_SPEC, rows),
-        ("StoriesTable", STORIES_SPEC, stories),
-        ("Failures", FAILURES_SPEC, failures),
-    ):
-        table_rows | f"Write{label}" >> WriteWindowedTable(spec, settings.output, settings.run_id, settings.window_s, shards)
 
 
 # ---------------------------------------------------------------------------- command line

@@ -17,10 +17,10 @@ from dataclasses import replace
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import batch, memory, runstate
+from pipelines import bounded, runstate
 from pipelines.config import ConfigError
-from transforms import crawlstate
-from transforms.files import file_patterns
+from pipelines.runners import memory
+from transforms.sources.files import file_patterns
 
 
 def matching_files(patterns) -> list:
@@ -33,15 +33,15 @@ def watch_round(config, options) -> dict:
     """One incremental run over the files and web entries not ingested yet; None if nothing is new."""
     root = config.output.root
     sources = config.sources
-    ingested = crawlstate.load_state(root).get("files", {})
+    ingested = runstate.load_state(root).get("files", {})
     new_html = [p for p in matching_files(file_patterns(sources.html)) if p not in ingested] if sources.html else []
     new_warc = [p for p in matching_files(sources.warc) if p not in ingested] if sources.warc else []
     if not (new_html or new_warc or sources.fetches()):
         return None
     round_config = replace(config, sources=replace(sources, html=tuple(new_html), warc=tuple(new_warc)))
-    run_ctx = batch.new_run_context(root)
+    run_ctx = runstate.new_run_context(root)
     state = runstate.begin_run(root, run_ctx.run_id)
-    summary = batch.execute(round_config, run_ctx, options, state)
+    summary = bounded.execute(round_config, run_ctx, options, state)
     runstate.commit_run(root, run_ctx.run_id, state, [*new_html, *new_warc])
     return summary
 
@@ -57,7 +57,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args, rest = parse_args(argv)
     try:
-        config, _, options = batch.prepare(rest, allow_empty_inputs=True)
+        config, _, options = bounded.prepare(rest, allow_empty_inputs=True)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -67,12 +67,12 @@ def main(argv=None) -> int:
         started = time.monotonic()
         summary = watch_round(config, options)
         done += 1
-        print(batch.format_summary(summary) if summary else "nothing new", flush=True)
+        print(bounded.format_summary(summary) if summary else "nothing new", flush=True)
         if rounds is None or done < rounds:
             time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
     return 0
 
 
 if __name__ == "__main__":
-    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.memory
+    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.runners.memory
     sys.exit(main())

@@ -1,17 +1,27 @@
-"""Pyarrow schemas of every table the pipeline writes: the only place columns are defined.
+"""Every table the pipeline writes: its name, pyarrow schema and row order, defined once.
 
 Tables are append-only event tables, Hive-partitioned by ``ingest_date`` (the partition
 column lives in the folder name, not in the files).  Bump ``SCHEMA_VERSION`` whenever a
 column is added, removed or changes type; every row carries the version it was written with.
 """
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 SCHEMA_VERSION = 1
 
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # the table's folder under the output root
+    schema: pa.Schema
+    sort_by: tuple  # columns that order rows within a file and pick a row's file shard
+
+
 _UTC = pa.timestamp("us", tz="UTC")
 
-ARTICLES = pa.schema(
+_ARTICLES = pa.schema(
     [
         pa.field("article_id", pa.string(), nullable=False),
         pa.field("url", pa.string()),
@@ -35,7 +45,7 @@ ARTICLES = pa.schema(
     ]
 )
 
-STORIES = pa.schema(
+_STORIES = pa.schema(
     [
         pa.field("story_id", pa.string(), nullable=False),
         pa.field("canonical_article_id", pa.string()),
@@ -49,7 +59,7 @@ STORIES = pa.schema(
     ]
 )
 
-FAILURES = pa.schema(
+_FAILURES = pa.schema(
     [
         pa.field("source", pa.string(), nullable=False),
         pa.field("stage", pa.string(), nullable=False),
@@ -63,13 +73,10 @@ FAILURES = pa.schema(
     ]
 )
 
-TABLES = {"articles": ARTICLES, "stories": STORIES, "failures": FAILURES}
-
-# Reprint-detection state read by the next run (transforms/reprints.py): one row per clustered
+# Reprint-detection state read by the next run (transforms/dedup/batch.py): one row per clustered
 # article, written once (when the article is first clustered); <= 1 KB per row with the defaults
-# (signature 256 B: 128 MinHash minima, 16 bits each; lead band keys 128 B, number sketch <= 128 B,
-# ids and title).
-STORY_INDEX = pa.schema(
+# (docs/scale.md).
+_STORY_INDEX = pa.schema(
     [
         pa.field("article_id", pa.string(), nullable=False),
         pa.field("story_id", pa.string(), nullable=False),
@@ -93,5 +100,12 @@ STORY_INDEX = pa.schema(
 # flag changed, e.g. its original arrived late); row_at: event time of the decision.  The latest
 # row_at per article_id / story_id is the current state.
 _ROW_EVENT = [pa.field("row_kind", pa.string()), pa.field("row_at", _UTC)]
-STREAM_ARTICLES = pa.schema(list(ARTICLES)[:-2] + _ROW_EVENT + list(ARTICLES)[-2:])
-STREAM_STORIES = pa.schema(list(STORIES)[:-2] + _ROW_EVENT[1:] + list(STORIES)[-2:])
+_STREAM_ARTICLES = pa.schema(list(_ARTICLES)[:-2] + _ROW_EVENT + list(_ARTICLES)[-2:])
+_STREAM_STORIES = pa.schema(list(_STORIES)[:-2] + _ROW_EVENT[1:] + list(_STORIES)[-2:])
+
+ARTICLES = TableSpec("articles", _ARTICLES, ("article_id",))
+STORIES = TableSpec("stories", _STORIES, ("story_id",))
+FAILURES = TableSpec("failures", _FAILURES, ("source", "stage", "error_type"))
+STORY_INDEX = TableSpec("story_index", _STORY_INDEX, ("article_id",))
+STREAM_ARTICLES = TableSpec("articles", _STREAM_ARTICLES, ("article_id", "row_at"))
+STREAM_STORIES = TableSpec("stories", _STREAM_STORIES, ("story_id", "row_at"))

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.localweb"]
+pytest_plugins = ["tests.support.localweb"]

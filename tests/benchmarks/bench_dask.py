@@ -1,4 +1,4 @@
-"""Batch job wall time: FnApiRunner (in-process) against ``pipelines.dask_runner.DaskRunner`` on a
+"""Batch job wall time: FnApiRunner (in-process) against ``pipelines.runners.dask_runner.DaskRunner`` on a
 local ``dask.distributed`` cluster (scheduler + N worker processes on loopback).
 
     python tests/benchmarks/bench_dask.py [--workers 2] [--partitions 4] [--corpus sample|aeb]
@@ -61,7 +61,7 @@ def main() -> None:
         with cluster:
             startup_s = time.monotonic() - started
             dask_run, dask_s = timed(
-                [*inputs, "--output", str(out / "dask"), "--runner=pipelines.dask_runner.DaskRunner",
+                [*inputs, "--output", str(out / "dask"), "--runner=pipelines.runners.dask_runner.DaskRunner",
                  f"--dask_client_address={cluster.scheduler_address}", f"--dask_npartitions={args.partitions}"]
             )
         pages = fnapi["articles"] + fnapi["failures"]

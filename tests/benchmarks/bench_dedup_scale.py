@@ -16,7 +16,7 @@ CPU seconds the difference of their CPU seconds (the process and its children: t
 fingerprinting pool of ``--processes``, ``dedup.processes``, counts once it exits).  Peak memory
 is each run's max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker
 processes are not counted).  Like the batch job on an in-process runner, each run has glibc keep
-freed memory for reuse (``pipelines.memory``); ``--malloc-defaults`` runs with glibc's defaults.
+freed memory for reuse (``pipelines.runners.memory``); ``--malloc-defaults`` runs with glibc's defaults.
 The box is shared: timings are noisy.
 """
 
@@ -121,8 +121,8 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from transforms.fingerprints import ReprintParams
-    from transforms.reprints import DetectReprints
+    from transforms.dedup.batch import DetectReprints
+    from transforms.dedup.fingerprints import DedupConfig
 
     started = time.time()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
@@ -133,7 +133,7 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
             | "Read" >> beam.FlatMap(read_part)
         )
         if dedup:
-            rows, stories, index = articles | "Dedup" >> DetectReprints(ReprintParams(**params))
+            rows, stories, index = articles | "Dedup" >> DetectReprints(DedupConfig(**params))
             counted = {"articles": rows, "stories": stories, "index": index}
         else:
             counted = {"articles": articles}
@@ -149,7 +149,7 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
 def measure(folder: str, dedup: bool, params: dict, beam_args: list, keep_memory: bool) -> dict:
     """run_once in a fresh process (so peak memory is per run), with ``KEEP_FREED`` in its
     environment as the batch job has it on an in-process runner, or glibc's defaults."""
-    from pipelines.memory import KEEP_FREED
+    from pipelines.runners.memory import KEEP_FREED
 
     env = {name: value for name, value in os.environ.items() if name not in KEEP_FREED}
     cmd = [sys.executable, __file__, "--one", folder, "--params", json.dumps(params), *(["--dedup"] if dedup else []),
@@ -173,9 +173,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="FnApiRunner worker processes")
     parser.add_argument("--processes", type=int, default=1,
                         help="fingerprinting processes (dedup.processes), and processes writing the articles")
-    parser.add_argument("--lsh-shards", type=int, help="dedup.lsh_shards (default: ReprintParams')")
+    parser.add_argument("--lsh-shards", type=int, help="dedup.lsh_shards (default: DedupConfig')")
     parser.add_argument("--malloc-defaults", action="store_true",
-                        help="run with glibc's defaults, not pipelines.memory.KEEP_FREED")
+                        help="run with glibc's defaults, not pipelines.runners.memory.KEEP_FREED")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--dedup", action="store_true", help=argparse.SUPPRESS)

@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from pipelines import batch  # noqa: E402
-from transforms.extract import ExtractConfig, _DATE_PARAMS  # noqa: E402
-from transforms.normalize import clean_text, word_count  # noqa: E402
+from transforms.extract.articles import _DATE_PARAMS, ExtractConfig  # noqa: E402
+from transforms.extract.metadata import clean_text, word_count  # noqa: E402
 
 TARBALL = REPO.parent / "shared" / "data" / "extraction" / "trafilatura-eval" / "trafilatura-tests-eval-cache.tar.gz"
 

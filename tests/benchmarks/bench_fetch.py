@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import apache_beam as beam  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
-from tests.localweb import LocalWeb, Reply  # noqa: E402
-from transforms.fetch import FetchConfig, FetchPages  # noqa: E402
+from tests.support.localweb import LocalWeb, Reply  # noqa: E402
+from transforms.fetch.client import FetchConfig  # noqa: E402
+from transforms.fetch.polite import FetchPages  # noqa: E402
 
 PAGE = ("<html><head><title>Tin</title></head><body>" + "<p>Hà Nội hoà bình.</p>" * 200 + "</body></html>").encode()
 

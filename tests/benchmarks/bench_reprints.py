@@ -162,7 +162,7 @@ def minhash_library_speed(texts: list) -> dict:
     from datasketch import MinHash
 
     from transforms import minhash
-    from transforms.textmatch import token_hashes
+    from transforms.dedup.textmatch import token_hashes
 
     hashes, _, offsets = token_hashes(texts)
     shingle_sets = minhash.shingle_rows(hashes, offsets, 4)
@@ -203,7 +203,7 @@ def detect_with_true_dates(matched: dict, manifest: dict) -> tuple:
     """DetectReprints alone on the pipeline's articles, published_at replaced by the gold time."""
     import apache_beam as beam
 
-    from transforms.reprints import DetectReprints
+    from transforms.dedup.batch import DetectReprints
 
     articles = [
         {**row, "article_id": path,
@@ -295,8 +295,6 @@ def main(argv=None) -> int:
     if not (DEV / "manifest.csv").exists():
         print(f"skipped: {DEV} is absent (see ../shared/data/README.md)")
         return 0
-    if "DetectReprints" not in Path(batch.__file__).read_text(encoding="utf-8"):
-        print("warning: pipelines/batch.py does not run DetectReprints yet: its rows are exact-text stories")
     dev_benchmark(extra)
     if not args.skip_hard:
         hard_benchmark(extra)

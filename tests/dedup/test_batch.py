@@ -1,0 +1,285 @@
+import pickle
+import random
+import subprocess
+import sys
+from collections import defaultdict
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from schemas.tables import STORY_INDEX
+from tests.support.paths import REPO
+from tests.support.reprints import OTHER, STORY, article, clusters, hard_set, run_detect
+from transforms.dedup import clustering, minhash
+from transforms.dedup.clustering import (
+    Earlier,
+    Member,
+    build_stories,
+    first_decision,
+    own_status,
+    pair_edge,
+    settle,
+    shard_pairs,
+)
+from transforms.dedup.fingerprints import (
+    compressed,
+    fingerprint,
+    fingerprint_batch,
+    fingerprints,
+    lsh_arrays,
+    match_node,
+    node_from_index,
+    pack,
+    prior_nodes,
+    unpacked,
+)
+from transforms.dedup.rules import DedupConfig, Edge, story_id_for
+from transforms.dedup.textmatch import token_hashes
+
+# ---------------------------------------------------------------- pure functions
+
+
+def test_first_decision():
+    node = {"id": "v"}
+    known = {"story_id": "st-old", "is_anchor": False}
+    prior_a = Edge("prior", "p1", (1.0,), "st-p1", 0.6)
+    prior_b = Edge("prior", "p2", (0.5,), "st-p2", 0.9)
+    new = Edge("new", "u", (0.0,), None, 0.99)
+    assert first_decision(node, known, [new]) == ("st-old", False)  # indexed: keeps its story
+    assert first_decision(node, None, [new, prior_a, prior_b]) == ("st-p2", False)  # most similar prior anchor
+    assert first_decision(node, None, []) == (story_id_for("v"), True)
+    assert first_decision(node, None, [new]) is None
+
+
+def test_own_status_and_settle_never_chain():
+    node = {"id": "v"}
+    a, b = Edge("new", "a", (1,), None, 0.9), Edge("new", "b", (2,), None, 0.7)
+    earlier = {"a": Earlier(a), "b": Earlier(b, "member")}
+    assert own_status(earlier) is None and settle(node, earlier) is None
+    earlier["a"] = Earlier(a._replace(story="st-a"), "anchor")
+    assert own_status(earlier) == "member" and settle(node, earlier) == ("st-a", False)
+    earlier["a"] = Earlier(a, "member")  # all earlier matches are members: a new story
+    assert own_status(earlier) == "anchor" and settle(node, earlier) == (story_id_for("v"), True)
+
+
+def candidate_pairs(nodes, params):
+    """lsh_arrays + shard_pairs as the pipeline runs them, for one shard."""
+    [(shard, part)] = lsh_arrays(nodes, params)
+    return set(map(tuple, shard_pairs((shard, [part]), params).tolist()))
+
+
+def test_lsh_pairs_share_a_band_and_skip_prior_pairs():
+    params = DedupConfig(lsh_shards=1)
+    a, b, c = (fingerprint(article(i, STORY, n), params) for n, i in enumerate(("a", "b", "c")))
+    other = fingerprint(article("d", OTHER), params)
+    pairs = candidate_pairs([a, b, other], params)
+    assert pairs == {tuple(sorted((a["h"], b["h"])))}
+    prior_a, prior_b = {**a, "story": "st-a"}, {**b, "story": "st-a"}
+    pairs = candidate_pairs([prior_a, prior_b, c], params)
+    assert pairs == {tuple(sorted((x["h"], c["h"]))) for x in (a, b)}  # the prior pair is known already
+    short = fingerprint(article("e", "too short to cluster"), params)
+    assert lsh_arrays([short], params) == []
+
+
+def test_shard_pairs_equal_the_pairs_of_every_bucket_by_hand():
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 40, size=300).astype(np.uint64)
+    ids = rng.integers(0, 60, size=300).astype(np.int64)
+    prior = rng.random(300) < 0.3
+    params = DedupConfig(max_bucket_size=3)
+    buckets = defaultdict(list)
+    for key, h, flag in sorted(set(zip(keys.tolist(), ids.tolist(), prior.tolist()))):
+        buckets[key].append((h, flag))
+    expected = set()
+    for members in buckets.values():  # sorted by id hash; each member pairs with the first 3
+        for j in range(1, len(members)):
+            for i in range(min(j, 3)):
+                (a, prior_a), (b, prior_b) = members[i], members[j]
+                if a != b and not (prior_a and prior_b):
+                    expected.add((min(a, b), max(a, b)))
+    unique = sorted(set(zip(keys.tolist(), ids.tolist(), prior.tolist())))
+    part = tuple(np.array(column, dtype=dtype).tobytes() for column, dtype in zip(zip(*unique), (np.uint64, np.int64, np.bool_)))
+    pairs = shard_pairs((0, [part]), params)
+    assert pairs.tolist() == sorted(map(list, expected)) and len(expected) > 50
+
+
+def test_bucket_and_cluster_size_guards():
+    params = DedupConfig(lsh_shards=1, max_bucket_size=2, max_cluster_size=3)
+    copies = [fingerprint(article(f"copy{i}", STORY, i), params) for i in range(5)]
+    pairs = candidate_pairs(copies, params)
+    assert len(pairs) == 1 + 2 + 2 + 2  # each copy paired with at most 2 others per bucket
+    members = [Member(node, True, i == 0, False) for i, node in enumerate(copies)]
+    fields, stories, index = build_stories("st-x", members, params)
+    assert [s["article_count"] for s in stories] == [3, 1, 1]
+    assert {f["story_id"] for _, f in fields[3:]} == {story_id_for("copy3"), story_id_for("copy4")}
+    assert len(index) == 5
+
+
+# ---------------------------------------------------------------- pipeline on the hard cases
+
+
+@pytest.fixture(scope="module")
+def hard_run(tmp_path_factory):
+    articles, manifest = hard_set()
+    return run_detect(articles, tmp_path_factory.mktemp("hard")), manifest
+
+
+def test_templated_reports_stay_separate_days(hard_run):
+    (rows, _, _), manifest = hard_run
+    story_of = {r["article_id"]: r["story_id"] for r in rows}
+    templated = defaultdict(set)
+    for url, m in manifest.items():
+        if m["case"] == "templated":
+            templated[m["story_id"]].add(story_of[url])
+    assert all(len(found) == 1 for found in templated.values())  # each day's reprints found
+    assert len({next(iter(found)) for found in templated.values()}) == len(templated)  # no two days merged
+
+
+def test_compilation_pages_never_glue_two_stories(hard_run):
+    (rows, _, _), manifest = hard_run
+    story_of = {r["article_id"]: r["story_id"] for r in rows}
+    gold_of = defaultdict(set)
+    for url, m in manifest.items():
+        if m["case"] != "compilation":
+            gold_of[m["story_id"]].add(story_of[url])
+    for url, m in manifest.items():
+        if m["case"] == "compilation":
+            primary, secondary = gold_of[m["story_id"]], gold_of[m["secondary_story_id"]]
+            assert len(primary) == len(secondary) == 1 and primary != secondary
+            assert story_of[url] in primary | secondary
+
+
+def test_reprints_updates_tone_marks_and_nfd_cluster_and_write_ups_do_not(hard_run):
+    (rows, stories, index), manifest = hard_run
+    predicted = clusters(r for r in rows if manifest[r["article_id"]]["case"] != "compilation")
+    gold = defaultdict(set)
+    for url, m in manifest.items():
+        if m["case"] != "compilation":
+            gold[m["story_id"]].add(url)
+    assert predicted == {frozenset(v) for v in gold.values()}
+    canonical = {r["article_id"] for r in rows if r["is_canonical"]}
+    assert canonical == {url for url, m in manifest.items() if m["is_original"] == "True"}
+    assert all(0.0 <= r["similarity"] <= 1.0 for r in rows)
+    assert all(r["similarity"] == 1.0 for r in rows if r["is_canonical"])
+    assert len(index) == len(rows) and len(stories) == len(clusters(rows))
+
+
+def test_story_rows(hard_run):
+    (rows, stories, _), manifest = hard_run
+    by_id = {s["story_id"]: s for s in stories}
+    metro = next(r for r in rows if manifest[r["article_id"]]["story_id"] == "metro" and r["is_canonical"])
+    story = by_id[metro["story_id"]]
+    members = [r for r in rows if r["story_id"] == metro["story_id"]]
+    assert story["canonical_article_id"] == metro["article_id"]
+    assert story["title"] == metro["title"]
+    assert story["first_published_at"] == min(r["published_at"] for r in members)
+    assert story["article_count"] == len(members)
+    assert story["domains"] == sorted({r["domain"] for r in members}) and story["domain_count"] == len(story["domains"])
+
+
+def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(tmp_path):
+    articles, _ = hard_set()
+    runs = []
+    for seed, processes in ((1, 1), (2, 2)):
+        shuffled = articles[:]
+        random.Random(seed).shuffle(shuffled)
+        rows, stories, _ = run_detect(shuffled, tmp_path, params=DedupConfig(processes=processes))
+        runs.append((sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in rows),
+                     sorted(s["story_id"] for s in stories)))
+    assert runs[0] == runs[1]
+
+
+def test_pool_processes_start_without_importing_beam():
+    # the pool's steps and their parameters unpickle from transforms.dedup.fingerprints and
+    # transforms.dedup.clustering alone: a spawned process then skips Beam's ~1 s import before its first batch
+    probe = "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); print('apache_beam' in sys.modules)"
+    steps = (clustering.candidate_requests, clustering.send_nodes, clustering.decide_shard, clustering.answer,
+             clustering.resolve, clustering.stories)
+    payload = pickle.dumps((fingerprint_batch, prior_nodes, *steps, DedupConfig(processes=2)))
+    for code, beam_expected in ((probe, "False"), ("import transforms.dedup.batch; " + probe, "True")):
+        result = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, check=True,
+                                cwd=REPO)
+        assert result.stdout.decode().strip() == beam_expected
+
+
+# ---------------------------------------------------------------- incremental runs
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_incremental_runs_reuse_story_ids(tmp_path, processes):
+    params = DedupConfig(processes=processes)  # 2: the prior index's nodes are made in the pool too
+    day1 = [article("a/original", STORY, 0), article("a/other", OTHER, 1)]
+    rows1, stories1, index1 = run_detect(day1, tmp_path, params=params)
+    story = {r["article_id"]: r["story_id"] for r in rows1}
+    assert len(index1) == 2
+
+    # tomorrow: a truncated reprint with an attribution joins yesterday's story
+    day2 = [article("b/reprint", "LONDON (Reuters) - " + STORY[:300] + "\nPhoto: Reuters", 24, "b.example")]
+    rows2, stories2, index2 = run_detect(day2, tmp_path, prior=index1, params=params)
+    assert rows2[0]["story_id"] == story["a/original"] and not rows2[0]["is_canonical"]
+    assert [s["article_count"] for s in stories2] == [2]  # counts recomputed over the whole story
+    assert stories2[0]["canonical_article_id"] == "a/original" and stories2[0]["domain_count"] == 2
+    assert [r["story_id"] for r in index2] == [story["a/original"]]
+
+    # rerunning yesterday's input creates no new story and no new index row
+    rows3, stories3, index3 = run_detect(day1, tmp_path, prior=index1 + index2, params=params)
+    assert {r["article_id"]: r["story_id"] for r in rows3} == story
+    assert index3 == []
+    assert {s["story_id"]: s["article_count"] for s in stories3} == {story["a/original"]: 2, story["a/other"]: 1}
+
+    # a late-crawled original (published earlier) joins the indexed story and becomes canonical
+    late = [article("c/wire", STORY + " More details follow.", -5, "vnanet.vn")]
+    rows4, stories4, _ = run_detect(late, tmp_path, prior=index1 + index2, params=params)
+    assert rows4[0]["story_id"] == story["a/original"] and rows4[0]["is_canonical"]
+    assert stories4[0]["canonical_article_id"] == "c/wire" and stories4[0]["article_count"] == 3
+
+
+def test_index_rows_fit_the_schema_and_1kb(tmp_path):
+    articles, _ = hard_set()
+    _, _, index = run_detect(articles, tmp_path)
+    table = pa.Table.from_pylist([{**r, "run_id": "r1", "schema_version": 1} for r in index], schema=STORY_INDEX.schema)
+    assert table.nbytes / table.num_rows <= 1024
+    back = table.to_pylist()
+    assert node_from_index(back[0])["sig"] == index[0]["signature"]
+
+
+def test_prior_rows_of_other_fingerprint_settings_are_ignored(tmp_path):
+    _, _, index = run_detect([article("a/original", STORY)], tmp_path)
+    stale = [{**r, "fingerprint_version": "something-else"} for r in index]
+    rows, _, new_index = run_detect([article("a/original", STORY)], tmp_path, prior=stale)
+    assert len(new_index) == 1 and rows[0]["story_id"] == story_id_for("a/original")
+
+
+def test_fingerprints_of_a_batch_equal_each_article_alone():
+    params = DedupConfig()
+    batch = [article("a", STORY), article("b", ""), article("c", "too short"), article("d", OTHER), article("e", STORY[:90])]
+    assert fingerprints(batch, params) == [fingerprint(a, params) for a in batch]
+
+
+def test_16_bit_signatures_estimate_jaccard_as_32_bit_ones():
+    params = DedupConfig()
+    texts = [STORY, STORY[:250] + " Photo: Reuters", OTHER, STORY.replace("council", "assembly")]
+    hashes, _, offsets = token_hashes(texts)
+    full = minhash.signatures(minhash.shingle_rows(hashes, offsets, params.shingle_size), params.num_perm)
+    for a in range(len(texts)):
+        for b in range(a + 1, len(texts)):
+            exact = minhash.estimate_jaccard(full[a], full[b])
+            low_bits = minhash.estimate_jaccard(full[a].astype(np.uint16), full[b].astype(np.uint16))
+            assert exact <= low_bits <= exact + 1 / params.num_perm  # at most a rare spurious agreement
+    assert len(fingerprint(article("a", STORY), params)["sig"]) == 2 * params.num_perm
+
+
+def test_partners_travel_as_match_nodes_and_verify_the_same():
+    params = DedupConfig()
+    original, reprint, other = (fingerprint(article(i, text, hours), params) for i, text, hours in (
+        ("a", STORY, 0), ("b", STORY[:300] + "\n(Reuters)", 2), ("c", OTHER, 1)))
+    for a, b in ((original, reprint), (reprint, original), (original, other)):
+        assert pair_edge(match_node(a), match_node(b), params) == pair_edge(a, b, params)
+    assert pair_edge(original, reprint, params) is not None and pair_edge(original, other, params) is None
+
+
+def test_article_batches_travel_compressed_and_read_back_like_plain_ones():
+    articles = [article(f"a/{i}", f"{STORY} ({i})", i) for i in range(20)]  # reprints: much alike
+    packed = pack(articles)
+    assert len(compressed(packed)) < len(packed) / 4
+    assert list(unpacked([compressed(packed), pack(articles[:2])])) == articles + articles[:2]

@@ -1,0 +1,218 @@
+"""Streaming story assignment (transforms/dedup/stream.py): pure rules, and TestStream runs on the
+BundleBasedDirectRunner checked against the batch ``DetectReprints`` on the hard reprint set."""
+
+import pickle
+import random
+import uuid
+from collections import defaultdict
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.transforms.window import TimestampedValue
+
+from tests.support.reprints import OTHER, STORY, article, hard_set, run_detect
+from transforms.dedup.rules import DedupConfig, story_id_for
+from transforms.dedup.stream import (
+    AssignStories,
+    Report,
+    expire,
+    insert_node,
+    merge_reports,
+    story_of,
+    stream_node,
+)
+
+PARAMS = DedupConfig()
+DAY = 86400
+T0 = 1_741_600_000  # arrival times (event time, epoch seconds)
+
+
+def with_sha(a, version="v1"):
+    return {**a, "content_sha1": f"{a['article_id']}#{version}"}
+
+
+def node(article_id, text, hours=0.0, domain="site.example"):
+    return stream_node(with_sha(article(article_id, text, hours, domain)), PARAMS)
+
+
+# ---------------------------------------------------------------- pure functions
+
+
+def test_insert_node_reports_earlier_matches_and_tells_later_ones_about_a_late_original():
+    original, reprint, other = node("a", STORY, 0), node("b", "(AP) - " + STORY, 2), node("c", OTHER, 1)
+    stored, earlier, later = insert_node([], reprint, 10.0, PARAMS)
+    assert earlier == [] and later == []
+    stored, earlier, later = insert_node(stored, other, 11.0, PARAMS)
+    assert earlier == [] and later == []  # unrelated text: not verified
+    stored, earlier, later = insert_node(stored, original, 12.0, PARAMS)  # published first, arrived last
+    assert earlier == []
+    [(told, (about, jaccard, had_earlier))] = later
+    assert told["id"] == "b" and about["id"] == "a" and jaccard > 0.5 and not had_earlier
+    assert {e["node"]["id"]: e["earlier"] for e in stored} == {"a": False, "b": True, "c": False}
+    again = node("d", STORY + " Updated.", 3)
+    _, earlier, _ = insert_node(stored, again, 13.0, PARAMS)
+    assert {(n["id"], flag) for n, _, flag in earlier} == {("a", False), ("b", True)}
+
+
+def test_band_keeps_the_smallest_id_hashes_like_batch_buckets():
+    params = DedupConfig(max_bucket_size=2)
+    stored = []
+    copies = [node(f"copy{i}", STORY, i) for i in range(5)]
+    for i, copy in enumerate(copies):
+        stored, _, _ = insert_node(stored, copy, float(i), params)
+    assert [e["node"]["h"] for e in stored] == sorted(c["h"] for c in copies)[:2]
+
+
+def test_expire_drops_entries_older_than_the_ttl():
+    entries = [{"ts": 0.0}, {"ts": 5.0}]
+    assert expire(entries, 7.0, ttl_s=5.0) == [{"ts": 5.0}]
+    assert expire(entries, 11.0, ttl_s=5.0) == []
+
+
+def test_story_of_applies_the_batch_anchor_rule():
+    original, reprint, late = node("a", STORY, 0), node("b", "(AP) - " + STORY, 2), node("c", STORY + " Ends.", 4)
+    assert story_of(original, {}, PARAMS) == (story_id_for("a"), True, 1.0)
+    story, canonical, similarity = story_of(late, merge_reports({}, [Report(original, 0.9, False), Report(reprint, 0.95, False)]), PARAMS)
+    assert (story, canonical) == (story_id_for("a"), False) and 0.5 < similarity <= 1.0  # b verifies with a: a member
+    # a band saw an earlier match of b: b is a member even when its anchor is not in the set
+    reports = merge_reports({}, [Report(reprint, 0.95, False)])
+    assert story_of(late, reports, PARAMS)[0] == story_id_for("b")
+    reports = merge_reports(reports, [Report(reprint, 0.95, True)])
+    assert story_of(late, reports, PARAMS) == (story_id_for("c"), True, 1.0)  # only members before it: own story
+
+
+# ---------------------------------------------------------------- TestStream runs
+
+
+def _dump(row, folder):
+    (folder / f"{uuid.uuid4().hex}.pkl").write_bytes(pickle.dumps(row))
+
+
+def run_stream(steps, tmp_path, params=PARAMS, ttl_s=7 * DAY):
+    """Feed ``steps`` (each a list of (article, arrival ts); the watermark passes a step's
+    last arrival before the next one) through AssignStories; returns (rows, stories, failures)."""
+    stream = TestStream()
+    for step in steps:
+        stream.add_elements([TimestampedValue(a, ts) for a, ts in step])
+        stream.advance_watermark_to(max(ts for _, ts in step) + 1)
+    # Timers firing at the final (infinite) watermark lose their output on this runner.
+    stream.advance_watermark_to(max(ts for step in steps for _, ts in step) + ttl_s + 10).advance_watermark_to_infinity()
+    out = tmp_path / uuid.uuid4().hex
+    options = PipelineOptions(runner="BundleBasedDirectRunner")
+    options.view_as(StandardOptions).streaming = True
+    with beam.Pipeline(options=options) as p:
+        outputs = p | stream | AssignStories(params, ttl_s)
+        for name, rows in zip(("rows", "stories", "failures"), outputs):
+            (out / name).mkdir(parents=True)
+            rows | f"Dump{name}" >> beam.Map(_dump, out / name)
+    return tuple([pickle.loads(f.read_bytes()) for f in (out / name).iterdir()] for name in ("rows", "stories", "failures"))
+
+
+def latest(rows, key="article_id"):
+    current = {}
+    for row in sorted(rows, key=lambda r: r["row_at"]):
+        current[row[key]] = row
+    return current
+
+
+@pytest.fixture(scope="module")
+def hard():
+    articles, manifest = hard_set()
+    return [with_sha(a) for a in articles], manifest
+
+
+@pytest.fixture(scope="module")
+def batch_result(hard, tmp_path_factory):
+    rows, stories, _ = run_detect(hard[0], tmp_path_factory.mktemp("batch"))
+    return {r["article_id"]: (r["story_id"], r["is_canonical"], round(r["similarity"], 4)) for r in rows}
+
+
+def originals_first(articles):
+    return [[(a, T0 + i)] for i, a in enumerate(sorted(articles, key=lambda a: a["published_at"]))]
+
+
+def interleaved(articles, manifest):
+    """Stories round-robin, each in publication order; five arrivals per watermark step."""
+    by_story = defaultdict(list)
+    for a in sorted(articles, key=lambda a: a["published_at"]):
+        by_story[manifest[a["article_id"]]["story_id"]].append(a)
+    order = [s[i] for i in range(max(map(len, by_story.values()))) for s in by_story.values() if i < len(s)]
+    return [[(a, T0 + n + j) for j, a in enumerate(order[n : n + 5])] for n in range(0, len(order), 5)]
+
+
+def shuffled_in_one_window(articles):
+    order = articles[:]
+    random.Random(7).shuffle(order)
+    return [[(a, T0 + i) for i, a in enumerate(order)]]
+
+
+def originals_last(articles):
+    return [[(a, T0 + i)] for i, a in enumerate(sorted(articles, key=lambda a: a["published_at"], reverse=True))]
+
+
+@pytest.mark.parametrize("order", ["originals_first", "interleaved", "shuffled_in_one_window", "originals_last"])
+def test_same_stories_and_canonicals_as_batch(order, hard, batch_result, tmp_path):
+    articles, manifest = hard
+    steps = {
+        "originals_first": lambda: originals_first(articles),
+        "interleaved": lambda: interleaved(articles, manifest),
+        "shuffled_in_one_window": lambda: shuffled_in_one_window(articles),
+        "originals_last": lambda: originals_last(articles),
+    }[order]()
+    rows, stories, failures = run_stream(steps, tmp_path)
+    current = latest(rows)
+    assert {a: (r["story_id"], r["is_canonical"], round(r["similarity"], 4)) for a, r in current.items()} == batch_result
+    kinds = {r["row_kind"] for r in rows}
+    if order == "originals_last":  # every reprint first looked like an original, then was corrected
+        assert kinds == {"new", "correction"}
+    else:
+        assert kinds == {"new"} and len(rows) == len(articles)
+    live = {s: r for s, r in latest(stories, "story_id").items() if r["article_count"]}
+    assert {s: r["canonical_article_id"] for s, r in live.items()} == {
+        story: a for a, (story, canonical, _) in batch_result.items() if canonical
+    }
+    assert failures == []
+
+
+def test_a_late_original_corrects_its_reprints_and_their_story(tmp_path):
+    original = with_sha(article("wire/original", STORY, 0, "vnanet.vn"))
+    reprint = with_sha(article("b/reprint", "HANOI (Reuters) - " + STORY[:300], 3, "b.example"))
+    second = with_sha(article("c/reprint", STORY + "\nẢnh: Reuters", 5, "c.example"))
+    rows, stories, _ = run_stream([[(reprint, T0)], [(second, T0 + 60)], [(original, T0 + 3600)]], tmp_path)
+    by_article = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r["row_at"]):
+        by_article[row["article_id"]].append((row["row_kind"], row["story_id"], row["is_canonical"]))
+    first, final = story_id_for("b/reprint"), story_id_for("wire/original")
+    assert by_article["b/reprint"] == [("new", first, True), ("correction", final, False)]
+    assert by_article["c/reprint"] == [("new", first, False), ("correction", final, False)]
+    assert by_article["wire/original"] == [("new", final, True)]
+    current = latest(stories, "story_id")
+    assert current[first]["article_count"] == 0 and current[first]["canonical_article_id"] is None
+    assert (current[final]["canonical_article_id"], current[final]["article_count"]) == ("wire/original", 3)
+
+
+def test_reprints_after_the_ttl_start_a_new_story(tmp_path):
+    ttl_s = 2 * DAY
+    original = with_sha(article("a/original", STORY, 0))
+    within = with_sha(article("b/within", "(AFP) - " + STORY, 30, "b.example"))
+    after = with_sha(article("c/after", STORY + " More.", 60, "c.example"))
+    steps = [[(original, T0)], [(within, T0 + ttl_s - 60)], [(after, T0 + ttl_s + 60)]]
+    rows, _, _ = run_stream(steps, tmp_path, ttl_s=ttl_s)
+    current = latest(rows)
+    assert current["b/within"]["story_id"] == story_id_for("a/original")
+    # a/original has expired; b/within is still kept, but as a member it anchors no story (batch rule)
+    assert (current["c/after"]["story_id"], current["c/after"]["is_canonical"]) == (story_id_for("c/after"), True)
+
+
+def test_updates_are_new_rows_and_repeats_are_failures(tmp_path):
+    first = with_sha(article("a/story", STORY, 0))
+    repeat = {**first, "source": "refetch"}
+    updated = with_sha(article("a/story", STORY + " Update: the vote passed.", 0), version="v2")
+    reprint = with_sha(article("b/reprint", STORY, 1, "b.example"))
+    rows, _, failures = run_stream([[(first, T0)], [(repeat, T0 + 10)], [(updated, T0 + 20), (reprint, T0 + 21)]], tmp_path)
+    kinds = sorted((r["article_id"], r["row_kind"], r["content_sha1"]) for r in rows)
+    assert kinds == [("a/story", "new", "a/story#v1"), ("a/story", "update", "a/story#v2"), ("b/reprint", "new", "b/reprint#v1")]
+    assert latest(rows)["b/reprint"]["story_id"] == story_id_for("a/story")
+    assert [(f["source"], f["stage"], f["error_type"]) for f in failures] == [("refetch", "dedup", "DuplicateUrl")]

@@ -1,0 +1,80 @@
+import gzip
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI, article_html
+from transforms.extract.articles import Extract, ExtractConfig, page_to_article
+from transforms.extract.decode import PageRejected
+from transforms.extract.isolated import extract_document
+from transforms.extract.metadata import PageHints
+from transforms.records import raw_page
+
+NO_HINTS = PageHints(html_lang=None, structured_date=None, visible_date=None)
+
+VI_PAGE = article_html(
+    "Giá vàng hôm nay tăng mạnh",
+    PARAGRAPHS_VI,
+    canonical="https://baothu.example/gia-vang.html?utm_source=fb",
+    published="2026-11-16T08:30:00+07:00",
+)
+
+
+def test_extract_document_and_page_to_article():
+    doc = extract_document(VI_PAGE, None, ExtractConfig())
+    article = page_to_article(raw_page("pages/a.html", b""), NO_HINTS, doc, min_words=20)
+    assert article["url"] == "https://baothu.example/gia-vang.html"
+    assert article["title"] == "Giá vàng hôm nay tăng mạnh"
+    assert article["published_at"].isoformat() == "2026-11-16T01:30:00+00:00"
+    assert article["published_at_source"] == "page"
+    assert article["language"] == "vi"
+    assert article["domain"] == "baothu.example"
+    assert PARAGRAPHS_VI[0] in article["text"] and "Trang chủ" not in article["text"]
+
+
+def test_page_to_article_rejects_empty_and_short_texts():
+    page = raw_page("p.html", b"")
+    with pytest.raises(PageRejected, match="no main text"):
+        page_to_article(page, NO_HINTS, None, min_words=20)
+    with pytest.raises(PageRejected) as info:
+        page_to_article(page, NO_HINTS, {"text": "Chỉ vài chữ."}, min_words=20)
+    assert info.value.error_type == "TooShort"
+
+
+def test_extract_transform_routes_every_page():
+    pages = [
+        raw_page("good-vi.html", VI_PAGE.encode()),
+        raw_page("good-en.html", article_html("Bus network grows", PARAGRAPHS_EN, lang=None).encode(), url="https://city.example/bus"),
+        raw_page("empty.html", b""),
+        raw_page("binary.bin", gzip.compress(bytes(range(256)) * 50)),
+        raw_page("nav-only.html", b"<html><body><nav><a href='/'>Home</a></nav></body></html>"),
+        raw_page("truncated.html", VI_PAGE.encode()[: len(VI_PAGE) // 2]),
+    ]
+    with TestPipeline(runner="FnApiRunner") as p:
+        articles, failures = p | beam.Create(pages) | Extract(ExtractConfig())
+        assert_that(
+            articles | "ArticleKeys" >> beam.Map(lambda a: (a["source"], a["url"], a["language"])),
+            equal_to(
+                [
+                    ("good-vi.html", "https://baothu.example/gia-vang.html", "vi"),
+                    ("good-en.html", "https://city.example/bus", "en"),
+                    ("truncated.html", "https://baothu.example/gia-vang.html", "vi"),
+                ]
+            ),
+            label="articles",
+        )
+        assert_that(
+            failures | "FailureKeys" >> beam.Map(lambda f: (f["source"], f["stage"], f["error_type"])),
+            equal_to(
+                [
+                    ("empty.html", "extract", "EmptyPage"),
+                    ("binary.bin", "extract", "BinaryContent"),
+                    ("nav-only.html", "extract", "TooShort"),
+                ]
+            ),
+            label="failures",
+        )
+
+

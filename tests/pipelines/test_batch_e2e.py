@@ -1,0 +1,158 @@
+"""End to end: the CLI on the bundled sample and on bad pages, Parquet read back with pyarrow and DuckDB."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pytest
+
+from tests.support.pagegen import PARAGRAPHS_VI, article_html, to_cp1258
+from tests.support.paths import REPO
+
+SAMPLE = REPO / "pipelines" / "sample"
+VOLATILE = {"run_id", "ingest_date", "fetched_at"}
+
+
+def run_cli(*args, cwd=REPO):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def read_table(root, name):
+    return ds.dataset(Path(root) / name, format="parquet", partitioning="hive").to_table()
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample-out")
+    stdout = run_cli("--output", str(out))
+    return out, stdout
+
+
+def test_sample_run_writes_every_table_and_prints_a_summary(sample_run):
+    out, stdout = sample_run
+    manifest = list(csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8")))
+    articles = read_table(out, "articles")
+    failures = read_table(out, "failures")
+    assert articles.num_rows + failures.num_rows == len(manifest)
+    urls = {row["canonical_url"] for row in manifest if row["canonical_url"]}
+    without_url = sum(1 for row in manifest if not row["canonical_url"])
+    assert articles.num_rows == len(urls) + without_url
+    assert set(articles.column("url").to_pylist()) == urls | {None}
+    assert set(failures.column("error_type").to_pylist()) <= {"DuplicateUrl"}
+    assert f"articles {articles.num_rows}," in stdout and "pages/s" in stdout
+    stories = read_table(out, "stories")
+    assert sum(stories.column("article_count").to_pylist()) == articles.num_rows
+    assert set(articles.column("story_id").to_pylist()) == set(stories.column("story_id").to_pylist())
+
+
+def test_sample_metadata_matches_the_manifest(sample_run):
+    out, _ = sample_run
+    manifest = {row["path"]: row for row in csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8"))}
+    for article in read_table(out, "articles").to_pylist():
+        expected = manifest[str(Path(article["source"]).relative_to(SAMPLE / "pages"))]
+        assert article["published_at"].isoformat().replace("+00:00", "Z") == expected["published_at"], article["source"]
+        assert article["language"] == expected["lang"], article["source"]
+        assert article["title"] == expected["title"], article["source"]
+
+
+def test_sample_stories_match_the_gold_groups_and_originals(sample_run):
+    out, _ = sample_run
+    manifest = {row["path"]: row for row in csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8"))}
+    gold, found, canonical_is_original = {}, {}, []
+    for article in read_table(out, "articles").to_pylist():
+        row = manifest[str(Path(article["source"]).relative_to(SAMPLE / "pages"))]
+        gold.setdefault(row["story_group"], set()).add(article["article_id"])
+        found.setdefault(article["story_id"], set()).add(article["article_id"])
+        if article["is_canonical"]:  # the original, or a byte-identical copy at the same URL
+            original = next(r for r in manifest.values() if r["story_group"] == row["story_group"] and r["is_original"] == "true")
+            canonical_is_original.append(row is original or (row["canonical_url"] and row["canonical_url"] == original["canonical_url"]))
+    assert sorted(map(sorted, gold.values())) == sorted(map(sorted, found.values()))
+    assert len(canonical_is_original) == len(found) and all(canonical_is_original)
+
+
+def test_sample_output_is_queryable_with_duckdb(sample_run):
+    out, _ = sample_run
+    con = duckdb.connect()
+    glob = f"{out}/articles/**/*.parquet"
+    languages = dict(
+        con.execute(f"select language, count(*) from read_parquet('{glob}', hive_partitioning=1) group by 1").fetchall()
+    )
+    assert set(languages) == {"vi", "en"} and languages["vi"] > languages["en"]
+    (untitled,) = con.execute(f"select count(*) from read_parquet('{glob}', hive_partitioning=1) where title is null").fetchone()
+    assert untitled == 0
+    (suffixed,) = con.execute(
+        f"select count(*) from read_parquet('{glob}', hive_partitioning=1) where title like '% - Báo%' or title like '%|%'"
+    ).fetchone()
+    assert suffixed == 0
+    (nfc_violations,) = con.execute(
+        f"select count(*) from read_parquet('{glob}', hive_partitioning=1) where text != nfc_normalize(text)"
+    ).fetchone()
+    assert nfc_violations == 0
+
+
+def test_rerun_gives_identical_articles(sample_run, tmp_path):
+    first, _ = sample_run
+    run_cli("--output", str(tmp_path))  # a fresh output root: no story index from the first run
+    columns = [c for c in read_table(first, "articles").column_names if c not in VOLATILE]
+    rows = [sorted(read_table(root, "articles").select(columns).to_pylist(), key=lambda r: r["article_id"]) for root in (first, tmp_path)]
+    assert rows[0] == rows[1]
+
+
+def test_incremental_run_keeps_story_ids_and_adds_no_index_rows(tmp_path):
+    run_cli("--output", str(tmp_path))
+    run_cli("--output", str(tmp_path))
+    articles = read_table(tmp_path, "articles").to_pylist()
+    by_run = {}
+    for a in articles:
+        by_run.setdefault(a["run_id"], {})[a["article_id"]] = (a["story_id"], a["is_canonical"])
+    first, second = by_run.values()
+    assert first == second
+    index = read_table(tmp_path, "story_index")
+    assert index.num_rows == len(first) and len(set(index.column("run_id").to_pylist())) == 1
+
+
+def test_bad_pages_end_as_failures_and_never_stop_the_run(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    good = article_html("Hòa bình và khỏe mạnh cho mọi nhà", PARAGRAPHS_VI, canonical="https://baothu.example/hoa-binh")
+    (pages / "good.html").write_text(good, encoding="utf-8")
+    (pages / "legacy.html").write_bytes(
+        to_cp1258(article_html("Mùa thu Hà Nội", PARAGRAPHS_VI, charset="windows-1258", canonical="https://baothu.example/mua-thu"))
+    )
+    (pages / "empty.html").write_bytes(b"")
+    (pages / "binary.html").write_bytes(bytes(range(256)) * 64)
+    (pages / "truncated.html").write_bytes(good.encode()[:300])
+    huge = "<html><body>" + "<p>" + "chữ " * 5_300_000 + "</p></body></html>"
+    (pages / "huge.html").write_text(huge, encoding="utf-8")
+    assert (pages / "huge.html").stat().st_size > 20_000_000
+    out = tmp_path / "out"
+    run_cli("--input", str(pages), "--output", str(out))
+    articles = {Path(r["source"]).name: r for r in read_table(out, "articles").to_pylist()}
+    failures = {Path(r["source"]).name: r for r in read_table(out, "failures").to_pylist()}
+    assert set(articles) == {"good.html", "legacy.html"}
+    assert "Mùa thu Hà Nội" == articles["legacy.html"]["title"]
+    assert {name: f["error_type"] for name, f in failures.items()} == {
+        "empty.html": "EmptyPage",
+        "binary.html": "BinaryContent",
+        "truncated.html": "TooShort",
+        "huge.html": "PageTooLarge",
+    }
+    assert {f["stage"] for f in failures.values()} == {"extract"}
+
+
+def test_unknown_config_key_is_a_clear_error(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("extract:\n  timeout: 3\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "--config", str(config)], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "unknown config key 'extract.timeout'" in proc.stderr

@@ -1,0 +1,75 @@
+"""Reprint-detection cases shared by the batch and streaming tests: the hand-made hard set,
+two unrelated stories, article records and a DetectReprints run."""
+
+import base64
+import csv
+import json
+import pickle
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+
+from tests.support.paths import FIXTURES
+from transforms.dedup.batch import DetectReprints
+from transforms.dedup.rules import DedupConfig
+
+HARD = FIXTURES / "reprints_hard"
+T0 = datetime(2025, 3, 10, 6, tzinfo=timezone.utc)
+
+STORY = (
+    "The city council voted on Monday to build a network of protected cycling lanes across the old town, ending a "
+    "debate that had divided residents and shop owners for almost two years. Under the plan, painted lanes on the "
+    "main avenues will be replaced by kerb-separated tracks, and several side streets will be closed to through "
+    "traffic. Supporters say the change will make cycling safe enough for children and older people."
+)
+OTHER = (
+    "Researchers have found microplastic particles in remote mountain lakes that receive no water from rivers, "
+    "suggesting that the fragments travel through the air before settling on the surface. The team collected water "
+    "and sediment from lakes above the tree line over three summers and identified fibres under the microscope."
+)
+
+
+
+def hard_set():
+    manifest = {row["url"]: row for row in csv.DictReader(open(HARD / "manifest.csv", encoding="utf-8"))}
+    articles = []
+    for line in open(HARD / "articles.jsonl", encoding="utf-8"):
+        article = json.loads(line)
+        article["published_at"] = datetime.fromisoformat(article["published_at"])
+        articles.append(article)
+    return articles, manifest
+
+
+def run_detect(articles, tmp_path, prior=None, params=DedupConfig()):
+    """Run DetectReprints on the FnApiRunner; return (articles, stories, index rows)."""
+    out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+    with TestPipeline(runner="FnApiRunner") as p:
+        prior_rows = p | "Prior" >> beam.Create(prior) if prior is not None else None
+        results = p | "Articles" >> beam.Create(articles) | DetectReprints(params, prior_rows)
+        for name, rows in zip(("articles", "stories", "index"), results):
+            (
+                rows
+                | f"Encode{name}" >> beam.Map(lambda row: base64.b64encode(pickle.dumps(row)).decode())
+                | f"Write{name}" >> beam.io.WriteToText(str(out / name))
+            )
+    return tuple(
+        [pickle.loads(base64.b64decode(line)) for f in sorted(out.glob(f"{name}*")) for line in f.read_text().split()]
+        for name in ("articles", "stories", "index")
+    )
+
+
+def clusters(rows):
+    by_story = defaultdict(set)
+    for row in rows:
+        by_story[row["story_id"]].add(row["article_id"])
+    return {frozenset(members) for members in by_story.values()}
+
+
+def article(article_id, text, hours=0.0, domain="site.example", title=None):
+    return {
+        "article_id": article_id, "url": article_id, "source": article_id, "domain": domain,
+        "title": title or article_id,
+        "published_at": T0 + timedelta(hours=hours), "text": text, "word_count": len(text.split()),
+    }

@@ -1,0 +1,272 @@
+"""Reprint detection in the batch job: near-duplicate story clusters, incremental across runs.
+
+    articles, stories, index_rows = articles | DetectReprints(DedupConfig(), prior_index)
+
+How it decides (the rules in ``transforms.dedup.rules``, per-shard steps in
+``transforms.dedup.clustering``, Beam wiring here):
+
+1. *Fingerprint* each article (``dedup.fingerprints``): matching tokens (attribution/captions
+   dropped, case-fold, punctuation, Vietnamese tone marks unified), word n-gram shingles, a
+   MinHash signature of the whole text, a small MinHash of its lead (truncated reprints and
+   updated versions keep the lead), and a sketch of its numbers in context.
+2. *Candidates*: LSH bands of both signatures (see ``dedup.minhash`` for the S-curve).
+3. *Verify* every candidate pair on the signatures: estimated Jaccard OR containment of
+   the smaller text in the larger (truncated reprints), AND no conflicting numbers in shared
+   contexts (templated daily reports: same wording, other numbers/dates -> other stories).
+4. *Anchor clustering*: articles are ordered by ``sort_key`` (earliest published, then a
+   wire/agency domain, then longest, then id).  An article with no verified earlier article is
+   an anchor (the original of a new story); one that verifies with at least one anchor joins
+   the best of them (most similar, then earliest); one whose verified earlier articles are all
+   members starts its own story.  Stories never chain through members, so a compilation page
+   stitching stories A and B joins one of them and never glues the other to it.  Anchor
+   status is resolved in ``resolution_rounds`` rounds (each a join of the still-open
+   articles with their earlier matches' status; chains are short in practice, and articles
+   still open after the last round start their own story).  Articles matching an anchor kept
+   in the prior story index join that story first: a reprint arriving tomorrow gets
+   yesterday's ``story_id``; an article already in the index keeps its story (reruns create
+   nothing, and only new articles produce index rows).
+5. *Stories*: canonical = ``sort_key`` minimum over all members (prior ones included);
+   ``similarity`` = max(Jaccard, containment) to the canonical.  A story keeps at most
+   ``max_cluster_size`` members (later ones start their own stories).
+
+Every decision is a function of the article set and its sort keys, never of input order or
+bundling; story ids derive from the anchor's ``article_id`` and are kept once indexed.  Every
+shuffle moves shard batches, so cost is linear in articles plus candidate pairs; the capacity
+arithmetic for 100M articles on Dataflow is in ``docs/scale.md``.
+"""
+
+import concurrent.futures
+import multiprocessing
+import threading
+from collections import defaultdict, deque
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils import shared
+
+from transforms.dedup import clustering
+from transforms.dedup.clustering import COUNTERS, shard_of
+from transforms.dedup.fingerprints import fingerprint_batch, pack, prior_nodes, unpacked
+from transforms.dedup.rules import DedupConfig
+
+# ---------------------------------------------------------------------------- Beam wiring
+#
+# Every shuffle below moves shard batches, (shard, pickled [items]) with shard = id hash %
+# lsh_shards: one element per shard and bundle instead of one per article, so the runner's
+# per-element cost is paid a few hundred times per run, not ~15 times per article, and a batch
+# is coded as one bytes value (pickle codes dicts and datetimes several times faster than
+# Beam's element coders).
+
+
+class BatchByShard(beam.DoFn):
+    """Elements -> (shard of ``key(element)``, packed [elements]) per shard of each bundle, at
+    most ``max_size`` a batch (global window: the batch pipeline's)."""
+
+    def __init__(self, key, shards: int, max_size: int = 256):
+        super().__init__()
+        self.key, self.shards, self.max_size = key, shards, max_size
+
+    def start_bundle(self):
+        self.pending = defaultdict(list)
+
+    def process(self, element):
+        shard = shard_of(self.key(element), self.shards)
+        batch = self.pending[shard]
+        batch.append(element)
+        if len(batch) >= self.max_size:
+            del self.pending[shard]
+            yield shard, pack(batch)
+
+    def finish_bundle(self):
+        for shard, batch in self.pending.items():
+            yield GlobalWindows.windowed_value((shard, pack(batch)))
+        self.pending.clear()
+
+
+class _StepPool:
+    """The process pool of a worker process's steps: started by the first step that enters it,
+    shut down when the last one leaves (teardown)."""
+
+    def __init__(self, processes: int):
+        self.processes, self.users, self.executor, self.lock = processes, 0, None, threading.Lock()
+
+    def enter(self):
+        with self.lock:
+            if not self.users:
+                spawn = multiprocessing.get_context("spawn")  # a forked Beam worker's threads would be lost
+                self.executor = concurrent.futures.ProcessPoolExecutor(self.processes, mp_context=spawn)
+            self.users += 1
+
+    def leave(self):
+        with self.lock:
+            self.users -= 1
+            if not self.users:
+                self.executor.shutdown(cancel_futures=True)
+
+
+_POOLS = shared.Shared()  # one _StepPool per worker process (and pool size)
+
+
+class PoolStep(beam.DoFn):
+    """A FlatMap of ``fn(element, config, *args)``, a step returning (output tag, value) pairs
+    (``dedup.fingerprints``, ``dedup.clustering``; ``COUNTERS`` become Beam counters).
+    With ``config.processes`` > 1 the calls run in a pool of that many spawned processes (which
+    import those modules, not Beam), shared by every step: for runs where one process runs the
+    whole pipeline (the in-process FnApiRunner); with 1, in the worker itself (Dataflow runs a
+    worker process per core already).  In flight: two calls per process, plus ``burst`` (steps
+    fed by ``BatchByShard``, which fills its shards' batches at about the same time, take one
+    per shard: the worker then reads on while the pool works through the burst)."""
+
+    def __init__(self, fn, config: DedupConfig, *args, burst: int = 0):
+        super().__init__()
+        self.fn, self.config, self.args, self.window = fn, config, args, config.processes * 2 + burst
+
+    def setup(self):
+        self.pool = None
+        processes = self.config.processes
+        if processes > 1:
+            self.pool = _POOLS.acquire(lambda: _StepPool(processes), tag=f"processes={processes}")
+            self.pool.enter()
+
+    def start_bundle(self):
+        self.pending = deque()
+
+    def process(self, element):
+        if self.pool is None:
+            yield from _step(element, self.fn, self.config, *self.args)
+            return
+        self.pending.append(self.pool.executor.submit(self.fn, element, self.config, *self.args))
+        if len(self.pending) > self.window:
+            yield from _outputs(self.pending.popleft().result())
+
+    def finish_bundle(self):
+        while self.pending:
+            yield from _outputs(self.pending.popleft().result(), GlobalWindows.windowed_value)
+
+    def teardown(self):
+        if self.pool is not None:
+            self.pool.leave()
+            self.pool = None
+
+
+def _step(element, fn, config: DedupConfig, *args):
+    """A step in the worker itself (also ``stories``: its rows cost more to pickle back from a
+    pool than to build)."""
+    return _outputs(fn(element, config, *args))
+
+
+def _outputs(pairs, wrap=lambda value: value):
+    for tag, value in pairs:
+        if tag == COUNTERS:
+            for name, increment in value.items():
+                Metrics.counter("reprints", name).inc(increment)
+        elif tag is None:
+            yield wrap(value)
+        else:
+            yield TaggedOutput(tag, wrap(value))
+
+
+class LshCandidates(beam.PTransform):
+    """{"nodes", "prior_nodes": match node batches, "bands", "prior_bands": their LSH entries} ->
+    batches of (id hash, node of a candidate partner), both ways of every candidate pair, keyed
+    by the shard of that id hash.
+
+    Band keys travel as numpy arrays, one element per (node batch, LSH shard); each LSH shard
+    pairs the articles sharing a key; each node is then sent to its partners (one join by id
+    hash shard), so verification happens where the article's own decision is made."""
+
+    def __init__(self, config: DedupConfig):
+        super().__init__()
+        self.config = config
+
+    def expand(self, inputs):
+        config = self.config
+        requests = (
+            (inputs["bands"], inputs["prior_bands"])
+            | "AllBands" >> beam.Flatten()
+            | "GroupShards" >> beam.GroupByKey()
+            | "Requests" >> beam.ParDo(PoolStep(clustering.candidate_requests, config))
+        )
+        return (
+            {"nodes": inputs["nodes"], "prior_nodes": inputs["prior_nodes"], "requests": requests}
+            | "JoinRequests" >> beam.CoGroupByKey()
+            | "SendNodes" >> beam.ParDo(PoolStep(clustering.send_nodes, config))
+        )
+
+
+def _with_story(item):
+    _, groups = item
+    fields = dict(unpacked(groups["fields"]))
+    for article in unpacked(groups["article"]):
+        if article["article_id"] in fields:
+            yield {**article, **fields[article["article_id"]]}
+
+
+class DetectReprints(beam.PTransform):
+    """Articles -> (articles + story_id/is_canonical/similarity, stories rows, STORY_INDEX rows).
+
+    ``prior_index``: an optional PCollection of STORY_INDEX rows written by earlier runs
+    (rows of another ``fingerprint_version`` are ignored).  Only articles not yet in the
+    index produce index rows, so appending every run's rows keeps one row per article."""
+
+    def __init__(self, config: DedupConfig = DedupConfig(), prior_index=None):
+        super().__init__()
+        self.config = config
+        self.prior_index = prior_index
+
+    def expand(self, articles):
+        config, shards = self.config, self.config.lsh_shards
+        version = config.fingerprint_version
+        prior = self.prior_index
+        if prior is None:
+            prior = articles.pipeline | "NoPriorIndex" >> beam.Create([])
+        prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
+        article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
+        prior_batches = prior | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
+        new = article_batches | "Fingerprint" >> beam.ParDo(PoolStep(fingerprint_batch, config, burst=shards)).with_outputs(
+            "nodes", "match", "bands", "articles"
+        )
+        old = prior_batches | "PriorNodes" >> beam.ParDo(PoolStep(prior_nodes, config, burst=shards)).with_outputs(
+            "match", "bands"
+        )
+        candidates = {
+            "nodes": new.match, "bands": new.bands, "prior_nodes": old.match, "prior_bands": old.bands,
+        } | "Lsh" >> LshCandidates(config)
+        step = (
+            {"node": new.nodes, "known": prior_batches, "partners": candidates}
+            | "JoinCandidates" >> beam.CoGroupByKey()
+            | "Decide" >> beam.ParDo(PoolStep(clustering.decide_shard, config)).with_outputs(
+                "assigned", "status", "open", "asks"
+            )
+        )
+        assigned = [step.assigned]
+        for n in range(1, config.resolution_rounds + 1):
+            answers = (
+                {"asks": step.asks, "status": step.status}
+                | f"JoinStatus{n}" >> beam.CoGroupByKey()
+                | f"Answer{n}" >> beam.ParDo(PoolStep(clustering.answer, config))
+            )
+            step = (
+                {"open": step.open, "answers": answers}
+                | f"JoinAnswers{n}" >> beam.CoGroupByKey()
+                | f"Round{n}" >> beam.ParDo(PoolStep(clustering.resolve, config, n == config.resolution_rounds)).with_outputs(
+                    "assigned", "status", "open", "asks"
+                )
+            )
+            assigned.append(step.assigned)
+        results = (
+            {  # each round's assignments as its own input: a Flatten would copy them once more on some runners
+                **{f"new{n}": batches for n, batches in enumerate(assigned)},
+                "prior": prior | "PriorByStory" >> beam.ParDo(BatchByShard(lambda r: r["story_id"], shards)),
+            }
+            | "JoinStories" >> beam.CoGroupByKey()
+            | "Stories" >> beam.FlatMap(_step, clustering.stories, config).with_outputs("stories", "index", main="fields")
+        )
+        with_story = (
+            {"article": new.articles, "fields": results.fields}
+            | "JoinArticles" >> beam.CoGroupByKey()
+            | "AddStory" >> beam.FlatMap(_with_story)
+        )
+        return with_story, results.stories, results.index

@@ -1,0 +1,192 @@
+"""Fingerprints for reprint detection: what an article is reduced to (pure functions, no Beam).
+
+An article becomes a *node* (``rules.Node``): its ids, its ``sort_key``, a 16-bit MinHash
+signature of its matching tokens (``textmatch.token_hashes``), band keys of its lead and a sketch
+of its numbers; its LSH band keys say which other nodes it is compared with (``rules``).  The
+batch job's pool steps (``fingerprint_batch``, ``prior_nodes``) live here, apart from the Beam
+wiring, so a pool process starts without importing Beam.
+"""
+
+import pickle
+
+import numpy as np
+import xxhash
+import zstandard
+
+from transforms.dedup import minhash
+from transforms.dedup.rules import DedupConfig, Node, signature_of, sort_key, wire_rank
+from transforms.dedup.textmatch import token_hashes
+from transforms.records import Article, epoch_seconds, from_epoch_seconds
+
+
+def fingerprint(article: Article, config: DedupConfig) -> Node:
+    """The compact node of one article (what LSH, verification and the index need)."""
+    return fingerprints([article], config)[0]
+
+
+def fingerprints(articles: list, config: DedupConfig, chunk: int = 64) -> list:
+    """``fingerprint`` of several articles at once (each node equals its article's alone:
+    batching only shares the numpy and rensa calls; chunks keep their arrays in cache)."""
+    if len(articles) > chunk:
+        return [node for start in range(0, len(articles), chunk) for node in fingerprints(articles[start : start + chunk], config)]
+    hashes, numbers, offsets = token_hashes([a.get("text") or "" for a in articles])
+    shingles = minhash.shingle_rows(hashes, offsets, config.shingle_size)
+    signatures = minhash.signatures(shingles, config.num_perm)
+    leads = minhash.band_keys(
+        minhash.signatures([s[: config.lead_shingles] for s in shingles], config.lead_num_perm),
+        config.lead_bands, config.lead_rows,
+    )
+    sketches = minhash.number_sketches(hashes, numbers, offsets, config.number_sketch_size)
+    return [
+        {
+            "id": article["article_id"],
+            "h": id_hash(article["article_id"]),
+            "key": sort_key(
+                article.get("published_at"), wire_rank(article.get("domain"), config.wire_domains), len(rows),
+                article["article_id"],
+            ),
+            "n": len(rows),
+            "sig": signature.astype(np.uint16).tobytes(),
+            "lead": lead.tobytes(),
+            "nums": sketch.tobytes(),
+            "story": None,  # set for nodes from the prior index
+            "anchor": False,
+            "domain": article.get("domain"),
+            "title": article.get("title"),
+            "published_at": epoch_seconds(article.get("published_at")),
+        }
+        for article, rows, signature, lead, sketch in zip(articles, shingles, signatures, leads, sketches)
+    ]
+
+
+_MATCH_FIELDS = ("id", "h", "key", "n", "sig", "nums", "story", "anchor")
+
+
+def match_node(node: Node) -> dict:
+    """What verification needs of a node (``pair_edge``): partners travel in this form."""
+    return {field: node[field] for field in _MATCH_FIELDS}
+
+
+def id_hash(article_id: str) -> int:
+    """63-bit hash of an article id: the id in LSH arrays (fits Beam's varint coder)."""
+    return xxhash.xxh64_intdigest(article_id.encode("utf-8")) >> 1
+
+
+def index_row(node: Node, story_id: str, is_anchor: bool, config: DedupConfig) -> dict:
+    """A STORY_INDEX row (schemas.tables) for a newly clustered article."""
+    return {
+        "article_id": node["id"],
+        "story_id": story_id,
+        "is_anchor": is_anchor,
+        "published_at": from_epoch_seconds(node["published_at"]),
+        "wire_rank": node["key"].wire_rank,
+        "domain": node["domain"],
+        "title": (node["title"] or "")[:120] or None,
+        "shingle_count": node["n"],
+        "signature": node["sig"],
+        "lead_band_keys": node["lead"],
+        "number_sketch": node["nums"],
+        "fingerprint_version": config.fingerprint_version,
+    }
+
+
+def node_from_index(row: dict) -> Node:
+    """The node of an article already in the story index."""
+    return {
+        "id": row["article_id"],
+        "h": id_hash(row["article_id"]),
+        "key": sort_key(row["published_at"], row["wire_rank"], row["shingle_count"], row["article_id"]),
+        "n": row["shingle_count"],
+        "sig": row["signature"],
+        "lead": row["lead_band_keys"],
+        "nums": row["number_sketch"],
+        "story": row["story_id"],
+        "anchor": row["is_anchor"],
+        "domain": row["domain"],
+        "title": row["title"],
+        "published_at": epoch_seconds(row["published_at"]),
+    }
+
+
+def band_keys(nodes: list, config: DedupConfig) -> tuple[list, np.ndarray]:
+    """The nodes long enough to cluster and their LSH band keys (a row per node: whole-text
+    bands, then lead bands); nodes sharing a key are compared."""
+    nodes = [n for n in nodes if n["n"] >= config.min_shingles]
+    if not nodes:
+        return [], np.empty((0, config.bands + config.lead_bands), dtype=np.uint64)
+    signatures = np.stack([signature_of(n) for n in nodes])
+    lead = np.stack([np.frombuffer(n["lead"], dtype=np.uint64) for n in nodes]) ^ _LEAD_SALT
+    return nodes, np.concatenate([minhash.band_keys(signatures, config.bands, config.rows), lead], axis=1)
+
+
+def lsh_arrays(nodes: list, config: DedupConfig) -> list:
+    """LSH entries of a batch of nodes, split by shard of the band key: [(shard, [band keys, id
+    hashes, prior flags] as bytes)] (the batch job's shuffle)."""
+    nodes, keys = band_keys(nodes, config)
+    if not nodes:
+        return []
+    per_node = keys.shape[1]
+    keys = keys.ravel()
+    ids = np.repeat(np.array([n["h"] for n in nodes], dtype=np.int64), per_node)
+    prior = np.repeat(np.array([n["story"] is not None for n in nodes], dtype=np.bool_), per_node)
+    return split_by_shard(keys % np.uint64(config.lsh_shards), keys, ids, prior)
+
+
+def split_by_shard(shards: np.ndarray, *columns) -> list:
+    """[(shard, [each column's rows of that shard, as bytes])] for every shard present."""
+    if not len(shards):
+        return []
+    order = np.argsort(shards, kind="stable")
+    shards, columns = shards[order], [column[order] for column in columns]
+    cuts = np.flatnonzero(np.diff(shards)) + 1
+    return [
+        (int(shards[start]), [column[start:end].tobytes() for column in columns])
+        for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(shards)])
+    ]
+
+
+_LEAD_SALT = np.uint64(0x5BD1E9955BD1E995)
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a compressed batch; a pickled one starts b"\x80"
+
+
+def pack(items: list) -> bytes:
+    return pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def compressed(packed: bytes) -> bytes:
+    """A packed batch, zstd-compressed (article batches: their bytes dominate the shuffles)."""
+    return zstandard.ZstdCompressor(level=2).compress(packed)
+
+
+def unpacked(packed_batches):
+    """The items of several packed (or ``compressed``) batches."""
+    for batch in packed_batches:
+        if batch[:4] == _ZSTD_MAGIC:
+            batch = zstandard.ZstdDecompressor().decompress(batch)
+        yield from pickle.loads(batch)
+
+
+def fingerprint_batch(batch: tuple, config: DedupConfig) -> list:
+    """Everything derived from a (shard, packed articles) batch, as (output tag, value) pairs:
+    its nodes ("nodes": (shard, packed nodes)), their ``match_outputs`` ("match", "bands") and
+    the batch itself, compressed for the final join ("articles": (shard, compressed batch))."""
+    shard, packed_articles = batch
+    nodes = fingerprints(list(unpacked([packed_articles])), config)
+    return [
+        ("nodes", (shard, pack(nodes))), *match_outputs(shard, nodes, config),
+        ("articles", (shard, compressed(packed_articles))),
+    ]
+
+
+def prior_nodes(batch: tuple, config: DedupConfig) -> list:
+    """``match_outputs`` of a (shard, packed STORY_INDEX rows) batch."""
+    shard, packed_rows = batch
+    return match_outputs(shard, [node_from_index(row) for row in unpacked([packed_rows])], config)
+
+
+def match_outputs(shard: int, nodes: list, config: DedupConfig) -> list:
+    """A node batch's match nodes ("match") and LSH entries ("bands"), as (output tag, value) pairs."""
+    return [
+        ("match", (shard, pack([match_node(node) for node in nodes]))),
+        *(("bands", entry) for entry in lsh_arrays(nodes, config)),
+    ]

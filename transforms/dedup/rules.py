@@ -1,0 +1,196 @@
+"""The reprint rules, one home for batch (``dedup.batch``) and streaming (``dedup.stream``):
+who is the original, when two articles are the same story, which anchor an article joins,
+story ids and story rows (pure functions, no Beam).
+
+An article is compared as a *node* (``Node``, built by ``dedup.fingerprints``); a verified pair
+becomes an ``Edge`` from the later article to the earlier one.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple, Optional, Sequence, TypedDict
+
+import numpy as np
+
+from transforms.dedup import minhash
+from transforms.records import epoch_seconds, from_epoch_seconds
+
+WIRE_DOMAINS = frozenset({
+    "vnanet.vn", "ttxvn.org.vn", "vietnamplus.vn", "bnews.vn", "reuters.com", "apnews.com",
+    "afp.com", "xinhuanet.com", "dpa.com", "ansa.it", "efe.com", "kyodonews.net", "yna.co.kr",
+})
+_NEVER = float("inf")
+_DAY = 86400
+_BARE_DATE_LATEST = _DAY + 12 * 3600 - 1  # end of the day at UTC-12, the last zone to reach it
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Tunables of reprint detection (YAML section ``dedup:``, same names)."""
+
+    num_perm: int = 128  # MinHash size of the whole text
+    shingle_size: int = 4  # words per shingle
+    bands: int = 42  # LSH on the whole-text signature: bands x rows <= num_perm
+    rows: int = 3
+    lead_shingles: int = 100  # the lead: first shingles, with their own small MinHash
+    lead_num_perm: int = 64
+    lead_bands: int = 16
+    lead_rows: int = 4
+    min_jaccard: float = 0.5  # same story if Jaccard >= this ...
+    min_containment: float = 0.5  # ... or the smaller text is contained at >= this
+    min_shingles: int = 20  # texts with fewer shingles are never clustered
+    number_sketch_size: int = 32
+    max_number_conflict_ratio: float = 0.05  # conflicting number contexts / shared ones
+    max_bucket_size: int = 200  # an article is compared with at most this many in a bucket
+    max_cluster_size: int = 2000
+    lsh_shards: int = 64  # shards of every dedup shuffle: its parallelism (~ articles / 10,000 at scale)
+    resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
+    wire_domains: frozenset = WIRE_DOMAINS
+    processes: int = 1  # processes for fingerprinting and clustering steps per worker thread (2 on a laptop run in-process)
+
+    def __post_init__(self):
+        if self.bands * self.rows > self.num_perm or self.lead_bands * self.lead_rows > self.lead_num_perm:
+            raise ValueError("bands x rows must not exceed the number of permutations")
+        if self.processes < 1:
+            raise ValueError("dedup.processes must be >= 1")
+
+    @property
+    def fingerprint_version(self) -> str:
+        """Index rows from other fingerprint settings cannot be compared and are ignored."""
+        return (
+            f"tok2-b16-rensa-minhash{self.num_perm}-w{self.shingle_size}-lead{self.lead_shingles}x{self.lead_num_perm}"
+            f"-b{self.lead_bands}r{self.lead_rows}-num{self.number_sketch_size}"
+        )
+
+
+class SortKey(NamedTuple):
+    """Who is the original: the smallest key (see ``sort_key``)."""
+
+    when: float  # epoch seconds (a bare date: its latest possible instant; none: infinity)
+    wire_rank: int  # 0 for a wire/agency domain
+    length: int  # minus the shingle count: longer first
+    article_id: str
+
+
+class Node(TypedDict):
+    """What an article is reduced to for comparison (~620 B pickled with the defaults)."""
+
+    id: str  # article_id
+    h: int  # id_hash(article_id)
+    key: SortKey
+    n: int  # shingle count
+    sig: bytes  # 16-bit MinHash minima of the whole text (uint16 array)
+    lead: bytes  # band keys of the lead's MinHash (uint64 array)
+    nums: bytes  # number sketch (uint32 array)
+    story: Optional[str]  # story id of a node from the prior story index, else None
+    anchor: bool  # a prior node that anchors its story
+    domain: Optional[str]
+    title: Optional[str]
+    published_at: Optional[float]  # epoch seconds
+
+
+class Edge(NamedTuple):
+    """A verified pair, seen from its later article: the earlier one and how similar they are."""
+
+    kind: str  # "prior": an anchor of the story index; "new": an earlier article of this run
+    id: str
+    key: SortKey
+    story: Optional[str]  # known for prior anchors (and once an earlier new article settles)
+    jaccard: float
+
+
+# ---------------------------------------------------------------------------- who is the original
+
+
+def wire_rank(domain: Optional[str], wire_domains) -> int:
+    """0 for a wire/agency domain (or a subdomain of one), else 1."""
+    labels = (domain or "").lower().split(".")
+    return 0 if any(".".join(labels[i:]) in wire_domains for i in range(len(labels))) else 1
+
+
+def sort_key(published_at: Optional[datetime], rank: int, shingles: int, article_id: str) -> SortKey:
+    """Who is the original: earliest published, then wire source, then longest, then id.
+
+    A time of exactly 00:00:00 UTC is read as a bare date (a page showing only the day, in
+    its own unknown time zone).  Such a page could have appeared as late as the end of that day
+    at UTC-12, i.e. 36 h after the date's UTC midnight, and it counts as that latest instant:
+    a bare date never proves that its page came before a timed one of the same or next day."""
+    if published_at is None:
+        return SortKey(_NEVER, rank, -shingles, article_id)
+    when = epoch_seconds(published_at)
+    if when % _DAY == 0:
+        when += _BARE_DATE_LATEST
+    return SortKey(when, rank, -shingles, article_id)
+
+
+# ---------------------------------------------------------------------------- same story?
+
+
+def signature_of(node: Node) -> np.ndarray:
+    """A node's whole-text MinHash signature: the low 16 bits of each minimum (b-bit MinHash).
+    Two different minima agree there with probability 2^-16, so a Jaccard estimate gains at
+    most (1 - J) / 65536, and every shuffle and index row carries half the bytes."""
+    return np.frombuffer(node["sig"], dtype=np.uint16)
+
+
+def verify_nodes(a: Node, b: Node, config: DedupConfig):
+    """Same story? ``minhash.verify`` on two nodes: a Verdict or None."""
+    return minhash.verify(
+        signature_of(a), a["n"], np.frombuffer(a["nums"], dtype=np.uint32),
+        signature_of(b), b["n"], np.frombuffer(b["nums"], dtype=np.uint32),
+        min_jaccard=config.min_jaccard, min_containment=config.min_containment, min_shingles=config.min_shingles,
+        max_number_conflict_ratio=config.max_number_conflict_ratio, number_sketch_size=config.number_sketch_size,
+    )
+
+
+def similarity_to(canonical: Node, node: Node) -> float:
+    """Similarity of a member to its canonical: max(Jaccard, containment) on the signatures."""
+    jaccard = minhash.estimate_jaccard(signature_of(canonical), signature_of(node))
+    return round(max(jaccard, minhash.containment(jaccard, canonical["n"], node["n"])), 4)
+
+
+# ---------------------------------------------------------------------------- stories
+
+
+def anchor_rank(jaccard: float, key: SortKey) -> tuple:
+    """Order of the verified anchors an article could join, best first: the most similar, then
+    the earliest."""
+    return -jaccard, key
+
+
+def best_anchor(edges: Sequence[Edge]) -> Edge:
+    return min(edges, key=lambda edge: anchor_rank(edge.jaccard, edge.key))
+
+
+def story_id_for(anchor_article_id: str) -> str:
+    """A story's id: from the article that anchors it (its original when the story was formed)."""
+    return "st-" + hashlib.sha1(anchor_article_id.encode("utf-8")).hexdigest()[:20]
+
+
+class StoryMember(TypedDict):
+    """What a story row needs of a member (a ``Node`` has all of it)."""
+
+    id: str
+    key: SortKey
+    domain: Optional[str]
+    title: Optional[str]
+    published_at: Optional[float]  # epoch seconds
+
+
+def story_row(story_id: str, members: Sequence[StoryMember]) -> dict:
+    """A ``stories`` row: canonical = the member first by ``sort_key``, counts recomputed (a story
+    with no members left has ``article_count`` 0)."""
+    ordered = sorted(members, key=lambda m: m["key"])
+    canonical = ordered[0] if ordered else {}
+    domains = sorted({m["domain"] for m in ordered if m["domain"]})
+    published = [m["published_at"] for m in ordered if m["published_at"] is not None]
+    return {
+        "story_id": story_id,
+        "canonical_article_id": canonical.get("id"),
+        "title": canonical.get("title"),
+        "first_published_at": from_epoch_seconds(min(published, default=None)),
+        "article_count": len(ordered),
+        "domain_count": len(domains),
+        "domains": domains,
+    }

@@ -1,0 +1,379 @@
+"""Reprint detection in the streaming job: story assignment with TTL-bounded state.
+
+    rows, stories, failures = articles | AssignStories(DedupConfig(), ttl_s=7 * 86400)
+
+The rules of the batch job (``transforms.dedup.rules``: fingerprint, LSH band keys, verification,
+``sort_key``, best anchor, story ids and rows), made incrementally.  Beam graphs have no cycles, so a story
+decision cannot flow back into the state that answered the query; the work is split in three
+keyed stages, all in the global window with event-time timers:
+
+1. ``_BandState`` keyed by LSH band key (whole-text and lead bands, as in batch): keeps compact
+   nodes (id, sort key, signatures, number sketch, arrival time, whether the band saw a verified
+   earlier node of it).  A new node is verified against the stored ones (``verify_nodes``);
+   it gets a report of its verified *earlier* nodes (by ``sort_key``, not arrival), and every
+   stored node the new one precedes gets a report about it (a late original).  Like batch, a
+   band pairs a node with at most ``max_bucket_size`` others: the band keeps the nodes of
+   smallest id hash.  Nodes leave ``ttl_s`` after they arrived: measured against each new
+   arrival's event time, and cleared by an event-time timer.
+2. ``_ArticleState`` keyed by article id: gathers the reports, and once the watermark passes
+   the arrival (all bands have answered) applies the batch rule: among the verified earlier
+   nodes, one is an anchor unless an earlier anchor of the set verifies with it (sharing a
+   band) or a band saw an earlier match of it; the article joins the most similar anchor
+   (then the earliest), else it is an anchor starting its own story.  Anchor = canonical
+   (earliest member), similarity as in batch.  It writes an ``articles`` row when the article
+   is new ("new"), when its content changed ("update") and whenever a later report changes its
+   story or canonical flag ("correction", e.g. its original arrived late); the same content again
+   is a ``DuplicateUrl`` failure.  Rows are append-only; the latest ``row_at`` per article wins.
+3. ``_StoryState`` keyed by story id: members join and leave; a ``stories`` row (counts
+   recomputed, canonical = earliest member) is written whenever it changes; a story left empty
+   by corrections gets a row with ``article_count`` 0.
+
+Unlike the design sketch of a band storing each node's band-local story, bands store only
+"has a verified earlier match here": an article joins anchors only, so what a decision needs
+is which earlier matches are anchors, and the article's stage re-checks that among them.
+The hard reprint set gives batch's stories, canonicals and similarities in every arrival order
+tested (originals first, interleaved, shuffled, originals last with corrections).
+
+Where it can differ from batch (for reprints arriving within the TTL):
+- an earlier node's anchor status is judged from the reporting article's neighbourhood:
+  if its only earlier matches are members that share no band with the article, it counts as
+  a member (batch: an anchor) — a chain of members, rare in practice;
+- a late original corrects the articles it verifies with (and shares a band with); articles
+  that joined one of those (not the original) keep their story;
+- the ``max_cluster_size`` guard and the prior story index of batch runs are not applied;
+  buckets past ``max_bucket_size`` keep their smallest id hashes seen so far;
+- an updated article's old fingerprint stays in the bands it left until its TTL;
+- ``similarity`` is the one at the last story change (not re-emitted on its own);
+- what the TTL has forgotten is forgotten: a reprint arriving later starts a new story (or
+  meets only the members still remembered, and then starts its own).
+State per article and its cost on Dataflow: ``docs/scale.md``.
+"""
+
+from typing import NamedTuple
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (
+    ReadModifyWriteStateSpec,
+    TimerSpec,
+    on_timer,
+)
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.typehints import Any, Tuple
+from apache_beam.utils.timestamp import Timestamp
+
+from transforms.dedup import fingerprints
+from transforms.dedup.rules import (
+    DedupConfig,
+    Node,
+    anchor_rank,
+    similarity_to,
+    story_id_for,
+    story_row,
+    verify_nodes,
+)
+from transforms.records import (
+    FAILED,
+    Article,
+    epoch_seconds,
+    failure,
+    from_epoch_seconds,
+)
+
+MEMBERSHIP = "membership"
+_NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "story")
+
+
+class Report(NamedTuple):
+    """A band's word about an earlier node that verifies with an article."""
+
+    node: Node  # the earlier node (compact)
+    jaccard: float
+    had_earlier: bool  # the band saw a verified match of it earlier than it (so it is no anchor)
+
+
+class Decided(NamedTuple):
+    """An article's last written decision."""
+
+    sha: str  # content_sha1 of the version decided
+    story_id: str
+    is_canonical: bool
+    similarity: float
+
+
+# ---------------------------------------------------------------------------- pure functions
+
+
+def stream_node(article: Article, config: DedupConfig) -> dict:
+    """The batch fingerprint of an article, compacted, with its content hash."""
+    return {**compact(fingerprints.fingerprint(article, config)), "sha": article.get("content_sha1")}
+
+
+def band_keys(node: Node, config: DedupConfig) -> frozenset:
+    """The node's LSH band keys exactly as batch computes them (none for texts too short)."""
+    _, keys = fingerprints.band_keys([node], config)
+    return frozenset(keys.ravel().tolist())
+
+
+def compact(node: dict) -> dict:
+    """What the stateful stages keep of a node (~600 B pickled with the defaults)."""
+    return {f: node[f] for f in _NODE_FIELDS}
+
+
+def insert_node(stored: list, node: dict, ts: float, config: DedupConfig) -> tuple:
+    """Add ``node`` (arrived at ``ts``) to a band's stored entries.
+
+    Returns (entries to keep, the node's verified earlier matches as ``Report``s, [(stored node,
+    report about the new one)] for stored nodes it precedes).  An entry is {"node", "ts",
+    "earlier"}."""
+    entries = sorted((e for e in stored if e["node"]["id"] != node["id"]), key=lambda e: e["node"]["h"])
+    rank = sum(1 for e in entries if e["node"]["h"] < node["h"])
+    partners = entries if rank < config.max_bucket_size else entries[: config.max_bucket_size]
+    new = {"node": node, "ts": ts, "earlier": False}
+    verified = []
+    for entry in partners:
+        verdict = verify_nodes(entry["node"], node, config)
+        if verdict is not None:
+            verified.append((entry, verdict.jaccard))
+            if entry["node"]["key"] < node["key"]:
+                new["earlier"] = True
+            else:
+                entry["earlier"] = True
+    earlier = [Report(e["node"], j, e["earlier"]) for e, j in verified if e["node"]["key"] < node["key"]]
+    later = [(e["node"], Report(new["node"], j, new["earlier"])) for e, j in verified if e["node"]["key"] > node["key"]]
+    entries.insert(rank, new)
+    return entries[: config.max_bucket_size], earlier, later
+
+
+def expire(entries: list, now: float, ttl_s: float) -> list:
+    return [e for e in entries if e["ts"] + ttl_s > now]
+
+
+def story_of(node: Node, reports: dict, config: DedupConfig) -> tuple:
+    """(story id, is canonical, similarity) of ``node`` from its verified earlier matches
+    (``reports``: {id: Report}), by the batch rule."""
+    anchors = []
+    for report in sorted(reports.values(), key=lambda r: r.node["key"]):
+        bands = band_keys(report.node, config)
+        joins_anchor = any(bands & a_bands and verify_nodes(a.node, report.node, config) for a, a_bands in anchors)
+        if not (report.had_earlier or joins_anchor):
+            anchors.append((report, bands))
+    if not anchors:
+        return story_id_for(node["id"]), True, 1.0
+    anchor = min((report for report, _ in anchors), key=lambda r: anchor_rank(r.jaccard, r.node["key"]))
+    return story_id_for(anchor.node["id"]), False, similarity_to(anchor.node, node)
+
+
+def merge_reports(reports: dict, incoming: list) -> dict:
+    """Reports about the same earlier node from several bands: a band that saw an earlier
+    match of it wins."""
+    merged = dict(reports)
+    for report in incoming:
+        previous = merged.get(report.node["id"])
+        merged[report.node["id"]] = report._replace(had_earlier=report.had_earlier or bool(previous and previous.had_earlier))
+    return merged
+
+
+def member_info(article: Article, node: Node) -> dict:
+    """What the story stage keeps of a member (``rules.StoryMember``)."""
+    return {
+        "id": article["article_id"], "key": node["key"], "domain": article.get("domain"),
+        "title": article.get("title"), "published_at": epoch_seconds(article.get("published_at")),
+    }
+
+
+# ---------------------------------------------------------------------------- stateful DoFns
+
+_STATE = PickleCoder()  # keys are typed (deterministic key coders); state values are private
+
+
+@beam.typehints.with_input_types(Tuple[bytes, Any])
+class _BandState(beam.DoFn):
+    """Stage 1, keyed by band key: (band key, node) -> (article id, ("report", sha, reports))."""
+
+    ENTRIES = ReadModifyWriteStateSpec("entries", _STATE)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, config: DedupConfig, ttl_s: float):
+        self.config, self.ttl_s = config, ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, entries=beam.DoFn.StateParam(ENTRIES),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, node = item
+        alive = expire(entries.read() or [], float(ts), self.ttl_s)  # the TTL holds whatever the watermark
+        stored, earlier, later = insert_node(alive, node, float(ts), self.config)
+        entries.write(stored)
+        expiry.set(Timestamp(min(e["ts"] for e in stored) + self.ttl_s))
+        if earlier:
+            yield node["id"], ("report", node["sha"], earlier)
+        for other, report in later:
+            Metrics.counter("streaming", "late_original_reports").inc()
+            yield other["id"], ("report", other["sha"], [report])
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, ts=beam.DoFn.TimestampParam, entries=beam.DoFn.StateParam(ENTRIES),
+                  expiry=beam.DoFn.TimerParam(EXPIRY)):
+        kept = expire(entries.read() or [], float(ts), self.ttl_s)
+        Metrics.counter("streaming", "band_nodes_expired").inc(len(entries.read() or []) - len(kept))
+        if kept:
+            entries.write(kept)
+            expiry.set(Timestamp(min(e["ts"] for e in kept) + self.ttl_s))
+        else:
+            entries.clear()
+
+
+@beam.typehints.with_input_types(Tuple[str, Any])
+class _ArticleState(beam.DoFn):
+    """Stage 2, keyed by article id: the article and its band reports -> articles rows
+    (main), membership changes (``MEMBERSHIP``) and duplicate copies (``FAILED``)."""
+
+    ARTICLE = ReadModifyWriteStateSpec("article", _STATE)  # (article, node)
+    REPORTS = ReadModifyWriteStateSpec("reports", _STATE)  # {content sha: {earlier id: report}}
+    DECIDED = ReadModifyWriteStateSpec("decided", _STATE)  # Decided
+    DECIDE = TimerSpec("decide", TimeDomain.WATERMARK)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, config: DedupConfig, ttl_s: float):
+        self.config, self.ttl_s = config, ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
+                reports=beam.DoFn.StateParam(REPORTS), decide_timer=beam.DoFn.TimerParam(DECIDE),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, (kind, *payload) = item
+        if kind == "article":
+            article, node = payload
+            _, known_node = article_state.read() or (None, None)
+            if known_node is not None and known_node["sha"] == node["sha"]:
+                Metrics.counter("streaming", "duplicate_urls").inc()
+                yield beam.pvalue.TaggedOutput(FAILED, failure(
+                    article["source"], "dedup", "DuplicateUrl", f"same content as article {article['article_id']} already seen",
+                ))
+                return
+            article_state.write((article, node))
+            expiry.set(ts + self.ttl_s)
+        else:
+            sha, incoming = payload
+            by_sha = reports.read() or {}
+            by_sha[sha] = merge_reports(by_sha.get(sha, {}), incoming)
+            reports.write(by_sha)
+        decide_timer.set(ts)
+
+    @on_timer(DECIDE)
+    def on_decide(self, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
+                  reports=beam.DoFn.StateParam(REPORTS), decided=beam.DoFn.StateParam(DECIDED)):
+        yield from self._decide(ts, article_state, reports, decided)
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
+                  reports=beam.DoFn.StateParam(REPORTS), decided=beam.DoFn.StateParam(DECIDED)):
+        # A watermark jump past both timers may fire this one first: decide before forgetting.
+        yield from self._decide(ts, article_state, reports, decided)
+        for state in (article_state, reports, decided):
+            state.clear()
+
+    def _decide(self, ts, article_state, reports, decided):
+        known = article_state.read()
+        if known is None:  # reports about an article whose own element expired or never came
+            return
+        article, node = known
+        story, is_canonical, similarity = story_of(node, (reports.read() or {}).get(node["sha"], {}), self.config)
+        previous = decided.read()
+        if previous is not None and (previous.sha, previous.story_id, previous.is_canonical) == (node["sha"], story, is_canonical):
+            return
+        kind = "new" if previous is None else "update" if previous.sha != node["sha"] else "correction"
+        Metrics.counter("streaming", f"rows_{kind}").inc()
+        decided.write(Decided(node["sha"], story, is_canonical, similarity))
+        yield {
+            **article, "story_id": story, "is_canonical": is_canonical, "similarity": similarity,
+            "row_kind": kind, "row_at": from_epoch_seconds(float(ts)),
+        }
+        if previous is not None and previous.story_id != story:
+            yield beam.pvalue.TaggedOutput(MEMBERSHIP, (previous.story_id, ("leave", article["article_id"])))
+        yield beam.pvalue.TaggedOutput(MEMBERSHIP, (story, ("join", member_info(article, node))))
+
+
+@beam.typehints.with_input_types(Tuple[str, Any])
+class _StoryState(beam.DoFn):
+    """Stage 3, keyed by story id: membership changes -> a stories row whenever it changes."""
+
+    MEMBERS = ReadModifyWriteStateSpec("members", _STATE)
+    LAST = ReadModifyWriteStateSpec("last", _STATE)
+    EMIT = TimerSpec("emit", TimeDomain.WATERMARK)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, members=beam.DoFn.StateParam(MEMBERS),
+                emit=beam.DoFn.TimerParam(EMIT), expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, (change, value) = item
+        current = members.read() or {}
+        if change == "join":
+            current[value["id"]] = value
+        else:
+            current.pop(value, None)
+        members.write(current)
+        emit.set(ts)
+        expiry.set(ts + self.ttl_s)
+
+    @on_timer(EMIT)
+    def on_emit(self, ts=beam.DoFn.TimestampParam, key=beam.DoFn.KeyParam, members=beam.DoFn.StateParam(MEMBERS),
+                last=beam.DoFn.StateParam(LAST)):
+        yield from self._emit(ts, key, members, last)
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, ts=beam.DoFn.TimestampParam, key=beam.DoFn.KeyParam, members=beam.DoFn.StateParam(MEMBERS),
+                  last=beam.DoFn.StateParam(LAST)):
+        yield from self._emit(ts, key, members, last)
+        members.clear()
+        last.clear()
+
+    @staticmethod
+    def _emit(ts, key, members, last):
+        row = story_row(key, list((members.read() or {}).values()))
+        if row != last.read():
+            last.write(row)
+            yield {**row, "row_at": from_epoch_seconds(float(ts))}
+
+
+# ---------------------------------------------------------------------------- composites
+
+
+class AssignStories(beam.PTransform):
+    """Articles (timestamped with their arrival) -> (articles rows, stories rows, failures).
+
+    Rows carry ``row_kind`` and ``row_at`` (see ``schemas.tables.STREAM_ARTICLES``)."""
+
+    def __init__(self, config: DedupConfig = DedupConfig(), ttl_s: float = 7 * 86400):
+        super().__init__()
+        self.config, self.ttl_s = config, ttl_s
+
+    def expand(self, articles):
+        config = self.config
+        with_nodes = (
+            articles
+            | "Global" >> beam.WindowInto(GlobalWindows())
+            | "Fingerprint" >> beam.Map(lambda a: (a, stream_node(a, config)))
+        )
+        reports = (
+            with_nodes
+            | "ByBand" >> beam.FlatMapTuple(lambda _, node: _by_band(node, config)).with_output_types(Tuple[bytes, Any])
+            | "Bands" >> beam.ParDo(_BandState(config, self.ttl_s))
+        )
+        decided = (
+            (with_nodes | "ById" >> beam.MapTuple(lambda a, node: (a["article_id"], ("article", a, node))), reports)
+            | "ArticleInputs" >> beam.Flatten().with_output_types(Tuple[str, Any])
+            | "Articles"
+            >> beam.ParDo(_ArticleState(config, self.ttl_s))
+            .with_outputs(MEMBERSHIP, FAILED, main="rows")
+        )
+        decided[MEMBERSHIP].element_type = Tuple[str, Any]  # a tagged output has no type hint of its own
+        stories = decided[MEMBERSHIP] | "Stories" >> beam.ParDo(_StoryState(self.ttl_s))
+        return decided.rows, stories, decided[FAILED]
+
+
+def _by_band(node: dict, config: DedupConfig):
+    for key in sorted(band_keys(node, config)):
+        yield key.to_bytes(8, "big"), node

@@ -1,0 +1,2 @@
+"""Raw page bytes -> articles: decoding, trafilatura in isolated processes, metadata (dates,
+titles, language, ids)."""

@@ -1,0 +1,150 @@
+"""Extraction stage: raw pages -> articles (clean text and metadata with trafilatura).
+
+    articles, failures = pages | Extract(ExtractConfig(timeout_s=30))
+
+Each page is checked and decoded (``decode``), extracted by trafilatura in an isolated child
+process with a wall-clock budget (``isolated``), and its fields normalised into an article
+(``metadata``).  Every page ends as an article or a failures row with stage ``extract``.
+"""
+
+import collections
+from dataclasses import dataclass
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
+
+from transforms.extract import metadata
+from transforms.extract.decode import PageRejected, check_page, decode_html
+from transforms.extract.isolated import IsolatedExtractor
+from transforms.extract.metadata import PageHints
+from transforms.records import FAILED, Article, RawPage, failure
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Extraction settings; field names are the keys of the YAML ``extract:`` section."""
+
+    max_page_bytes: int = 20_000_000
+    timeout_s: float = 30.0
+    processes: int = 1  # extraction processes per worker thread; pages overlap with the worker's own work
+    min_words: int = 20
+    favor_precision: bool = False
+    include_tables: bool = True
+    include_comments: bool = False
+
+
+def page_to_article(page: RawPage, hints: PageHints, doc: Optional[dict], min_words: int) -> Article:
+    """Turn trafilatura's fields plus the raw page's context into a normalised article."""
+    if doc is None or not doc.get("text"):
+        raise PageRejected("NoMainText", "trafilatura found no main text")
+    text = metadata.clean_text(doc["text"])
+    word_count = metadata.word_count(text)
+    if word_count < min_words:
+        raise PageRejected("TooShort", f"{word_count} words < {min_words}")
+    url = metadata.article_url(doc.get("url"), page.get("url"))
+    language = metadata.language(text, hints.html_lang)
+    page_dates = [hints.structured_date, metadata.visible_time(hints.visible_date, language), doc.get("date")]
+    published_at, published_source = metadata.published_time(page_dates, page.get("feed_published_at"))
+    title = metadata.clean_title(doc.get("title") or page.get("feed_title"), doc.get("sitename"))
+    return Article(
+        article_id=metadata.article_id(url, page["source"]),
+        url=url,
+        source=page["source"],
+        domain=metadata.domain(url),
+        feed_url=page.get("feed_url"),
+        title=title,
+        author=metadata.clean_title(doc.get("author"), None),
+        published_at=published_at,
+        published_at_source=published_source,
+        fetched_at=page.get("fetched_at"),
+        language=language,
+        text=text,
+        word_count=word_count,
+        content_sha1=metadata.content_sha1(text),
+    )
+
+
+def _rejected(source: str, error_type: str, message: str):
+    Metrics.counter("extract", f"failed_{error_type}").inc()
+    return beam.pvalue.TaggedOutput(FAILED, failure(source, "extract", error_type, message))
+
+
+class _ExtractFn(beam.DoFn):
+    """Keeps up to ``config.processes`` pages in flight in isolated extractors; results are
+    emitted in submission order, the last ones when the bundle finishes."""
+
+    def __init__(self, config: ExtractConfig):
+        self._config = config
+
+    def setup(self):
+        self._idle = [IsolatedExtractor(self._config) for _ in range(self._config.processes)]
+        self._in_flight = collections.deque()
+
+    def process(self, page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+        try:
+            check_page(page["body"], self._config.max_page_bytes)
+            html = decode_html(page["body"], page.get("charset"))
+        except PageRejected as exc:
+            yield _rejected(page["source"], exc.error_type, str(exc))
+            return
+        page = {**page, "body": None}  # the bytes are not needed any more
+        hints = metadata.page_hints(html)
+        ready = self._receive_oldest() if not self._idle else None
+        extractor = self._idle.pop()
+        extractor.submit(html, page.get("url"))  # the child works while we finish the previous page
+        self._in_flight.append((extractor, page, hints, window, timestamp))
+        if ready:
+            yield self._output(*ready[:3])
+
+    def finish_bundle(self):
+        while self._in_flight:
+            page, hints, result, window, timestamp = self._receive_oldest()
+            output = self._output(page, hints, result)
+            if isinstance(output, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, timestamp, [window]))
+            else:
+                yield WindowedValue(output, timestamp, [window])
+
+    def _receive_oldest(self):
+        """Free the oldest in-flight extractor: (page, hints, its trafilatura fields or rejection,
+        window, timestamp)."""
+        extractor, page, hints, window, timestamp = self._in_flight.popleft()
+        self._idle.append(extractor)
+        try:
+            result = extractor.result()
+        except PageRejected as exc:
+            result = exc
+        return page, hints, result, window, timestamp
+
+    def _output(self, page: RawPage, hints: PageHints, result):
+        """The article for an extraction result, or its failures row."""
+        try:
+            if isinstance(result, PageRejected):
+                raise result
+            article = page_to_article(page, hints, result, self._config.min_words)
+        except PageRejected as exc:
+            return _rejected(page["source"], exc.error_type, str(exc))
+        except Exception as exc:  # a bug or a page we did not foresee: record it, keep the run alive
+            return _rejected(page["source"], type(exc).__name__, repr(exc))
+        Metrics.counter("extract", "articles").inc()
+        return article
+
+    def teardown(self):
+        for extractor, *_ in self._in_flight:
+            extractor.close()
+        for extractor in self._idle:
+            extractor.close()
+
+
+class Extract(beam.PTransform):
+    """Raw pages -> (articles, failures)."""
+
+    def __init__(self, config: ExtractConfig = ExtractConfig()):
+        super().__init__()
+        self._config = config
+
+    def expand(self, pages):
+        results = pages | "ExtractPages" >> beam.ParDo(_ExtractFn(self._config)).with_outputs(FAILED, main="articles")
+        return results.articles, results[FAILED]

@@ -1,0 +1,71 @@
+"""Raw page bytes -> HTML text: the checks before extraction and charset decoding (pure functions)."""
+
+import re
+from typing import Optional
+
+from charset_normalizer import from_bytes
+
+from transforms.extract import metadata
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_WHATWG_CODECS = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "iso-8859-1": "cp1252", "latin1": "cp1252",
+    "latin_1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252", "iso-8859-9": "cp1254", "tis-620": "cp874",
+    "iso-8859-11": "cp874", "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "shift_jis": "cp932", "sjis": "cp932",
+}
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+
+class PageRejected(ValueError):
+    """A page that cannot become an article; ``error_type`` names the reason for the failures table."""
+
+    def __init__(self, error_type: str, message: str):
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def check_page(body: bytes, max_bytes: int) -> None:
+    """Reject inputs no extractor should see: empty, oversized or binary."""
+    if not body or not body.strip():
+        raise PageRejected("EmptyPage", "page has no content")
+    if len(body) > max_bytes:
+        raise PageRejected("PageTooLarge", f"{len(body)} bytes > limit {max_bytes}")
+    head = body[:4096]
+    if len(_CONTROL_BYTES.findall(head)) > len(head) // 100:
+        raise PageRejected("BinaryContent", "page looks binary (control bytes in the first 4 KB)")
+
+
+def _codec(label: str) -> str:
+    """The codec browsers use for a charset label (WHATWG Encoding Standard: gb2312 means gb18030,
+    iso-8859-1 means windows-1252 ...)."""
+    label = label.strip().lower()
+    return _WHATWG_CODECS.get(label, label)
+
+
+def decode_html(body: bytes, declared_charset: Optional[str] = None) -> str:
+    """Bytes -> text: transport charset, then ``<meta charset>``, then UTF-8 (also when only a few
+    bytes are broken), then detection.
+
+    The result is NFC (Vietnamese legacy code pages such as windows-1258 decode to combining
+    tone marks)."""
+    candidates = [declared_charset]
+    match = _META_CHARSET.search(body[:4096])
+    if match:
+        candidates.append(match.group(1).decode("ascii"))
+    for charset in (*candidates, "utf-8"):
+        if not charset:
+            continue
+        try:
+            return metadata.nfc(body.decode(_codec(charset)))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    mostly_utf8 = body.decode("utf-8", errors="replace")
+    if mostly_utf8.count("\ufffd") <= max(3, len(mostly_utf8) // 2000):
+        return metadata.nfc(mostly_utf8)
+    best = from_bytes(body[:200_000]).best()
+    if best is not None:
+        try:
+            return metadata.nfc(body.decode(_codec(best.encoding)))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return metadata.nfc(mostly_utf8)

@@ -1,0 +1,105 @@
+"""trafilatura in a child process with a per-page time budget: one pathological page cannot stall
+a worker on any runner or thread.
+
+trafilatura runs with ``deduplicate=False`` (its dedup cache is process-global and would make
+output depend on order).
+"""
+
+import multiprocessing
+import time
+from typing import TYPE_CHECKING, Optional
+
+from transforms.extract.decode import PageRejected
+
+if TYPE_CHECKING:
+    from transforms.extract.articles import ExtractConfig
+
+DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+
+
+def extract_document(html: str, url: Optional[str], config: "ExtractConfig") -> Optional[dict]:
+    """Run trafilatura on one page; the fields we keep, or None when it finds no main text."""
+    import trafilatura  # imported here: the isolated child process imports it once
+
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        deduplicate=False,
+        favor_precision=config.favor_precision,
+        include_tables=config.include_tables,
+        include_comments=config.include_comments,
+        date_extraction_params=DATE_PARAMS,
+    )
+    if doc is None:
+        return None
+    return {
+        "text": doc.text,
+        "title": doc.title,
+        "author": doc.author,
+        "url": doc.url,
+        "date": doc.date,
+        "sitename": doc.sitename,
+    }
+
+
+def _child_loop(conn, config: "ExtractConfig") -> None:
+    while True:
+        try:
+            html, url = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", extract_document(html, url, config)))
+        except Exception as exc:  # reported to the parent, which records a failure
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class IsolatedExtractor:
+    """``extract_document`` in a child process with a per-page time limit.
+
+    ``submit`` hands one page over without waiting and ``result`` collects it, so the caller can
+    prepare the next page meanwhile; a page that overruns its budget gets the child killed."""
+
+    def __init__(self, config: "ExtractConfig"):
+        self._config = config
+        self._process = None
+        self._conn = None
+        self._deadline = None
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe()
+        self._process = ctx.Process(target=_child_loop, args=(child_conn, self._config), daemon=True)
+        self._process.start()
+        child_conn.close()
+
+    def submit(self, html: str, url: Optional[str]) -> None:
+        if self._process is None or not self._process.is_alive():
+            self._start()
+        self._conn.send((html, url))
+        self._deadline = time.monotonic() + self._config.timeout_s
+
+    def result(self) -> Optional[dict]:
+        if not self._conn.poll(max(0.0, self._deadline - time.monotonic())):
+            self.close()
+            raise PageRejected("ExtractionTimeout", f"no result within {self._config.timeout_s:g} s")
+        try:
+            status, value = self._conn.recv()
+        except EOFError:
+            self.close()
+            raise PageRejected("ExtractorCrashed", "extraction process died") from None
+        if status == "error":
+            raise PageRejected("ExtractionError", value)
+        return value
+
+    def __call__(self, html: str, url: Optional[str]) -> Optional[dict]:
+        self.submit(html, url)
+        return self.result()
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join()
+            self._conn.close()
+        self._process = self._conn = None

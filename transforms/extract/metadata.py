@@ -1,0 +1,252 @@
+"""Article metadata and normalisation (pure functions): Unicode, whitespace, titles, dates,
+language, URLs and ids.
+
+Everything here is a deterministic function of its arguments (no clocks, no global caches).
+"""
+
+import hashlib
+import re
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from html import unescape
+from typing import NamedTuple, Optional
+
+import py3langid
+from dateutil import parser as date_parser
+
+from transforms.urls import canonical_url, domain_of
+
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_HTML_LANG = re.compile(r"""<html[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[-|–—•»:]|::)\s+")
+_OUTLET_PREFIX = re.compile(r"^(?:báo|tạp chí|tin tức|thời báo|đài|cổng thông tin|trang tin)\b", re.I)
+_DOMAIN_LIKE = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|info|news)$", re.I)
+_WORD = re.compile(r"\w+")
+_MIN_WORDS_TO_DETECT = 15
+_DATE_SCAN_CHARS = 200_000
+_JSONLD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{10,40})"')
+_META_TAG = re.compile(r"<meta\s[^>]*>", re.I)
+_ATTR = re.compile(r"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
+_DATE_META_NAMES = {"article:published_time", "datepublished", "og:published_time", "pubdate", "publishdate", "dc.date.issued"}
+_NUMERIC_STAMP = re.compile(
+    r"(?:\b(?P<h1>\d{1,2}):(?P<m1>\d{2})(?::(?P<s1>\d{2}))?\s*[-|,]?\s*)?"
+    r"\b(?P<day>\d{1,2})[/.-](?P<month>\d{1,2})[/.-](?P<year>\d{4})\b"
+    r"(?:\s*[-|,]?\s*(?P<h2>\d{1,2})[:hH](?P<m2>\d{2})(?::(?P<s2>\d{2}))?)?"
+    r"(?:\s*\(?\s*(?:GMT|UTC)\s*(?P<offset>[+-]\d{1,2})\s*\)?)?"
+)
+_DATE_CORE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\b")
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s", re.I)
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
+_DOTTED_CLOCK = re.compile(r"\b(\d{1,2})\.(\d{2})(?=\s*(?:[AaPp]\.?[Mm]|GMT|UTC|[A-Z]{2,4}\b|$))")
+_DATED_ELEMENT = re.compile(  # an element whose class/id/itemprop says it holds a date, and its text
+    r"<(?:time|span|div|p|small|em|li|abbr)\s[^>]*?(?:class|id|itemprop)\s*=\s*[\"'][^\"'>]*"
+    r"(?:date|time|publish|posted|updated)[^>]*>([^<]{6,120})<",
+    re.I,
+)
+_TZ_OFFSETS = {  # common abbreviations in news bylines (seconds east of UTC)
+    name: hours * 3600
+    for name, hours in {
+        "UTC": 0, "GMT": 0, "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "ICT": 7, "WIB": 7,
+        "SGT": 8, "HKT": 8, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "EST": -5, "EDT": -4,
+        "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "ET": -5, "CT": -6, "PT": -8,
+    }.items()
+}
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def clean_text(text: str) -> str:
+    """NFC, no zero-width characters, single spaces, paragraphs separated by one newline."""
+    text = _ZERO_WIDTH.sub("", nfc(text)).replace("\r\n", "\n").replace("\r", "\n")
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n", "\n".join(line for line in lines if line)).strip()
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def content_sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _fold(text: str) -> str:
+    """Accent- and case-insensitive key used to compare a title suffix with the site name."""
+    decomposed = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
+    return re.sub(r"[\W_]+", "", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def _is_site_suffix(segment: str, separator: str, sitename: Optional[str]) -> bool:
+    folded = _fold(segment)
+    if not folded:
+        return False
+    if sitename and (folded in _fold(sitename) or _fold(sitename) in folded):
+        return True
+    if _OUTLET_PREFIX.match(segment) or _DOMAIN_LIKE.match(segment):
+        return True
+    return separator.strip() == "|" and len(segment.split()) <= 5
+
+
+def clean_title(title: Optional[str], sitename: Optional[str]) -> Optional[str]:
+    """NFC, single-spaced, without a trailing site name (' - Báo X', ' | Site')."""
+    if not title:
+        return None
+    title = clean_text(title).replace("\n", " ")
+    parts = _TITLE_SEPARATORS.split(title)
+    separators = _TITLE_SEPARATORS.findall(title)
+    while len(parts) > 1 and _is_site_suffix(parts[-1], separators[-1], sitename):
+        parts.pop()
+        separators.pop()
+    head = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:]))
+    return head or None
+
+
+def article_url(page_url: Optional[str], fetched_url: Optional[str]) -> Optional[str]:
+    """The canonical URL: the page's own (canonical link / og:url), else the one it was fetched from."""
+    for candidate in (page_url, fetched_url):
+        if candidate:
+            url = canonical_url(candidate)
+            if url:
+                return url
+    return None
+
+
+def domain(url: Optional[str]) -> Optional[str]:
+    return domain_of(url) if url else None
+
+
+def article_id(url: Optional[str], source: str) -> str:
+    """Stable id: from the canonical URL, else from the input location."""
+    key = url or f"source:{source}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+
+
+def parse_timestamp(value: Optional[str]) -> Optional[datetime]:
+    """ISO-8601 string -> aware UTC datetime (naive values are taken as UTC)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _has_time(value: datetime) -> bool:
+    return (value.hour, value.minute, value.second) != (0, 0, 0)
+
+
+def structured_date(html: str) -> Optional[str]:
+    """``datePublished`` from JSON-LD, else a publication ``<meta>`` (article:published_time ...)."""
+    head = html[:_DATE_SCAN_CHARS]
+    match = _JSONLD_DATE.search(head)
+    if match:
+        return match.group(1)
+    for tag in _META_TAG.findall(head):
+        attrs = {k.lower(): v for k, v in _ATTR.findall(tag)}
+        if (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").lower() in _DATE_META_NAMES:
+            return attrs.get("content")
+    return None
+
+
+def parse_visible_stamp(text: str) -> Optional[tuple]:
+    """A printed date *with a time of day* -> (naive local datetime, UTC offset in hours or None).
+
+    Day-first numeric forms (``27/01/2018 14:01``, ``14:01:52 26/01/2018``, ``27-01-2018 04:26``,
+    ``16/11/2026 08:30 (GMT+7)``) and month-name forms (``November 14, 2019 at 4:42 PM EST``,
+    ``Sun 21 Oct 2018 06.43 GMT``)."""
+    match = _NUMERIC_STAMP.search(text)
+    if match:
+        g = match.groupdict()
+        hour, minute, second = (g["h1"], g["m1"], g["s1"]) if g["h1"] else (g["h2"], g["m2"], g["s2"])
+        if hour is None:
+            return None
+        try:
+            local = datetime(int(g["year"]), int(g["month"]), int(g["day"]), int(hour), int(minute), int(second or 0))
+        except ValueError:
+            return None
+        return local, int(g["offset"]) if g["offset"] else None
+    if not (_MONTH_NAME.search(text) and _CLOCK.search(text)):
+        return None
+    cleaned = _DOTTED_CLOCK.sub(r"\1:\2", text).replace(" at ", " ")
+    try:
+        parsed = date_parser.parse(cleaned, fuzzy=True, dayfirst=True, tzinfos=_TZ_OFFSETS)
+    except (ValueError, OverflowError):
+        return None
+    offset = parsed.utcoffset().total_seconds() / 3600 if parsed.tzinfo else None
+    return parsed.replace(tzinfo=None), offset
+
+
+def visible_date(html: str) -> Optional[tuple]:
+    """The first dated-and-timed stamp in an element marked as a date (class/id/itemprop
+    mentioning date, time, publish ...), else anywhere in the page's first part."""
+    head = html[:_DATE_SCAN_CHARS]
+    for text in _DATED_ELEMENT.findall(head):
+        stamp = parse_visible_stamp(unescape(text))
+        if stamp:
+            return stamp
+    for match in _DATE_CORE.finditer(head):  # cheap anchor first; the full pattern only around it
+        stamp = parse_visible_stamp(head[max(0, match.start() - 12) : match.end() + 30])
+        if stamp:
+            return stamp
+    return None
+
+
+def visible_time(stamp: Optional[tuple], language_code: Optional[str]) -> Optional[datetime]:
+    """A visible stamp in UTC; without a printed offset, Vietnamese pages are taken as GMT+7."""
+    if not stamp:
+        return None
+    local, offset = stamp
+    hours = offset if offset is not None else (7 if language_code == "vi" else 0)
+    return local.replace(tzinfo=timezone(timedelta(hours=hours))).astimezone(timezone.utc)
+
+
+def published_time(candidates: list, feed_date: Optional[datetime]) -> tuple[Optional[datetime], str]:
+    """Best publication time and where it came from: ``page``, ``feed`` or ``none``.
+
+    ``candidates`` are the page's dates, most trusted first (ISO strings or datetimes); the first
+    one with a time of day wins, a date-only one yields to a feed date of the same day."""
+    parsed = [c if isinstance(c, datetime) else parse_timestamp(c) for c in candidates]
+    parsed = [p for p in parsed if p is not None]
+    feed = feed_date.astimezone(timezone.utc) if feed_date else None
+    precise = next((p for p in parsed if _has_time(p)), None)
+    if precise:
+        return precise, "page"
+    if parsed and (not feed or feed.date() != parsed[0].date()):
+        return parsed[0], "page"
+    if feed:
+        return feed, "feed"
+    return None, "none"
+
+
+class PageHints(NamedTuple):
+    """What a page's HTML says beyond trafilatura's fields."""
+
+    html_lang: Optional[str]  # <html lang>
+    structured_date: Optional[str]  # JSON-LD datePublished or a publication <meta>
+    visible_date: Optional[tuple]  # a printed date with a time of day (``parse_visible_stamp``)
+
+
+def page_hints(html: str) -> PageHints:
+    return PageHints(html_lang(html), structured_date(html), visible_date(html))
+
+
+def html_lang(html: str) -> Optional[str]:
+    match = _HTML_LANG.search(html[:5000])
+    return match.group(1).lower() if match else None
+
+
+def language(text: str, declared: Optional[str]) -> Optional[str]:
+    """ISO 639-1 code detected from the text; the page's declared ``lang`` only for very short texts.
+
+    Templates often copy a wrong ``<html lang>`` (Vietnamese pages declaring ``en``), so a
+    text long enough to classify wins over the declaration."""
+    if text and (word_count(text) >= _MIN_WORDS_TO_DETECT or not declared):
+        return py3langid.classify(text[:2000])[0]
+    return declared

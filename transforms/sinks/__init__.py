@@ -1,0 +1,1 @@
+"""Parquet tables: Hive-partitioned, append-only, with deterministic file names."""

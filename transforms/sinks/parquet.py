@@ -1,0 +1,157 @@
+"""Parquet table writers: Hive partitions by ingest date, deterministic file names, atomic renames.
+
+Beam's ``WriteToFiles`` loses files whose names contain a sub-folder and the unbounded
+``WriteToParquet`` writes footer-less files (see BEAM-NOTES), so each shard is written here
+through ``FileSystems`` (which creates parent folders, locally and on gs://) to a temporary
+name and renamed into place.  A file's name depends only on the run id, partition and shard,
+and its rows are sorted, so a retried bundle overwrites its own file instead of adding one.
+
+``WriteWindowedTable`` is the unbounded version: a file per event-time window and shard (and
+per late firing), named from the window start and its rows' content.
+"""
+
+import hashlib
+import zlib
+from datetime import datetime, timezone
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.coders import PickleCoder
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import FixedWindows, GlobalWindows
+from apache_beam.typehints import Any, Tuple
+from apache_beam.utils.timestamp import Timestamp
+
+from schemas.tables import SCHEMA_VERSION, TableSpec
+
+
+def stamped(row: dict, run_id: str) -> dict:
+    """``row`` with the run that wrote it and the schema version it was written with."""
+    return {**row, "run_id": run_id, "schema_version": SCHEMA_VERSION}
+
+
+def file_shard(row: dict, spec: TableSpec, num_shards: int) -> int:
+    """The file of a partition that ``row`` goes to."""
+    key = "\x1f".join(str(row.get(column)) for column in spec.sort_by)
+    return zlib.crc32(key.encode("utf-8")) % num_shards
+
+
+def partition_path(root: str, table: str, ingest_date: str) -> str:
+    return FileSystems.join(root, table, f"ingest_date={ingest_date}")
+
+
+def write_shard(rows: list, spec: TableSpec, folder: str, file_stem: str) -> str:
+    """Write sorted rows as one zstd Parquet file, atomically; returns its path."""
+    rows = sorted(rows, key=lambda r: tuple("" if r.get(c) is None else str(r.get(c)) for c in spec.sort_by))
+    table = pa.Table.from_pylist(rows, schema=spec.schema)
+    final = FileSystems.join(folder, f"{file_stem}.parquet")
+    temp = FileSystems.join(folder, f".tmp-{file_stem}.parquet")
+    with FileSystems.create(temp) as handle:
+        pq.write_table(table, handle, compression="zstd")
+    if FileSystems.exists(final):
+        FileSystems.delete([final])
+    FileSystems.rename([temp], [final])
+    return final
+
+
+class WriteTable(beam.PTransform):
+    """Rows -> Parquet files ``<root>/<table>/ingest_date=<date>/part-<run>-<shard>.parquet``.
+
+    Every row is stamped with ``run_id`` and ``schema_version``; returns the written paths."""
+
+    def __init__(self, spec: TableSpec, root: str, run_id: str, ingest_date: str, num_shards: int = 1):
+        super().__init__()
+        self._spec, self._root, self._run_id = spec, root, run_id
+        self._ingest_date, self._num_shards = ingest_date, num_shards
+
+    def expand(self, rows):
+        spec, num_shards = self._spec, self._num_shards
+        return (
+            rows
+            | "Stamp" >> beam.Map(stamped, self._run_id)
+            | "KeyByShard" >> beam.WithKeys(lambda r: file_shard(r, spec, num_shards))
+            | "GroupShards" >> beam.GroupByKey()
+            | "WriteShard" >> beam.MapTuple(self._write)
+        )
+
+    def _write(self, shard, rows):
+        rows = list(rows)
+        Metrics.counter("write", self._spec.name).inc(len(rows))
+        folder = partition_path(self._root, self._spec.name, self._ingest_date)
+        return write_shard(rows, self._spec, folder, f"part-{self._run_id}-{shard:04d}")
+
+
+def content_tag(rows: list) -> str:
+    """8 hex digits naming a set of rows whatever their order: a retried write of the same rows
+    reuses its file name, a late firing of the same window gets its own."""
+    digest = hashlib.sha1()
+    for text in sorted(repr(sorted(r.items())) for r in rows):
+        digest.update(text.encode("utf-8"))
+    return digest.hexdigest()[:8]
+
+
+def window_label(start: float) -> str:
+    return f"{datetime.fromtimestamp(start, timezone.utc):%Y%m%dT%H%M%SZ}"
+
+
+@beam.typehints.with_input_types(Tuple[Tuple[int, int], Any])
+class _WriteAtWindowEnd(beam.DoFn):
+    """Keyed by (window start, shard): buffers rows until the watermark passes the window end,
+    then writes them as one file.  Rows arriving after that (late data) are buffered again and
+    written as another file of the same window at the next watermark advance: nothing is
+    dropped for lateness, and no file is ever rewritten with other content."""
+
+    ROWS = BagStateSpec("rows", PickleCoder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+
+    def __init__(self, spec: TableSpec, root: str, run_id: str, window_s: float):
+        self._spec, self._root, self._run_id, self._window_s = spec, root, run_id, window_s
+
+    def process(self, item, rows=beam.DoFn.StateParam(ROWS), flush=beam.DoFn.TimerParam(FLUSH)):
+        (start, _), row = item
+        rows.add(row)
+        flush.set(Timestamp(start + self._window_s))
+
+    @on_timer(FLUSH)
+    def on_flush(self, key=beam.DoFn.KeyParam, rows=beam.DoFn.StateParam(ROWS)):
+        start, shard = key
+        buffered = list(rows.read())
+        rows.clear()
+        if not buffered:
+            return
+        Metrics.counter("write", self._spec.name).inc(len(buffered))
+        day = f"{datetime.fromtimestamp(start, timezone.utc):%Y-%m-%d}"
+        stem = f"part-{self._run_id}-{window_label(start)}-{shard:04d}-{content_tag(buffered)}"
+        yield write_shard(buffered, self._spec, partition_path(self._root, self._spec.name, day), stem)
+
+
+class WriteWindowedTable(beam.PTransform):
+    """Unbounded rows -> Parquet files per fixed event-time window of ``window_s`` seconds:
+    ``<root>/<table>/ingest_date=<window start date>/part-<run>-<window start>-<shard>-<tag>.parquet``.
+
+    Rows are stamped like ``WriteTable``; returns the written paths."""
+
+    def __init__(self, spec: TableSpec, root: str, run_id: str, window_s: float, num_shards: int = 1):
+        super().__init__()
+        self._spec, self._root, self._run_id = spec, root, run_id
+        self._window_s, self._num_shards = window_s, num_shards
+
+    def expand(self, rows):
+        spec, num_shards = self._spec, self._num_shards
+        return (
+            rows
+            | "Stamp" >> beam.Map(stamped, self._run_id)
+            | "Window" >> beam.WindowInto(FixedWindows(self._window_s))
+            | "KeyByWindowShard"
+            >> beam.Map(_key_by_window, spec, num_shards).with_output_types(Tuple[Tuple[int, int], Any])
+            | "Global" >> beam.WindowInto(GlobalWindows())
+            | "WriteAtWindowEnd" >> beam.ParDo(_WriteAtWindowEnd(spec, self._root, self._run_id, self._window_s))
+        )
+
+
+def _key_by_window(row, spec, num_shards, window=beam.DoFn.WindowParam):
+    return (int(window.start), file_shard(row, spec, num_shards)), row
