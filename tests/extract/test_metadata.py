@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from transforms.extract import metadata as normalize
+from transforms.extract import metadata
 
 NFC_TITLE = "Hòa Bình: khỏe mạnh, thúy"
 
@@ -11,12 +11,12 @@ NFC_TITLE = "Hòa Bình: khỏe mạnh, thúy"
 def test_clean_text_composes_nfd_and_folds_whitespace():
     nfd = unicodedata.normalize("NFD", "Giá vàng  hôm\u00a0nay\n\n\n tăng\u200b mạnh ")
     assert nfd != unicodedata.normalize("NFC", nfd)
-    assert normalize.clean_text(nfd) == "Giá vàng hôm nay\ntăng mạnh"
+    assert metadata.clean_text(nfd) == "Giá vàng hôm nay\ntăng mạnh"
 
 
 def test_clean_text_is_idempotent():
-    once = normalize.clean_text(" a \r\n\r\n b  c ")
-    assert once == "a\nb c" == normalize.clean_text(once)
+    once = metadata.clean_text(" a \r\n\r\n b  c ")
+    assert once == "a\nb c" == metadata.clean_text(once)
 
 
 @pytest.mark.parametrize(
@@ -34,47 +34,47 @@ def test_clean_text_is_idempotent():
     ],
 )
 def test_clean_title_strips_site_suffixes_only(title, sitename, expected):
-    assert normalize.clean_title(title, sitename) == expected
+    assert metadata.clean_title(title, sitename) == expected
 
 
 def test_article_url_prefers_page_canonical_then_fetched_url():
     page = "https://Example.com/a?utm_source=x#top"
-    assert normalize.article_url(page, "https://other.example/b") == "https://example.com/a"
-    assert normalize.article_url(None, "https://other.example/b") == "https://other.example/b"
-    assert normalize.article_url("not a url", None) is None
+    assert metadata.article_url(page, "https://other.example/b") == "https://example.com/a"
+    assert metadata.article_url(None, "https://other.example/b") == "https://other.example/b"
+    assert metadata.article_url("not a url", None) is None
 
 
 def test_article_id_is_stable_and_falls_back_to_source():
-    a = normalize.article_id("https://example.com/a", "x.html")
-    assert a == normalize.article_id("https://example.com/a", "y.html")
+    a = metadata.article_id("https://example.com/a", "x.html")
+    assert a == metadata.article_id("https://example.com/a", "y.html")
     assert len(a) == 20
-    assert normalize.article_id(None, "x.html") != normalize.article_id(None, "y.html")
-    assert normalize.article_id(None, "x.html") == normalize.article_id(None, "x.html")
+    assert metadata.article_id(None, "x.html") != metadata.article_id(None, "y.html")
+    assert metadata.article_id(None, "x.html") == metadata.article_id(None, "x.html")
 
 
 def test_parse_timestamp_converts_offsets_to_utc():
-    assert normalize.parse_timestamp("2026-11-16T08:30:00+0700") == datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc)
-    assert normalize.parse_timestamp("2026-11-16") == datetime(2026, 11, 16, tzinfo=timezone.utc)
-    assert normalize.parse_timestamp("16/11/2026") is None
-    assert normalize.parse_timestamp(None) is None
+    assert metadata.parse_timestamp("2026-11-16T08:30:00+0700") == datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc)
+    assert metadata.parse_timestamp("2026-11-16") == datetime(2026, 11, 16, tzinfo=timezone.utc)
+    assert metadata.parse_timestamp("16/11/2026") is None
+    assert metadata.parse_timestamp(None) is None
 
 
 def test_published_time_prefers_a_precise_page_time_then_feed():
     feed = datetime(2026, 11, 16, 3, 0, tzinfo=timezone(timedelta(hours=7)))
     precise = datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc)
-    assert normalize.published_time(["2026-11-16T08:30:00+0700", "2026-11-16"], feed) == (precise, "page")
-    assert normalize.published_time([None, "2026-11-16", precise], None) == (precise, "page")
-    assert normalize.published_time(["2026-11-15"], feed) == (feed.astimezone(timezone.utc), "feed")
-    assert normalize.published_time(["2026-11-10"], feed)[1] == "page"
-    assert normalize.published_time([None, None], None) == (None, "none")
+    assert metadata.published_time(["2026-11-16T08:30:00+0700", "2026-11-16"], feed) == (precise, "page")
+    assert metadata.published_time([None, "2026-11-16", precise], None) == (precise, "page")
+    assert metadata.published_time(["2026-11-15"], feed) == (feed.astimezone(timezone.utc), "feed")
+    assert metadata.published_time(["2026-11-10"], feed)[1] == "page"
+    assert metadata.published_time([None, None], None) == (None, "none")
 
 
 def test_structured_date_reads_json_ld_then_meta():
     jsonld = '<script type="application/ld+json">{"datePublished": "2026-11-17T13:40:00+07:00"}</script>'
     meta = '<meta content="2026-11-19T06:30:00+07:00" property="article:published_time">'
-    assert normalize.structured_date(meta + jsonld) == "2026-11-17T13:40:00+07:00"
-    assert normalize.structured_date(meta) == "2026-11-19T06:30:00+07:00"
-    assert normalize.structured_date('<meta property="og:title" content="2026-01-01">') is None
+    assert metadata.structured_date(meta + jsonld) == "2026-11-17T13:40:00+07:00"
+    assert metadata.structured_date(meta) == "2026-11-19T06:30:00+07:00"
+    assert metadata.structured_date('<meta property="og:title" content="2026-01-01">') is None
 
 
 @pytest.mark.parametrize(
@@ -88,20 +88,20 @@ def test_structured_date_reads_json_ld_then_meta():
     ],
 )
 def test_visible_dates_are_day_first_and_local(html, language, expected):
-    assert normalize.visible_time(normalize.visible_date(html), language) == expected
+    assert metadata.visible_time(metadata.visible_date(html), language) == expected
 
 
 def test_language_detects_text_over_a_wrong_declaration():
     vi = "Giá vàng trong nước hôm nay tăng mạnh theo đà tăng của thị trường thế giới, các doanh nghiệp điều chỉnh giá bán"
-    assert normalize.language(vi, "en") == "vi"
-    assert normalize.language("Short text", "vi") == "vi"
-    assert normalize.language("The central bank raised interest rates again on Monday to slow inflation", None) == "en"
+    assert metadata.language(vi, "en") == "vi"
+    assert metadata.language("Short text", "vi") == "vi"
+    assert metadata.language("The central bank raised interest rates again on Monday to slow inflation", None) == "en"
 
 
 def test_html_lang():
-    assert normalize.html_lang('<!doctype html><html class="x" lang="vi-VN">') == "vi"
-    assert normalize.html_lang("<html>") is None
+    assert metadata.html_lang('<!doctype html><html class="x" lang="vi-VN">') == "vi"
+    assert metadata.html_lang("<html>") is None
 
 
 def test_word_count_counts_vietnamese_syllables():
-    assert normalize.word_count("Hòa Bình, khỏe mạnh!") == 4
+    assert metadata.word_count("Hòa Bình, khỏe mạnh!") == 4

@@ -20,19 +20,12 @@ def count_failure(row: Failure) -> Failure:
     return row
 
 
-class CollectFailures(beam.PTransform):
+class CollectFailures(FlattenInto):
     """Every stage's failures PCollection -> one, each row counted (``count_failure``);
     ``windowfn``: the window the failures table is written in (streaming)."""
 
-    def __init__(self, windowfn=None):
-        super().__init__()
-        self.windowfn = windowfn
-
-    def _extract_input_pvalues(self, pvalueish):  # a list of PCollections, as for Flatten
-        return tuple(pvalueish), tuple(pvalueish)
-
     def expand(self, pcolls):
-        return pcolls | "All" >> FlattenInto(self.windowfn) | "Count" >> beam.Map(count_failure)
+        return super().expand(pcolls) | "Count" >> beam.Map(count_failure)
 
 
 def write_tables(tables: Iterable[tuple], writer: Callable[[TableSpec], beam.PTransform]) -> None:
