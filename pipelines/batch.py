@@ -10,8 +10,7 @@ arguments the job runs on the bundled sample.
 import sys
 
 from pipelines import bounded, runstate
-from pipelines.config import ConfigError
-from pipelines.runners import dataflow, memory
+from pipelines.runners import dataflow
 
 
 def run(argv=None) -> dict:
@@ -19,22 +18,20 @@ def run(argv=None) -> dict:
     config, run_ctx, options = bounded.prepare(argv)
     if dataflow.translated_only(options):
         return bounded.execute(config, run_ctx, options, runstate.load_state(run_ctx.output))
-    state = runstate.begin_run(run_ctx.output, run_ctx.run_id)
-    summary = bounded.execute(config, run_ctx, options, state)
-    runstate.commit_run(run_ctx.output, run_ctx.run_id, state)
+    with runstate.hold_lease(run_ctx.output, run_ctx.run_id, config.output.lease_wait_s):
+        state = runstate.begin_run(run_ctx.output, run_ctx.run_id)
+        summary = bounded.execute(config, run_ctx, options, state)
+        runstate.commit_run(run_ctx.output, run_ctx.run_id, state)
     return summary
 
 
 def main(argv=None) -> int:
-    try:
-        summary = run(argv)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    summary = run(argv)
     print(dataflow.format_translation(summary) if "translated_only" in summary else bounded.format_summary(summary))
     return 0
 
 
 if __name__ == "__main__":
-    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.runners.memory
-    sys.exit(main())
+    from pipelines import cli
+
+    sys.exit(cli.run_command("batch", sys.argv[1:], from_command_line=True))

@@ -68,11 +68,11 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
     prior_index = read_story_index(pipeline, run.output)
-    story_articles, stories, index_rows = articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
-    failures = [*failure_sets, extract_failures, dup_failures] | "Failures" >> CollectFailures()
+    article_rows, stories, index_rows, known_failures = articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
+    failures = [*failure_sets, extract_failures, dup_failures, known_failures] | "Failures" >> CollectFailures()
     write_tables(
-        [(ARTICLES, story_articles), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)],
-        lambda spec: WriteTable(spec, run.output, run.run_id, run.ingest_date, config.output.shards),
+        [(ARTICLES, article_rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)],
+        lambda spec: WriteTable(spec, run.output, run.run_id, run.ingest_date, config.output.shards, run.started_at),
     )
     if updates is not None:
         path = runstate.pending_updates_path(run.output, run.run_id)
@@ -84,23 +84,30 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
 
 
 def run_summary(result, elapsed_s: float) -> dict:
-    """Counts from the job's metrics: rows written per table, failures by stage.reason, pages/s."""
+    """Counts from the job's metrics: what the run wrote and changed, failures by stage.reason, pages/s."""
     counters = result.metrics().query(MetricsFilter())["counters"]
-    written = Counter()
-    failure_reasons = Counter()
+    totals = {namespace: Counter() for namespace in ("write", "failures", "reprints")}
     for counter in counters:
         name, value = counter.key.metric, counter.committed or counter.attempted or 0
-        if name.namespace == "write":
-            written[name.name] += value
-        elif name.namespace == "failures":
-            failure_reasons[name.name] += value
-    articles, stories, failures = written["articles"], written["stories"], written["failures"]
+        if name.namespace in totals:
+            totals[name.namespace][name.name] += value
+    written, reprints = totals["write"], totals["reprints"]
+    articles = written["articles"] - reprints["corrections"]  # new and updated articles
+    stories, failures = written["stories"], written["failures"]
     return {
         "articles": articles,
         "stories": stories,
         "reprint_ratio": round(1 - stories / articles, 4) if articles else 0.0,
+        "changes": {
+            "new_articles": articles - reprints["updated_articles"],
+            "updated_articles": reprints["updated_articles"],
+            "joined_earlier_stories": reprints["joined_earlier_stories"],
+            "corrections": reprints["corrections"],
+            "new_stories": reprints["new_stories"],
+            "gone_stories": reprints["gone_stories"],
+        },
         "failures": failures,
-        "failures_by_reason": dict(sorted(failure_reasons.items())),
+        "failures_by_reason": dict(sorted(totals["failures"].items())),
         "pages_per_s": round((articles + failures) / elapsed_s, 2) if elapsed_s else 0.0,
         "elapsed_s": round(elapsed_s, 2),
     }
@@ -108,9 +115,13 @@ def run_summary(result, elapsed_s: float) -> dict:
 
 def format_summary(summary: dict) -> str:
     reasons = ", ".join(f"{k}={v}" for k, v in summary["failures_by_reason"].items()) or "none"
+    changes = summary["changes"]
     return (
         f"run {summary['run_id']} -> {summary['output']}\n"
         f"  articles {summary['articles']}, stories {summary['stories']}, reprint ratio {summary['reprint_ratio']:.1%}\n"
+        f"  changes: {changes['new_articles']} new articles, {changes['updated_articles']} updated, "
+        f"{changes['joined_earlier_stories']} joined earlier stories, {changes['corrections']} corrections, "
+        f"{changes['new_stories']} new stories, {changes['gone_stories']} gone\n"
         f"  failures {summary['failures']} ({reasons})\n"
         f"  {summary['pages_per_s']} pages/s over {summary['elapsed_s']} s"
     )
@@ -124,6 +135,8 @@ def parse_args(argv):
     parser.add_argument("--url-list", action="append", help="glob of URL-list files (repeatable)")
     parser.add_argument("--output", help="output root (local path or gs://...)")
     parser.add_argument("--config", help="YAML configuration (see configs/default.yaml)")
+    parser.add_argument("--wait", type=float, nargs="?", const=float("inf"), metavar="SECONDS",
+                        help="wait (for ever, or SECONDS) while another run writes the same output")
     return parser.parse_known_args(argv)
 
 
@@ -141,7 +154,10 @@ def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext,
     )
     if not (sources.html or sources.warc or sources.fetches()):
         sources = replace(sources, html=(str(SAMPLE_PAGES),))
-    output = replace(config.output, root=args.output or config.output.root)
+    output = replace(
+        config.output, root=args.output or config.output.root,
+        lease_wait_s=config.output.lease_wait_s if args.wait is None else args.wait,
+    )
     config = replace(config, sources=sources, output=output)
     for item in sources.html:
         if not allow_empty_inputs and not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):

@@ -34,6 +34,7 @@ class SourcesConfig:
 class OutputConfig:
     root: str = "out"
     shards: int = 1  # files per table partition; raise for large runs so no worker writes everything
+    lease_wait_s: float = 0.0  # how long a run waits for another run writing the same output (--wait)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,10 @@
 """Everything a run keeps between runs, and the lifecycle that makes every run safe to kill.
 
+    with hold_lease(root, run_id, wait_s=0):      # one writer at a time
+        state = begin_run(root, run_id)
+        ...                                       # write the tables
+        commit_run(root, run_id, state)
+
 The state lives under ``<output>/_state/``: one JSON document (``crawl_state.json``: the crawl
 state of ``transforms.fetch.crawl_state``, the input files already ingested under ``files``, and
 ``pending_run``) plus, while a run is going, its crawl updates (``pending/<run_id>.json``).  The
@@ -16,10 +21,17 @@ A run
    ``SEEN_RETENTION`` (feeds list entries for days, not months) and clears ``pending_run``.
 
 A crash before 4 leaves its inputs unrecorded, so the next run (after the rollback) ingests
-them again: no row is lost and none is written twice.
+them again: no row is lost and none is written twice.  Only one run writes to an output at a
+time: it holds the output's lease (``_state/lease``, an exclusive lock the operating system
+releases when the holder dies, even by kill -9), so a rollback never deletes a live run's files.
 """
 
+import contextlib
+import fcntl
 import json
+import os
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,6 +42,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.fetch import crawl_state
 
 STATE_FILE = ("_state", "crawl_state.json")
+LEASE_FILE = ("_state", "lease")
 SEEN_RETENTION = timedelta(days=90)  # settled URLs older than this leave the state: it stays bounded
 
 
@@ -38,12 +51,13 @@ class RunContext:
     run_id: str
     ingest_date: str
     output: str
+    started_at: datetime  # the row_at of the run's rows
 
 
 def new_run_context(output: str, now: Optional[datetime] = None) -> RunContext:
     now = now or datetime.now(timezone.utc)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    return RunContext(run_id=run_id, ingest_date=f"{now:%Y-%m-%d}", output=output)
+    return RunContext(run_id=run_id, ingest_date=f"{now:%Y-%m-%d}", output=output, started_at=now)
 
 
 # ---------------------------------------------------------------------------- the state document
@@ -131,3 +145,48 @@ def commit_run(root: str, run_id: str, state: dict, ingested_files: Iterable[str
     if FileSystems.exists(updates_path):
         FileSystems.delete([updates_path])
     return state
+
+
+# ---------------------------------------------------------------------------- one writer at a time
+
+
+class LeaseHeld(RuntimeError):
+    """Another run holds the output's lease."""
+
+
+@contextlib.contextmanager
+def hold_lease(root: str, run_id: str, wait_s: float = 0.0, poll_s: float = 0.5):
+    """Hold ``root``'s lease while the block runs: wait up to ``wait_s`` for a live holder to
+    finish, else raise ``LeaseHeld`` naming it.  Local outputs only (an exclusive ``flock``);
+    other filesystems run without a lease."""
+    if FileSystems.get_scheme(root) not in (None, "file"):
+        yield
+        return
+    path = os.path.join(root, *LEASE_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LeaseHeld(f"{root} is being written by {_holder(fd)}: wait for it (--wait) or stop it") from None
+                time.sleep(poll_s)
+        owner = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
+                 "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(owner).encode("utf-8"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _holder(fd: int) -> str:
+    try:
+        owner = json.loads(os.pread(fd, 4096, 0))
+        return f"run {owner['run_id']} (pid {owner['pid']} on {owner['host']}, since {owner['since']})"
+    except (ValueError, KeyError, TypeError):
+        return "another run"

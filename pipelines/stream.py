@@ -34,7 +34,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from pipelines.config import Config, ConfigError, load_config
 from pipelines.runners import dataflow
-from schemas.tables import FAILURES, STREAM_ARTICLES, STREAM_STORIES
+from schemas.tables import ARTICLES, FAILURES, STORIES
 from transforms.dedup.stream import AssignStories
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
@@ -113,7 +113,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, settings: StreamSett
     rows, stories, dup_failures = articles | "Stories" >> AssignStories(config.dedup, settings.ttl_s)
     failures = [*failure_sets, extract_failures, dup_failures] | "Failures" >> CollectFailures(windows)
     write_tables(
-        [(STREAM_ARTICLES, rows), (STREAM_STORIES, stories), (FAILURES, failures)],
+        [(ARTICLES, rows), (STORIES, stories), (FAILURES, failures)],
         lambda spec: WriteWindowedTable(spec, settings.output, settings.run_id, settings.window_s, config.output.shards),
     )
 
@@ -177,11 +177,7 @@ def run(argv=None) -> dict:
 
 
 def main(argv=None) -> int:
-    try:
-        summary = run(argv)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    summary = run(argv)
     if "translated_only" in summary:
         print(dataflow.format_translation(summary))
     else:
@@ -190,4 +186,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipelines import cli
+
+    sys.exit(cli.run_command("stream", sys.argv[1:]))

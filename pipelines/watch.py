@@ -7,7 +7,7 @@ Each round ingests the HTML and WARC files not ingested before and the new entri
 feeds and URL lists; the state shared between rounds (ingested files, feed validators, settled
 URLs, the story index) lives under ``<output>/_state``.  Rounds use the kill-safe run
 lifecycle of ``pipelines.runstate``: the loop can be killed and restarted at any moment
-without losing or duplicating rows.
+without losing or duplicating rows, and it holds the output's lease while it runs.
 """
 
 import argparse
@@ -18,8 +18,6 @@ from dataclasses import replace
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import bounded, runstate
-from pipelines.config import ConfigError
-from pipelines.runners import memory
 from transforms.sources.files import file_patterns
 
 
@@ -56,23 +54,21 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args, rest = parse_args(argv)
-    try:
-        config, _, options = bounded.prepare(rest, allow_empty_inputs=True)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config, run_ctx, options = bounded.prepare(rest, allow_empty_inputs=True)
     rounds = 1 if args.once else args.max_rounds
     done = 0
-    while rounds is None or done < rounds:
-        started = time.monotonic()
-        summary = watch_round(config, options)
-        done += 1
-        print(bounded.format_summary(summary) if summary else "nothing new", flush=True)
-        if rounds is None or done < rounds:
-            time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
+    with runstate.hold_lease(config.output.root, f"watch-{run_ctx.run_id}", config.output.lease_wait_s):
+        while rounds is None or done < rounds:
+            started = time.monotonic()
+            summary = watch_round(config, options)
+            done += 1
+            print(bounded.format_summary(summary) if summary else "nothing new", flush=True)
+            if rounds is None or done < rounds:
+                time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
     return 0
 
 
 if __name__ == "__main__":
-    memory.restart_keeping_freed_memory(sys.argv[1:])  # in-process runs: see pipelines.runners.memory
-    sys.exit(main())
+    from pipelines import cli
+
+    sys.exit(cli.run_command("watch", sys.argv[1:], from_command_line=True))

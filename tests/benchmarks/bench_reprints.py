@@ -161,7 +161,7 @@ def minhash_library_speed(texts: list) -> dict:
     import xxhash
     from datasketch import MinHash
 
-    from transforms import minhash
+    from transforms.dedup import minhash
     from transforms.dedup.textmatch import token_hashes
 
     hashes, _, offsets = token_hashes(texts)

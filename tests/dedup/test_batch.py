@@ -10,17 +10,24 @@ import pytest
 
 from schemas.tables import STORY_INDEX
 from tests.support.paths import REPO
-from tests.support.reprints import OTHER, STORY, article, clusters, hard_set, run_detect
+from tests.support.reprints import (
+    OTHER,
+    STORY,
+    article,
+    clusters,
+    current_state,
+    hard_set,
+    run_detect,
+)
 from transforms.dedup import clustering, minhash
 from transforms.dedup.clustering import (
     Earlier,
-    Member,
-    build_stories,
-    first_decision,
     own_status,
     pair_edge,
     settle,
     shard_pairs,
+    split_story,
+    story_fields,
 )
 from transforms.dedup.fingerprints import (
     compressed,
@@ -31,7 +38,6 @@ from transforms.dedup.fingerprints import (
     match_node,
     node_from_index,
     pack,
-    prior_nodes,
     unpacked,
 )
 from transforms.dedup.rules import DedupConfig, Edge, story_id_for
@@ -40,21 +46,9 @@ from transforms.dedup.textmatch import token_hashes
 # ---------------------------------------------------------------- pure functions
 
 
-def test_first_decision():
-    node = {"id": "v"}
-    known = {"story_id": "st-old", "is_anchor": False}
-    prior_a = Edge("prior", "p1", (1.0,), "st-p1", 0.6)
-    prior_b = Edge("prior", "p2", (0.5,), "st-p2", 0.9)
-    new = Edge("new", "u", (0.0,), None, 0.99)
-    assert first_decision(node, known, [new]) == ("st-old", False)  # indexed: keeps its story
-    assert first_decision(node, None, [new, prior_a, prior_b]) == ("st-p2", False)  # most similar prior anchor
-    assert first_decision(node, None, []) == (story_id_for("v"), True)
-    assert first_decision(node, None, [new]) is None
-
-
 def test_own_status_and_settle_never_chain():
     node = {"id": "v"}
-    a, b = Edge("new", "a", (1,), None, 0.9), Edge("new", "b", (2,), None, 0.7)
+    a, b = Edge("a", (1,), None, 0.9), Edge("b", (2,), None, 0.7)
     earlier = {"a": Earlier(a), "b": Earlier(b, "member")}
     assert own_status(earlier) is None and settle(node, earlier) is None
     earlier["a"] = Earlier(a._replace(story="st-a"), "anchor")
@@ -69,15 +63,12 @@ def candidate_pairs(nodes, params):
     return set(map(tuple, shard_pairs((shard, [part]), params).tolist()))
 
 
-def test_lsh_pairs_share_a_band_and_skip_prior_pairs():
+def test_lsh_pairs_share_a_band():
     params = DedupConfig(lsh_shards=1)
-    a, b, c = (fingerprint(article(i, STORY, n), params) for n, i in enumerate(("a", "b", "c")))
+    a, b = (fingerprint(article(i, STORY, n), params) for n, i in enumerate(("a", "b")))
     other = fingerprint(article("d", OTHER), params)
     pairs = candidate_pairs([a, b, other], params)
     assert pairs == {tuple(sorted((a["h"], b["h"])))}
-    prior_a, prior_b = {**a, "story": "st-a"}, {**b, "story": "st-a"}
-    pairs = candidate_pairs([prior_a, prior_b, c], params)
-    assert pairs == {tuple(sorted((x["h"], c["h"]))) for x in (a, b)}  # the prior pair is known already
     short = fingerprint(article("e", "too short to cluster"), params)
     assert lsh_arrays([short], params) == []
 
@@ -86,20 +77,18 @@ def test_shard_pairs_equal_the_pairs_of_every_bucket_by_hand():
     rng = np.random.default_rng(7)
     keys = rng.integers(0, 40, size=300).astype(np.uint64)
     ids = rng.integers(0, 60, size=300).astype(np.int64)
-    prior = rng.random(300) < 0.3
     params = DedupConfig(max_bucket_size=3)
     buckets = defaultdict(list)
-    for key, h, flag in sorted(set(zip(keys.tolist(), ids.tolist(), prior.tolist()))):
-        buckets[key].append((h, flag))
+    for key, h in sorted(set(zip(keys.tolist(), ids.tolist()))):
+        buckets[key].append(h)
     expected = set()
     for members in buckets.values():  # sorted by id hash; each member pairs with the first 3
         for j in range(1, len(members)):
             for i in range(min(j, 3)):
-                (a, prior_a), (b, prior_b) = members[i], members[j]
-                if a != b and not (prior_a and prior_b):
-                    expected.add((min(a, b), max(a, b)))
-    unique = sorted(set(zip(keys.tolist(), ids.tolist(), prior.tolist())))
-    part = tuple(np.array(column, dtype=dtype).tobytes() for column, dtype in zip(zip(*unique), (np.uint64, np.int64, np.bool_)))
+                a, b = members[i], members[j]
+                expected.add((min(a, b), max(a, b)))
+    unique = sorted(set(zip(keys.tolist(), ids.tolist())))
+    part = tuple(np.array(column, dtype=dtype).tobytes() for column, dtype in zip(zip(*unique), (np.uint64, np.int64)))
     pairs = shard_pairs((0, [part]), params)
     assert pairs.tolist() == sorted(map(list, expected)) and len(expected) > 50
 
@@ -109,11 +98,12 @@ def test_bucket_and_cluster_size_guards():
     copies = [fingerprint(article(f"copy{i}", STORY, i), params) for i in range(5)]
     pairs = candidate_pairs(copies, params)
     assert len(pairs) == 1 + 2 + 2 + 2  # each copy paired with at most 2 others per bucket
-    members = [Member(node, True, i == 0, False) for i, node in enumerate(copies)]
-    fields, stories, index = build_stories("st-x", members, params)
-    assert [s["article_count"] for s in stories] == [3, 1, 1]
-    assert {f["story_id"] for _, f in fields[3:]} == {story_id_for("copy3"), story_id_for("copy4")}
-    assert len(index) == 5
+    stories = split_story("st-x", copies[::-1], params)
+    assert [(story_id, [n["id"] for n in members]) for story_id, members in stories] == [
+        ("st-x", ["copy0", "copy1", "copy2"]), (story_id_for("copy3"), ["copy3"]), (story_id_for("copy4"), ["copy4"]),
+    ]
+    fields = story_fields(*stories[0])
+    assert [(node["id"], f["is_canonical"]) for node, f in fields] == [("copy0", True), ("copy1", False), ("copy2", False)]
 
 
 # ---------------------------------------------------------------- pipeline on the hard cases
@@ -122,7 +112,7 @@ def test_bucket_and_cluster_size_guards():
 @pytest.fixture(scope="module")
 def hard_run(tmp_path_factory):
     articles, manifest = hard_set()
-    return run_detect(articles, tmp_path_factory.mktemp("hard")), manifest
+    return run_detect(articles, tmp_path_factory.mktemp("hard"))[:3], manifest
 
 
 def test_templated_reports_stay_separate_days(hard_run):
@@ -184,7 +174,7 @@ def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(tmp
     for seed, processes in ((1, 1), (2, 2)):
         shuffled = articles[:]
         random.Random(seed).shuffle(shuffled)
-        rows, stories, _ = run_detect(shuffled, tmp_path, params=DedupConfig(processes=processes))
+        rows, stories, _, _ = run_detect(shuffled, tmp_path, params=DedupConfig(processes=processes))
         runs.append((sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in rows),
                      sorted(s["story_id"] for s in stories)))
     assert runs[0] == runs[1]
@@ -194,9 +184,9 @@ def test_pool_processes_start_without_importing_beam():
     # the pool's steps and their parameters unpickle from transforms.dedup.fingerprints and
     # transforms.dedup.clustering alone: a spawned process then skips Beam's ~1 s import before its first batch
     probe = "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); print('apache_beam' in sys.modules)"
-    steps = (clustering.candidate_requests, clustering.send_nodes, clustering.decide_shard, clustering.answer,
-             clustering.resolve, clustering.stories)
-    payload = pickle.dumps((fingerprint_batch, prior_nodes, *steps, DedupConfig(processes=2)))
+    steps = (clustering.reconcile, clustering.candidate_requests, clustering.send_nodes, clustering.decide_shard,
+             clustering.answer, clustering.resolve, clustering.stories, clustering.changed_stories)
+    payload = pickle.dumps((fingerprint_batch, *steps, DedupConfig(processes=2)))
     for code, beam_expected in ((probe, "False"), ("import transforms.dedup.batch; " + probe, "True")):
         result = subprocess.run([sys.executable, "-c", code], input=payload, capture_output=True, check=True,
                                 cwd=REPO)
@@ -206,47 +196,93 @@ def test_pool_processes_start_without_importing_beam():
 # ---------------------------------------------------------------- incremental runs
 
 @pytest.mark.parametrize("processes", [1, 2])
-def test_incremental_runs_reuse_story_ids(tmp_path, processes):
-    params = DedupConfig(processes=processes)  # 2: the prior index's nodes are made in the pool too
+def test_runs_add_up_reruns_add_nothing_and_late_originals_re_anchor(tmp_path, processes):
+    params = DedupConfig(processes=processes)  # 2: reconciling with the index runs in the pool too
     day1 = [article("a/original", STORY, 0), article("a/other", OTHER, 1)]
-    rows1, stories1, index1 = run_detect(day1, tmp_path, params=params)
-    story = {r["article_id"]: r["story_id"] for r in rows1}
-    assert len(index1) == 2
+    rows1, stories1, index1, failures1 = run_detect(day1, tmp_path, params=params)
+    assert {r["row_kind"] for r in rows1} == {"new"} and len(index1) == 2 and failures1 == []
+    first = story_id_for("a/original")
 
     # tomorrow: a truncated reprint with an attribution joins yesterday's story
     day2 = [article("b/reprint", "LONDON (Reuters) - " + STORY[:300] + "\nPhoto: Reuters", 24, "b.example")]
-    rows2, stories2, index2 = run_detect(day2, tmp_path, prior=index1, params=params)
-    assert rows2[0]["story_id"] == story["a/original"] and not rows2[0]["is_canonical"]
-    assert [s["article_count"] for s in stories2] == [2]  # counts recomputed over the whole story
-    assert stories2[0]["canonical_article_id"] == "a/original" and stories2[0]["domain_count"] == 2
-    assert [r["story_id"] for r in index2] == [story["a/original"]]
+    rows2, stories2, index2, _ = run_detect(day2, tmp_path, prior=index1, params=params)
+    assert [(r["article_id"], r["story_id"], r["is_canonical"], r["row_kind"]) for r in rows2] == [
+        ("b/reprint", first, False, "new"),
+    ]
+    assert [(s["story_id"], s["article_count"], s["domain_count"], s["canonical_article_id"]) for s in stories2] == [
+        (first, 2, 2, "a/original"),  # counts recomputed over the whole story
+    ]
+    assert [r["article_id"] for r in index2] == ["b/reprint"]
 
-    # rerunning yesterday's input creates no new story and no new index row
-    rows3, stories3, index3 = run_detect(day1, tmp_path, prior=index1 + index2, params=params)
-    assert {r["article_id"]: r["story_id"] for r in rows3} == story
-    assert index3 == []
-    assert {s["story_id"]: s["article_count"] for s in stories3} == {story["a/original"]: 2, story["a/other"]: 1}
+    # rerunning yesterday's input adds no article, story or index row: each copy is a DuplicateUrl
+    rows3, stories3, index3, failures3 = run_detect(day1, tmp_path, prior=index1 + index2, params=params)
+    assert rows3 == stories3 == index3 == []
+    assert sorted((f["source"], f["error_type"]) for f in failures3) == [
+        ("a/original", "DuplicateUrl"), ("a/other", "DuplicateUrl"),
+    ]
 
-    # a late-crawled original (published earlier) joins the indexed story and becomes canonical
+    # a late-crawled original (published earlier, a wire) re-anchors the story: its id is now the
+    # original's, the earlier members get correction rows and the old story an empty row
     late = [article("c/wire", STORY + " More details follow.", -5, "vnanet.vn")]
-    rows4, stories4, _ = run_detect(late, tmp_path, prior=index1 + index2, params=params)
-    assert rows4[0]["story_id"] == story["a/original"] and rows4[0]["is_canonical"]
-    assert stories4[0]["canonical_article_id"] == "c/wire" and stories4[0]["article_count"] == 3
+    rows4, stories4, index4, _ = run_detect(late, tmp_path, prior=index1 + index2, params=params)
+    wire = story_id_for("c/wire")
+    assert sorted((r["article_id"], r["story_id"], r["is_canonical"], r["row_kind"]) for r in rows4) == [
+        ("a/original", wire, False, "correction"), ("b/reprint", wire, False, "correction"), ("c/wire", wire, True, "new"),
+    ]
+    assert sorted((s["story_id"], s["article_count"], s["canonical_article_id"]) for s in stories4) == sorted([
+        (wire, 3, "c/wire"), (first, 0, None),
+    ])
+    assert sorted(r["article_id"] for r in index4) == ["a/original", "b/reprint", "c/wire"]
+
+    # the same four articles in one run give the same current state
+    single = tmp_path / "single"
+    single.mkdir()
+    rows, _, _, _ = run_detect(day1 + day2 + late, single, params=params)
+    assert current_state(rows1, rows2, rows3, rows4) == current_state(rows)
+
+
+def test_changed_content_is_an_update(tmp_path):
+    rows1, _, index1, _ = run_detect([article("a/original", STORY), article("a/other", OTHER, 1)], tmp_path)
+    edited = article("a/other", OTHER + " The team will return next summer to sample more lakes.", 1)
+    rows2, stories2, index2, failures2 = run_detect([edited], tmp_path, prior=index1)
+    assert [(r["article_id"], r["row_kind"], r["content_sha1"]) for r in rows2] == [
+        ("a/other", "update", edited["content_sha1"]),
+    ]
+    assert failures2 == [] and [r["content_sha1"] for r in index2] == [edited["content_sha1"]]
+    assert [s["story_id"] for s in stories2] == [story_id_for("a/other")]
+
+
+def test_any_split_into_runs_gives_the_single_run_state(tmp_path):
+    articles, _ = hard_set()
+    single = tmp_path / "single"
+    single.mkdir()
+    rows, _, _, _ = run_detect(articles, single)
+    expected = current_state(rows)
+    for seed in (1, 2):
+        shuffled = articles[:]
+        random.Random(seed).shuffle(shuffled)
+        cuts = sorted(random.Random(seed).sample(range(1, len(shuffled)), 2))
+        folder, index, all_rows = tmp_path / f"split{seed}", [], []
+        folder.mkdir()
+        for part in (shuffled[: cuts[0]], shuffled[cuts[0] : cuts[1]], shuffled[cuts[1] :]):
+            rows, _, new_index, _ = run_detect(part, folder, prior=index)
+            index, all_rows = index + new_index, all_rows + [rows]
+        assert current_state(*all_rows) == expected
 
 
 def test_index_rows_fit_the_schema_and_1kb(tmp_path):
     articles, _ = hard_set()
-    _, _, index = run_detect(articles, tmp_path)
-    table = pa.Table.from_pylist([{**r, "run_id": "r1", "schema_version": 1} for r in index], schema=STORY_INDEX.schema)
+    _, _, index, _ = run_detect(articles, tmp_path)
+    table = pa.Table.from_pylist([{**r, "run_id": "r1", "schema_version": 2} for r in index], schema=STORY_INDEX.schema)
     assert table.nbytes / table.num_rows <= 1024
     back = table.to_pylist()
     assert node_from_index(back[0])["sig"] == index[0]["signature"]
 
 
 def test_prior_rows_of_other_fingerprint_settings_are_ignored(tmp_path):
-    _, _, index = run_detect([article("a/original", STORY)], tmp_path)
+    _, _, index, _ = run_detect([article("a/original", STORY)], tmp_path)
     stale = [{**r, "fingerprint_version": "something-else"} for r in index]
-    rows, _, new_index = run_detect([article("a/original", STORY)], tmp_path, prior=stale)
+    rows, _, new_index, _ = run_detect([article("a/original", STORY)], tmp_path, prior=stale)
     assert len(new_index) == 1 and rows[0]["story_id"] == story_id_for("a/original")
 
 

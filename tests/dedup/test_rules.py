@@ -44,7 +44,7 @@ def test_wire_rank_and_story_id():
 
 def test_best_anchor_is_the_most_similar_then_the_earliest():
     early, late = sort_key(T0, 1, 10, "early"), sort_key(T0 + timedelta(hours=1), 1, 10, "late")
-    edges = [Edge("new", "late", late, "st-l", 0.9), Edge("new", "early", early, "st-e", 0.9), Edge("new", "x", early, "st-x", 0.6)]
+    edges = [Edge("late", late, "st-l", 0.9), Edge("early", early, "st-e", 0.9), Edge("x", early, "st-x", 0.6)]
     assert best_anchor(edges).id == "early"
     assert best_anchor([edges[0], edges[2]]).id == "late"
 

@@ -125,7 +125,7 @@ def hard():
 
 @pytest.fixture(scope="module")
 def batch_result(hard, tmp_path_factory):
-    rows, stories, _ = run_detect(hard[0], tmp_path_factory.mktemp("batch"))
+    rows, stories, _, _ = run_detect(hard[0], tmp_path_factory.mktemp("batch"))
     return {r["article_id"]: (r["story_id"], r["is_canonical"], round(r["similarity"], 4)) for r in rows}
 
 

@@ -2,30 +2,21 @@
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
-import pyarrow.dataset as ds
 import pytest
 
+from pipelines import current
+from tests.support.cli import read_table, run_cli
 from tests.support.pagegen import PARAGRAPHS_VI, article_html, to_cp1258
 from tests.support.paths import REPO
 
 SAMPLE = REPO / "pipelines" / "sample"
-VOLATILE = {"run_id", "ingest_date", "fetched_at"}
-
-
-def run_cli(*args, cwd=REPO):
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
-
-
-def read_table(root, name):
-    return ds.dataset(Path(root) / name, format="parquet", partitioning="hive").to_table()
+VOLATILE = {"run_id", "ingest_date", "fetched_at", "row_at"}
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +96,40 @@ def test_rerun_gives_identical_articles(sample_run, tmp_path):
     assert rows[0] == rows[1]
 
 
-def test_incremental_run_keeps_story_ids_and_adds_no_index_rows(tmp_path):
+def current_state(root):
+    """{page (site/file): (its story's canonical page, story size, is canonical, similarity)} of an
+    output, by page rather than by id: a page without a canonical URL is identified by its path."""
+    rows = current.connect(str(root)).sql("""
+        select a.source, c.source, s.article_count, a.is_canonical, round(a.similarity, 4)
+        from articles a join stories s using (story_id) join articles c on c.article_id = s.canonical_article_id
+    """).fetchall()
+    page = lambda source: "/".join(Path(source).parts[-2:])  # noqa: E731
+    return {page(a): (page(c), n, canonical, similarity) for a, c, n, canonical, similarity in rows}
+
+
+def test_rerun_on_the_same_output_adds_nothing(sample_run, tmp_path):
     run_cli("--output", str(tmp_path))
-    run_cli("--output", str(tmp_path))
-    articles = read_table(tmp_path, "articles").to_pylist()
-    by_run = {}
-    for a in articles:
-        by_run.setdefault(a["run_id"], {})[a["article_id"]] = (a["story_id"], a["is_canonical"])
-    first, second = by_run.values()
-    assert first == second
-    index = read_table(tmp_path, "story_index")
-    assert index.num_rows == len(first) and len(set(index.column("run_id").to_pylist())) == 1
+    stdout = run_cli("--output", str(tmp_path))
+    assert "articles 0, stories 0" in stdout and "0 corrections" in stdout
+    assert "failures 36 (dedup.DuplicateUrl=36)" in stdout  # every page: already ingested (35), or a copy (1)
+    for table in ("articles", "stories", "story_index"):
+        assert len(set(read_table(tmp_path, table).column("run_id").to_pylist())) == 1, table
+    assert current_state(tmp_path) == current_state(sample_run[0])
+
+
+def test_runs_over_parts_of_the_input_give_the_one_run_state(sample_run, tmp_path):
+    """Reprints first, their originals in a later run: the originals re-anchor their stories."""
+    manifest = list(csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8")))
+    parts = {"reprints": tmp_path / "reprints", "originals": tmp_path / "originals"}
+    for row in manifest:
+        target = parts["originals" if row["is_original"] == "true" else "reprints"] / row["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLE / "pages" / row["path"], target)
+    out = tmp_path / "out"
+    run_cli("--input", str(parts["reprints"]), "--output", str(out))
+    stdout = run_cli("--input", str(parts["originals"]), "--output", str(out))
+    assert " 0 corrections" not in stdout
+    assert current_state(out) == current_state(sample_run[0])
 
 
 def test_bad_pages_end_as_failures_and_never_stop_the_run(tmp_path):

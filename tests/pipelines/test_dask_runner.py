@@ -17,7 +17,7 @@ from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 
 from pipelines import batch  # noqa: E402
 
-VOLATILE = {"run_id", "ingest_date", "at"}  # run stamp, and when a failure was recorded
+VOLATILE = {"run_id", "ingest_date", "at", "row_at"}  # run stamps, and when a failure was recorded
 RUNNER = "pipelines.runners.dask_runner.DaskRunner"
 
 

@@ -14,6 +14,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from tests.support.paths import FIXTURES
 from transforms.dedup.batch import DetectReprints
 from transforms.dedup.rules import DedupConfig
+from transforms.extract.metadata import content_sha1
 
 HARD = FIXTURES / "reprints_hard"
 T0 = datetime(2025, 3, 10, 6, tzinfo=timezone.utc)
@@ -31,33 +32,50 @@ OTHER = (
 )
 
 
-
 def hard_set():
     manifest = {row["url"]: row for row in csv.DictReader(open(HARD / "manifest.csv", encoding="utf-8"))}
     articles = []
     for line in open(HARD / "articles.jsonl", encoding="utf-8"):
         article = json.loads(line)
         article["published_at"] = datetime.fromisoformat(article["published_at"])
+        article["content_sha1"] = content_sha1(article["text"])
         articles.append(article)
     return articles, manifest
 
 
+OUTPUTS = ("articles", "stories", "index", "failures")
+
+
 def run_detect(articles, tmp_path, prior=None, params=DedupConfig()):
-    """Run DetectReprints on the FnApiRunner; return (articles, stories, index rows)."""
-    out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+    """Run DetectReprints on the FnApiRunner as run number n in ``tmp_path``; return its
+    (articles, stories, index, failures) rows, stamped with ``row_at`` = T0 + n hours as the
+    table writer does."""
+    n = len(list(tmp_path.iterdir()))
+    out, row_at = tmp_path / f"run{n}", T0 + timedelta(hours=n)
     with TestPipeline(runner="FnApiRunner") as p:
         prior_rows = p | "Prior" >> beam.Create(prior) if prior is not None else None
         results = p | "Articles" >> beam.Create(articles) | DetectReprints(params, prior_rows)
-        for name, rows in zip(("articles", "stories", "index"), results):
+        for name, rows in zip(OUTPUTS, results):
             (
                 rows
                 | f"Encode{name}" >> beam.Map(lambda row: base64.b64encode(pickle.dumps(row)).decode())
                 | f"Write{name}" >> beam.io.WriteToText(str(out / name))
             )
     return tuple(
-        [pickle.loads(base64.b64decode(line)) for f in sorted(out.glob(f"{name}*")) for line in f.read_text().split()]
-        for name in ("articles", "stories", "index")
+        [
+            {"row_at": row_at, **pickle.loads(base64.b64decode(line))}
+            for f in sorted(out.glob(f"{name}*")) for line in f.read_text().split()
+        ]
+        for name in OUTPUTS
     )
+
+
+def current_state(*article_rows) -> dict:
+    """{article id: (story id, is canonical, similarity)} after all these runs' article rows."""
+    state = {}
+    for row in sorted((r for rows in article_rows for r in rows), key=lambda r: r["row_at"]):
+        state[row["article_id"]] = (row["story_id"], row["is_canonical"], row["similarity"])
+    return state
 
 
 def clusters(rows):
@@ -72,4 +90,5 @@ def article(article_id, text, hours=0.0, domain="site.example", title=None):
         "article_id": article_id, "url": article_id, "source": article_id, "domain": domain,
         "title": title or article_id,
         "published_at": T0 + timedelta(hours=hours), "text": text, "word_count": len(text.split()),
+        "content_sha1": content_sha1(text),
     }

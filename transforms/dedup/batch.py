@@ -21,18 +21,21 @@ How it decides (the rules in ``transforms.dedup.rules``, per-shard steps in
    stitching stories A and B joins one of them and never glues the other to it.  Anchor
    status is resolved in ``resolution_rounds`` rounds (each a join of the still-open
    articles with their earlier matches' status; chains are short in practice, and articles
-   still open after the last round start their own story).  Articles matching an anchor kept
-   in the prior story index join that story first: a reprint arriving tomorrow gets
-   yesterday's ``story_id``; an article already in the index keeps its story (reruns create
-   nothing, and only new articles produce index rows).
-5. *Stories*: canonical = ``sort_key`` minimum over all members (prior ones included);
-   ``similarity`` = max(Jaccard, containment) to the canonical.  A story keeps at most
+   still open after the last round start their own story).
+5. *Stories*: canonical = ``sort_key`` minimum; ``similarity`` = max(Jaccard, containment) to
+   the canonical; story id = ``story_id_for(anchor)``.  A story keeps at most
    ``max_cluster_size`` members (later ones start their own stories).
 
-Every decision is a function of the article set and its sort keys, never of input order or
-bundling; story ids derive from the anchor's ``article_id`` and are kept once indexed.  Every
-shuffle moves shard batches, so cost is linear in articles plus candidate pairs; the capacity
-arithmetic for 100M articles on Dataflow is in ``docs/scale.md``.
+Runs add up: every run decides all stories again over the story index (the latest row of every
+article earlier runs clustered, its fingerprint and story) and its own articles, with the same
+rules, so the stories, canonicals and similarities are those of one run over all the articles,
+whatever their order and split into runs.  What changed is written as events: rows for new and
+updated articles, ``correction`` rows for indexed articles whose story fields changed (a late
+original re-keys its story: the story id is always its anchor's), ``stories`` rows for the
+stories that changed, and index rows for all of these.  Every decision is a function of the
+article set and its sort keys, never of input order or bundling.  Every shuffle moves shard
+batches, so cost is linear in articles plus candidate pairs; the capacity arithmetic for 100M
+articles on Dataflow is in ``docs/scale.md``.
 """
 
 import concurrent.futures
@@ -48,8 +51,9 @@ from apache_beam.utils import shared
 
 from transforms.dedup import clustering
 from transforms.dedup.clustering import COUNTERS, shard_of
-from transforms.dedup.fingerprints import fingerprint_batch, pack, prior_nodes, unpacked
+from transforms.dedup.fingerprints import fingerprint_batch, pack, unpacked
 from transforms.dedup.rules import DedupConfig
+from transforms.records import FAILED, failure
 
 # ---------------------------------------------------------------------------- Beam wiring
 #
@@ -169,9 +173,8 @@ def _outputs(pairs, wrap=lambda value: value):
 
 
 class LshCandidates(beam.PTransform):
-    """{"nodes", "prior_nodes": match node batches, "bands", "prior_bands": their LSH entries} ->
-    batches of (id hash, node of a candidate partner), both ways of every candidate pair, keyed
-    by the shard of that id hash.
+    """{"nodes": match node batches, "bands": their LSH entries} -> batches of (id hash, node of a
+    candidate partner), both ways of every candidate pair, keyed by the shard of that id hash.
 
     Band keys travel as numpy arrays, one element per (node batch, LSH shard); each LSH shard
     pairs the articles sharing a key; each node is then sent to its partners (one join by id
@@ -184,32 +187,42 @@ class LshCandidates(beam.PTransform):
     def expand(self, inputs):
         config = self.config
         requests = (
-            (inputs["bands"], inputs["prior_bands"])
-            | "AllBands" >> beam.Flatten()
+            inputs["bands"]
             | "GroupShards" >> beam.GroupByKey()
             | "Requests" >> beam.ParDo(PoolStep(clustering.candidate_requests, config))
         )
         return (
-            {"nodes": inputs["nodes"], "prior_nodes": inputs["prior_nodes"], "requests": requests}
+            {"nodes": inputs["nodes"], "requests": requests}
             | "JoinRequests" >> beam.CoGroupByKey()
             | "SendNodes" >> beam.ParDo(PoolStep(clustering.send_nodes, config))
         )
 
 
-def _with_story(item):
+def _article_rows(item):
+    """New and updated articles with their story fields; a same-content copy of an indexed article
+    is a ``dedup``/``DuplicateUrl`` failure."""
     _, groups = item
     fields = dict(unpacked(groups["fields"]))
+    duplicates = set(unpacked(groups["duplicates"]))
     for article in unpacked(groups["article"]):
-        if article["article_id"] in fields:
-            yield {**article, **fields[article["article_id"]]}
+        article_id = article["article_id"]
+        if article_id in duplicates:
+            message = f"same content as article {article_id}, ingested by an earlier run"
+            yield TaggedOutput(FAILED, failure(article["source"], "dedup", "DuplicateUrl", message))
+        elif article_id in fields:
+            yield {**article, **fields[article_id]}
 
 
 class DetectReprints(beam.PTransform):
-    """Articles -> (articles + story_id/is_canonical/similarity, stories rows, STORY_INDEX rows).
+    """Articles -> (``articles`` rows, ``stories`` rows, ``story_index`` rows, failures).
 
-    ``prior_index``: an optional PCollection of STORY_INDEX rows written by earlier runs
-    (rows of another ``fingerprint_version`` are ignored).  Only articles not yet in the
-    index produce index rows, so appending every run's rows keeps one row per article."""
+    ``prior_index``: an optional PCollection of the ``story_index`` rows earlier runs wrote (rows
+    of another ``fingerprint_version`` are ignored).  Every story is decided again over the
+    index's latest rows and this run's articles, so the current state is the one a single run
+    over all of them gives; articles rows are the new and updated articles and a ``correction``
+    for every indexed article whose story fields changed, ``stories`` rows the stories that
+    changed (``article_count`` 0: gone), index rows those of new, updated and corrected
+    articles.  A same-content copy of an indexed article is a ``DuplicateUrl`` failure."""
 
     def __init__(self, config: DedupConfig = DedupConfig(), prior_index=None):
         super().__init__()
@@ -226,16 +239,18 @@ class DetectReprints(beam.PTransform):
         article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
         prior_batches = prior | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
         new = article_batches | "Fingerprint" >> beam.ParDo(PoolStep(fingerprint_batch, config, burst=shards)).with_outputs(
-            "nodes", "match", "bands", "articles"
+            "nodes", "articles"
         )
-        old = prior_batches | "PriorNodes" >> beam.ParDo(PoolStep(prior_nodes, config, burst=shards)).with_outputs(
-            "match", "bands"
+        nodes = (
+            {"new": new.nodes, "prior": prior_batches}
+            | "JoinPrior" >> beam.CoGroupByKey()
+            | "Reconcile" >> beam.ParDo(PoolStep(clustering.reconcile, config)).with_outputs(
+                "nodes", "match", "bands", "duplicates"
+            )
         )
-        candidates = {
-            "nodes": new.match, "bands": new.bands, "prior_nodes": old.match, "prior_bands": old.bands,
-        } | "Lsh" >> LshCandidates(config)
+        candidates = {"nodes": nodes.match, "bands": nodes.bands} | "Lsh" >> LshCandidates(config)
         step = (
-            {"node": new.nodes, "known": prior_batches, "partners": candidates}
+            {"node": nodes.nodes, "partners": candidates}
             | "JoinCandidates" >> beam.CoGroupByKey()
             | "Decide" >> beam.ParDo(PoolStep(clustering.decide_shard, config)).with_outputs(
                 "assigned", "status", "open", "asks"
@@ -257,16 +272,22 @@ class DetectReprints(beam.PTransform):
             )
             assigned.append(step.assigned)
         results = (
-            {  # each round's assignments as its own input: a Flatten would copy them once more on some runners
-                **{f"new{n}": batches for n, batches in enumerate(assigned)},
-                "prior": prior | "PriorByStory" >> beam.ParDo(BatchByShard(lambda r: r["story_id"], shards)),
-            }
+            # each round's assignments as its own input: a Flatten would copy them once more on some runners
+            {f"round{n}": batches for n, batches in enumerate(assigned)}
             | "JoinStories" >> beam.CoGroupByKey()
-            | "Stories" >> beam.FlatMap(_step, clustering.stories, config).with_outputs("stories", "index", main="fields")
+            | "Stories" >> beam.FlatMap(_step, clustering.stories, config).with_outputs(
+                "stories", "left", "corrections", "index", main="fields"
+            )
         )
-        with_story = (
-            {"article": new.articles, "fields": results.fields}
+        story_rows = (
+            {"stories": results.stories, "left": results.left}
+            | "JoinStoryChanges" >> beam.CoGroupByKey()
+            | "ChangedStories" >> beam.FlatMap(_step, clustering.changed_stories, config)
+        )
+        rows = (
+            {"article": new.articles, "fields": results.fields, "duplicates": nodes.duplicates}
             | "JoinArticles" >> beam.CoGroupByKey()
-            | "AddStory" >> beam.FlatMap(_with_story)
+            | "ArticleRows" >> beam.FlatMap(_article_rows).with_outputs(FAILED, main="rows")
         )
-        return with_story, results.stories, results.index
+        article_rows = (rows.rows, results.corrections) | "AllArticleRows" >> beam.Flatten()
+        return article_rows, story_rows, results.index, rows[FAILED]

@@ -1,10 +1,13 @@
 """Anchor clustering of fingerprinted articles: the per-shard steps of ``transforms.dedup.batch``
 (pure functions, no Beam).
 
-Candidates are paired per LSH shard (``candidate_requests``), nodes sent to their partners
-(``send_nodes``), each article decided on its verified edges (``decide_shard``), open articles
-resolved in rounds (``answer``, ``resolve``) and stories built (``stories``), by the rules of
-``transforms.dedup.rules``.  Each step takes one shard's grouped input and returns its outputs
+The articles of this run and the story index's latest rows are reconciled into one node per
+article (``reconcile``: a same-content copy of an indexed article is a duplicate, changed content
+an update), candidates are paired per LSH shard (``candidate_requests``), nodes sent to their
+partners (``send_nodes``), each article decided on its verified edges (``decide_shard``), open
+articles resolved in rounds (``answer``, ``resolve``), stories built and compared with what the
+index held (``stories``) and the stories that changed written (``changed_stories``), by the rules
+of ``transforms.dedup.rules``.  Each step takes one shard's grouped input and returns its outputs
 as (output tag, value) pairs (tag None: the main output; ``COUNTERS``: {counter name:
 increment}), so the Beam wiring can run it in the worker or in a process pool that does not
 import Beam.
@@ -18,6 +21,7 @@ import numpy as np
 from transforms.dedup.fingerprints import (
     id_hash,
     index_row,
+    match_outputs,
     node_from_index,
     pack,
     split_by_shard,
@@ -33,6 +37,7 @@ from transforms.dedup.rules import (
     story_row,
     verify_nodes,
 )
+from transforms.records import EPOCH, StoryFields
 
 COUNTERS = "counters"  # the tag of a step's {counter name: increment}
 
@@ -51,7 +56,7 @@ class Earlier(NamedTuple):
 
 
 class OpenArticle(NamedTuple):
-    """An article whose story depends on the status of earlier articles of this run."""
+    """An article whose story depends on the status of earlier articles."""
 
     node: Node
     status: Optional[str]  # its own status, once known
@@ -59,31 +64,20 @@ class OpenArticle(NamedTuple):
     asked: bool  # whether a later article asks for its status
 
 
-class Member(NamedTuple):
-    """A member of a story, as the story step sees it."""
-
-    node: Node
-    new: bool  # clustered in this run (else from the prior index)
-    is_anchor: bool
-    indexed: bool  # already has an index row
-
-
 def shard_pairs(shard_parts: tuple, config: DedupConfig) -> np.ndarray:
     """Candidate pairs of one shard, articles sharing a band key: an (n, 2) array of id hashes
     (smaller, larger), unique, sorted.
 
-    Pairs of two prior articles are skipped (the index has them already); in a bucket of more
-    than ``max_bucket_size`` articles (boilerplate), each is paired with at most that many
-    (the first ones in id-hash order)."""
+    In a bucket of more than ``max_bucket_size`` articles (boilerplate), each is paired with at
+    most that many (the first ones in id-hash order)."""
     parts = list(shard_parts[1])
-    keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k, _, _ in parts])
-    ids = np.concatenate([np.frombuffer(i, dtype=np.int64) for _, i, _ in parts])
-    prior = np.concatenate([np.frombuffer(p, dtype=np.bool_) for _, _, p in parts])
+    keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k, _ in parts])
+    ids = np.concatenate([np.frombuffer(i, dtype=np.int64) for _, i in parts])
     by_key = np.argsort(keys)
     repeated = keys[by_key][1:] == keys[by_key][:-1]
     shared = by_key[np.r_[repeated, False] | np.r_[False, repeated]]  # entries of buckets of 2 or more
     order = shared[np.lexsort((ids[shared], keys[shared]))]
-    keys, ids, prior = keys[order], ids[order], prior[order]
+    keys, ids = keys[order], ids[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
     starts, sizes = starts[sizes > 1], sizes[sizes > 1]  # (none left when no key repeats)
@@ -94,7 +88,7 @@ def shard_pairs(shard_parts: tuple, config: DedupConfig) -> np.ndarray:
     row = np.repeat(np.arange(len(j)), partners)
     i = np.arange(len(row)) - np.repeat(np.cumsum(partners) - partners, partners)
     first, second = starts[bucket_of_j[row]] + i, starts[bucket_of_j[row]] + j[row]
-    keep = (ids[first] != ids[second]) & ~(prior[first] & prior[second])
+    keep = ids[first] != ids[second]
     a, b = ids[first[keep]], ids[second[keep]]
     return unique_rows(np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1))
 
@@ -106,40 +100,15 @@ def unique_rows(pairs: np.ndarray) -> np.ndarray:
 
 
 def pair_edge(a: Node, b: Node, config: DedupConfig) -> Optional[tuple[str, Edge]]:
-    """The verified edge of a candidate pair, as (new article id, edge to the other node), or None.
-
-    The edge's kind is "prior" for an anchor of the prior index (earlier or later), "new" for an
-    earlier article of this run.  Pairs of an article with itself, or of two prior articles, or
-    with a prior non-anchor say nothing."""
+    """The verified edge of a candidate pair, as (later article id, edge to the earlier one), or
+    None (not the same story, or an article with itself)."""
     earlier, later = (a, b) if a["key"] <= b["key"] else (b, a)
-    if earlier["id"] == later["id"] or (earlier["story"] is not None and later["story"] is not None):
-        return None
-    if later["story"] is not None:  # a prior node after a new one: key the edge on the new one
-        earlier, later = later, earlier
-    if earlier["story"] is not None and not earlier["anchor"]:
+    if earlier["id"] == later["id"]:
         return None
     verdict = verify_nodes(earlier, later, config)
     if verdict is None:
         return None
-    kind = "prior" if earlier["story"] is not None else "new"
-    return later["id"], Edge(kind, earlier["id"], earlier["key"], earlier["story"], verdict.jaccard)
-
-
-def first_decision(node: Node, known: Optional[dict], incoming: list[Edge]) -> Optional[Decision]:
-    """What an article's own edges decide, or None when that depends on earlier articles of this
-    run (see ``settle``).
-
-    ``known`` is its index row when an earlier run clustered it (it keeps its story);
-    ``incoming`` its verified edges.  A match with a prior anchor wins (``rules.best_anchor``);
-    no earlier match makes it an anchor."""
-    if known is not None:
-        return Decision(known["story_id"], known["is_anchor"])
-    priors = [e for e in incoming if e.kind == "prior"]
-    if priors:
-        return Decision(best_anchor(priors).story, False)
-    if not incoming:
-        return Decision(story_id_for(node["id"]), True)
-    return None
+    return later["id"], Edge(earlier["id"], earlier["key"], None, verdict.jaccard)
 
 
 def own_status(earlier: dict) -> Optional[str]:
@@ -161,31 +130,24 @@ def settle(node: Node, earlier: dict, final: bool = False) -> Optional[Decision]
     return Decision(story_id_for(node["id"]), True)
 
 
-def build_stories(story_id: str, members: list[Member], config: DedupConfig) -> tuple:
-    """(story fields per new article id, story rows, new index rows) of one story's members.
-
-    A new article also in the index counts once.  Members beyond ``max_cluster_size`` (latest
-    first) become stories of their own."""
-    new_ids = {m.node["id"] for m in members if m.new}
-    members = sorted((m for m in members if m.new or m.node["id"] not in new_ids), key=lambda m: m.node["key"])
+def split_story(story_id: str, members: list[Node], config: DedupConfig) -> list[tuple[str, list[Node]]]:
+    """[(story id, members by sort key)]: the story, and past ``max_cluster_size`` members
+    (latest first) a story of its own for each."""
+    members = sorted(members, key=lambda node: node["key"])
     kept, overflow = members[: config.max_cluster_size], members[config.max_cluster_size :]
-    canonical = kept[0].node
-    fields, index_rows = [], []
-    for m in kept:
-        if not m.new:
-            continue
-        is_canonical = m.node is canonical
-        similarity = 1.0 if is_canonical else similarity_to(canonical, m.node)
-        fields.append((m.node["id"], {"story_id": story_id, "is_canonical": is_canonical, "similarity": similarity}))
-        if not m.indexed:
-            index_rows.append(index_row(m.node, story_id, m.is_anchor, config))
-    stories = [story_row(story_id, [m.node for m in kept])]
-    for m in overflow:
-        if m.new:
-            alone = m._replace(is_anchor=True, indexed=False)
-            more_fields, more_stories, more_index_rows = build_stories(story_id_for(m.node["id"]), [alone], config)
-            fields, stories, index_rows = fields + more_fields, stories + more_stories, index_rows + more_index_rows
-    return fields, stories, index_rows
+    return [(story_id, kept)] + [(story_id_for(node["id"]), [node]) for node in overflow]
+
+
+def story_fields(story_id: str, members: list[Node]) -> list[tuple[Node, StoryFields]]:
+    """Each member's story fields: the canonical is the first by sort key; similarity to it."""
+    canonical = members[0]
+    return [
+        (node, StoryFields(
+            story_id=story_id, is_canonical=node is canonical,
+            similarity=1.0 if node is canonical else similarity_to(canonical, node),
+        ))
+        for node in members
+    ]
 
 
 def shard_of(key, shards: int) -> int:
@@ -194,14 +156,18 @@ def shard_of(key, shards: int) -> int:
 
 
 class _Outbox:
-    """One shard's outputs, batched by the shard of their key: (tag, (shard, packed [items]))
-    pairs, then its counters."""
+    """One shard's outputs: batched by the shard of their key, (tag, (shard, packed [items]))
+    pairs (``put``: for a later join), or one pair per row (``emit``: for a table), then its
+    counters."""
 
     def __init__(self, shards: int):
-        self.shards, self.batches, self.counters = shards, defaultdict(list), Counter()
+        self.shards, self.batches, self.rows, self.counters = shards, defaultdict(list), [], Counter()
 
     def put(self, tag, key, item):
         self.batches[(tag, shard_of(key, self.shards))].append(item)
+
+    def emit(self, tag, row: dict):
+        self.rows.append((tag, row))
 
     def count(self, name: str, increment: int = 1):
         if increment:  # a counter is reported only once something happened
@@ -209,10 +175,38 @@ class _Outbox:
 
     def pairs(self) -> list:
         batches = [(tag, (shard, pack(items))) for (tag, shard), items in self.batches.items()]
-        return batches + ([(COUNTERS, dict(self.counters))] if self.counters else [])
+        return batches + self.rows + ([(COUNTERS, dict(self.counters))] if self.counters else [])
 
 
 # ---------------------------------------------------------------------------- steps
+
+
+def reconcile(group: tuple, config: DedupConfig) -> list:
+    """One node per article of a shard (by article id): the new articles' nodes ("nodes", with
+    their match nodes and LSH entries) and the story index's latest rows for the others.
+
+    A new article whose content equals its latest index row is a duplicate ("duplicates": its
+    id; the indexed node stays); one whose content changed is an "update" of it."""
+    shard, groups = group
+    latest = {}
+    for row in unpacked(groups["prior"]):
+        held = latest.get(row["article_id"])
+        if held is None or (row.get("row_at") or EPOCH) >= (held.get("row_at") or EPOCH):
+            latest[row["article_id"]] = row
+    nodes, outbox = [], _Outbox(config.lsh_shards)
+    for node in unpacked(groups["new"]):
+        row = latest.pop(node["id"], None)
+        if row is None:
+            nodes.append(node)
+        elif row.get("content_sha1") == node["sha"]:
+            outbox.count("duplicate_articles")
+            outbox.put("duplicates", node["id"], node["id"])
+            nodes.append(node_from_index(row))
+        else:
+            outbox.count("updated_articles")
+            nodes.append({**node, "origin": "update", "prev": node_from_index(row)["prev"]})
+    nodes += [node_from_index(row) for row in latest.values()]
+    return [("nodes", (shard, pack(nodes))), *match_outputs(shard, nodes, config), *outbox.pairs()]
 
 
 def candidate_requests(group: tuple, config: DedupConfig) -> list:
@@ -229,7 +223,7 @@ def send_nodes(group: tuple, config: DedupConfig) -> list:
     if not requested:  # no candidate pair asks for this shard's nodes: skip unpacking them
         return []
     nodes = defaultdict(list)
-    for node in unpacked([*groups["nodes"], *groups["prior_nodes"]]):
+    for node in unpacked(groups["nodes"]):
         nodes[node["h"]].append(node)
     outbox = _Outbox(config.lsh_shards)
     for source, target in unique_rows(np.concatenate(requested)).tolist():
@@ -239,40 +233,36 @@ def send_nodes(group: tuple, config: DedupConfig) -> list:
 
 
 def decide_shard(group: tuple, config: DedupConfig) -> list:
-    """Anchor clustering, step 1 for one shard: verify each article's candidate pairs; articles
-    decided by their own edges get their story ("assigned"), the rest stay "open"."""
+    """Anchor clustering, step 1 for one shard: verify each article's candidate pairs; an article
+    with no verified earlier one anchors a story ("assigned"), the rest stay "open"."""
     _, groups = group
-    known, partners = defaultdict(list), defaultdict(list)
-    for row in unpacked(groups["known"]):
-        known[id_hash(row["article_id"])].append(row)
+    partners = defaultdict(list)
     for target, node in unpacked(groups["partners"]):
         partners[target].append(node)
     outbox = _Outbox(config.lsh_shards)
     for node in unpacked(groups["node"]):
-        _decide_one(node, known.get(node["h"], ()), partners.get(node["h"], ()), outbox, config)
+        _decide_one(node, partners.get(node["h"], ()), outbox, config)
     return outbox.pairs()
 
 
-def _decide_one(node: Node, known_rows, partners, outbox: _Outbox, config: DedupConfig):
+def _decide_one(node: Node, partners, outbox: _Outbox, config: DedupConfig):
     article_id = node["id"]
-    known = min(known_rows, key=lambda r: r["story_id"], default=None)
     incoming, asked = [], False
     for other in partners:
-        if other["story"] is None and node["key"] < other["key"]:
+        if node["key"] < other["key"]:
             asked = True  # the later article verifies the pair, and may ask for this one's status
             continue
         pair = pair_edge(node, other, config)
         if pair is not None:
             _, edge = pair
             incoming.append(edge)
-    decision = first_decision(node, known, incoming)
-    if decision is None:
+    if incoming:
         _open(OpenArticle(node, None, {e.id: Earlier(e) for e in incoming}, asked), outbox)
         return
-    outbox.put("assigned", decision.story_id, (decision.story_id, Member(node, True, decision.is_anchor, known is not None)))
+    story_id = story_id_for(article_id)
+    outbox.put("assigned", story_id, (story_id, node))
     if asked:
-        status = "anchor" if decision.is_anchor else "member"
-        outbox.put("status", article_id, (article_id, (status, decision.story_id)))
+        outbox.put("status", article_id, (article_id, ("anchor", story_id)))
 
 
 def _open(article: OpenArticle, outbox: _Outbox):
@@ -316,25 +306,65 @@ def resolve(group: tuple, config: DedupConfig, final: bool) -> list:
         if decision is None:
             _open(article._replace(status=status, earlier=earlier), outbox)
         else:
-            outbox.put("assigned", decision.story_id, (decision.story_id, Member(article.node, True, decision.is_anchor, False)))
+            outbox.put("assigned", decision.story_id, (decision.story_id, article.node))
     return outbox.pairs()
 
 
 def stories(group: tuple, config: DedupConfig) -> list:
-    """Story rows ("stories"), index rows ("index") and, per shard of article id, story fields
-    (main output) of a shard's stories."""
+    """A shard's stories, compared with what the index held.
+
+    Outputs: story fields of new and updated articles, to the shard of their id (main output:
+    their rows are written with the article); "corrections" (slim ``articles`` rows) and new
+    "index" rows for indexed articles whose story fields changed; "index" rows for new and
+    updated articles; every story's row, flagged when something in it changed ("stories"); and
+    the earlier story of each article that moved ("left"), so that story is written again."""
     _, groups = group
-    members, prior = defaultdict(list), defaultdict(list)
-    for story_id, member in unpacked(b for tag, batches in groups.items() if tag != "prior" for b in batches):
-        members[story_id].append(member)
-    for row in unpacked(groups["prior"]):
-        prior[row["story_id"]].append(Member(node_from_index(row), False, row["is_anchor"], True))
-    outbox, rows = _Outbox(config.lsh_shards), []
-    for story_id, new in members.items():
-        fields, story_rows, index_rows = build_stories(story_id, new + prior.get(story_id, []), config)
-        outbox.count("stories", len(story_rows))
-        outbox.count("cluster_size_guard", len(story_rows) - 1)  # members beyond max_cluster_size
-        for article_id, story_fields in fields:
-            outbox.put(None, article_id, (article_id, story_fields))
-        rows += [("stories", row) for row in story_rows] + [("index", row) for row in index_rows]
-    return rows + outbox.pairs()
+    members = defaultdict(list)
+    for story_id, node in unpacked(b for batches in groups.values() for b in batches):
+        members[story_id].append(node)
+    outbox = _Outbox(config.lsh_shards)
+    for anchor_story, nodes in members.items():
+        for story_id, kept in split_story(anchor_story, nodes, config):
+            changed = False
+            for node, fields in story_fields(story_id, kept):
+                changed |= _member_changes(node, fields, outbox, config)
+            is_new = all(node["origin"] == "new" for node in kept)
+            outbox.count("new_stories", int(changed and is_new))
+            outbox.count("joined_earlier_stories", 0 if is_new else sum(node["origin"] == "new" for node in kept))
+            outbox.put("stories", story_id, (story_id, story_row(story_id, kept), changed))
+    return outbox.pairs()
+
+
+def _member_changes(node: Node, fields: StoryFields, outbox: _Outbox, config: DedupConfig) -> bool:
+    """Emit what one member's story fields change; True when they change anything."""
+    prev = node["prev"]
+    if prev is not None and prev["story_id"] != fields["story_id"]:
+        outbox.put("left", prev["story_id"], prev["story_id"])
+    if node["origin"] != "indexed":
+        outbox.put(None, node["id"], (node["id"], {**fields, "row_kind": node["origin"]}))
+        outbox.emit("index", index_row(node, fields, config))
+        return True
+    if prev == fields:
+        return False
+    outbox.count("corrections")
+    outbox.emit("corrections", {
+        "article_id": node["id"], "domain": node["domain"], "title": node["title"], **fields, "row_kind": "correction",
+    })
+    outbox.emit("index", index_row(node, fields, config))
+    return True
+
+
+def changed_stories(group: tuple, config: DedupConfig) -> list:
+    """The ``stories`` rows of a shard's stories that changed or lost a member, and an empty row
+    (``article_count`` 0) for each story that is gone."""
+    _, groups = group
+    rows = {story_id: (row, changed) for story_id, row, changed in unpacked(groups["stories"])}
+    left = set(unpacked(groups["left"]))
+    outbox = _Outbox(config.lsh_shards)
+    for story_id in sorted(left - rows.keys()):
+        outbox.count("gone_stories")
+        outbox.emit(None, story_row(story_id, []))
+    for story_id, (row, changed) in rows.items():
+        if changed or story_id in left:
+            outbox.emit(None, row)
+    return outbox.pairs()

@@ -3,7 +3,7 @@
 An article becomes a *node* (``rules.Node``): its ids, its ``sort_key``, a 16-bit MinHash
 signature of its matching tokens (``textmatch.token_hashes``), band keys of its lead and a sketch
 of its numbers; its LSH band keys say which other nodes it is compared with (``rules``).  The
-batch job's pool steps (``fingerprint_batch``, ``prior_nodes``) live here, apart from the Beam
+batch job's pool step ``fingerprint_batch`` lives here, apart from the Beam
 wiring, so a pool process starts without importing Beam.
 """
 
@@ -16,7 +16,7 @@ import zstandard
 from transforms.dedup import minhash
 from transforms.dedup.rules import DedupConfig, Node, signature_of, sort_key, wire_rank
 from transforms.dedup.textmatch import token_hashes
-from transforms.records import Article, epoch_seconds, from_epoch_seconds
+from transforms.records import Article, StoryFields, epoch_seconds, from_epoch_seconds
 
 
 def fingerprint(article: Article, config: DedupConfig) -> Node:
@@ -49,8 +49,9 @@ def fingerprints(articles: list, config: DedupConfig, chunk: int = 64) -> list:
             "sig": signature.astype(np.uint16).tobytes(),
             "lead": lead.tobytes(),
             "nums": sketch.tobytes(),
-            "story": None,  # set for nodes from the prior index
-            "anchor": False,
+            "sha": article.get("content_sha1"),
+            "origin": "new",
+            "prev": None,
             "domain": article.get("domain"),
             "title": article.get("title"),
             "published_at": epoch_seconds(article.get("published_at")),
@@ -59,7 +60,7 @@ def fingerprints(articles: list, config: DedupConfig, chunk: int = 64) -> list:
     ]
 
 
-_MATCH_FIELDS = ("id", "h", "key", "n", "sig", "nums", "story", "anchor")
+_MATCH_FIELDS = ("id", "h", "key", "n", "sig", "nums")
 
 
 def match_node(node: Node) -> dict:
@@ -72,16 +73,16 @@ def id_hash(article_id: str) -> int:
     return xxhash.xxh64_intdigest(article_id.encode("utf-8")) >> 1
 
 
-def index_row(node: Node, story_id: str, is_anchor: bool, config: DedupConfig) -> dict:
-    """A STORY_INDEX row (schemas.tables) for a newly clustered article."""
+def index_row(node: Node, fields: StoryFields, config: DedupConfig) -> dict:
+    """A STORY_INDEX row (schemas.tables): an article's fingerprint and its story."""
     return {
         "article_id": node["id"],
-        "story_id": story_id,
-        "is_anchor": is_anchor,
+        **fields,
+        "content_sha1": node["sha"],
         "published_at": from_epoch_seconds(node["published_at"]),
         "wire_rank": node["key"].wire_rank,
         "domain": node["domain"],
-        "title": (node["title"] or "")[:120] or None,
+        "title": node["title"],
         "shingle_count": node["n"],
         "signature": node["sig"],
         "lead_band_keys": node["lead"],
@@ -91,7 +92,7 @@ def index_row(node: Node, story_id: str, is_anchor: bool, config: DedupConfig) -
 
 
 def node_from_index(row: dict) -> Node:
-    """The node of an article already in the story index."""
+    """The node of an article in the story index (``origin`` "indexed", ``prev`` its story)."""
     return {
         "id": row["article_id"],
         "h": id_hash(row["article_id"]),
@@ -100,12 +101,22 @@ def node_from_index(row: dict) -> Node:
         "sig": row["signature"],
         "lead": row["lead_band_keys"],
         "nums": row["number_sketch"],
-        "story": row["story_id"],
-        "anchor": row["is_anchor"],
+        "sha": row.get("content_sha1"),
+        "origin": "indexed",
+        "prev": indexed_fields(row),
         "domain": row["domain"],
         "title": row["title"],
         "published_at": epoch_seconds(row["published_at"]),
     }
+
+
+def indexed_fields(row: dict) -> StoryFields:
+    """An index row's story fields (similarity as written: rounded to 4 places)."""
+    similarity = row.get("similarity")
+    return StoryFields(
+        story_id=row["story_id"], is_canonical=row.get("is_canonical"),
+        similarity=None if similarity is None else round(float(similarity), 4),
+    )
 
 
 def band_keys(nodes: list, config: DedupConfig) -> tuple[list, np.ndarray]:
@@ -121,15 +132,14 @@ def band_keys(nodes: list, config: DedupConfig) -> tuple[list, np.ndarray]:
 
 def lsh_arrays(nodes: list, config: DedupConfig) -> list:
     """LSH entries of a batch of nodes, split by shard of the band key: [(shard, [band keys, id
-    hashes, prior flags] as bytes)] (the batch job's shuffle)."""
+    hashes] as bytes)] (the batch job's shuffle)."""
     nodes, keys = band_keys(nodes, config)
     if not nodes:
         return []
     per_node = keys.shape[1]
     keys = keys.ravel()
     ids = np.repeat(np.array([n["h"] for n in nodes], dtype=np.int64), per_node)
-    prior = np.repeat(np.array([n["story"] is not None for n in nodes], dtype=np.bool_), per_node)
-    return split_by_shard(keys % np.uint64(config.lsh_shards), keys, ids, prior)
+    return split_by_shard(keys % np.uint64(config.lsh_shards), keys, ids)
 
 
 def split_by_shard(shards: np.ndarray, *columns) -> list:
@@ -168,20 +178,11 @@ def unpacked(packed_batches):
 
 def fingerprint_batch(batch: tuple, config: DedupConfig) -> list:
     """Everything derived from a (shard, packed articles) batch, as (output tag, value) pairs:
-    its nodes ("nodes": (shard, packed nodes)), their ``match_outputs`` ("match", "bands") and
-    the batch itself, compressed for the final join ("articles": (shard, compressed batch))."""
+    its nodes ("nodes": (shard, packed nodes)) and the batch itself, compressed for the final
+    join ("articles": (shard, compressed batch))."""
     shard, packed_articles = batch
     nodes = fingerprints(list(unpacked([packed_articles])), config)
-    return [
-        ("nodes", (shard, pack(nodes))), *match_outputs(shard, nodes, config),
-        ("articles", (shard, compressed(packed_articles))),
-    ]
-
-
-def prior_nodes(batch: tuple, config: DedupConfig) -> list:
-    """``match_outputs`` of a (shard, packed STORY_INDEX rows) batch."""
-    shard, packed_rows = batch
-    return match_outputs(shard, [node_from_index(row) for row in unpacked([packed_rows])], config)
+    return [("nodes", (shard, pack(nodes))), ("articles", (shard, compressed(packed_articles)))]
 
 
 def match_outputs(shard: int, nodes: list, config: DedupConfig) -> list:

@@ -83,8 +83,9 @@ class Node(TypedDict):
     sig: bytes  # 16-bit MinHash minima of the whole text (uint16 array)
     lead: bytes  # band keys of the lead's MinHash (uint64 array)
     nums: bytes  # number sketch (uint32 array)
-    story: Optional[str]  # story id of a node from the prior story index, else None
-    anchor: bool  # a prior node that anchors its story
+    sha: Optional[str]  # content_sha1 of the article's text
+    origin: str  # in a batch run: "new" article, "update" of an indexed one, or "indexed" only
+    prev: Optional[dict]  # the indexed article's story fields (StoryFields), for "update"/"indexed"
     domain: Optional[str]
     title: Optional[str]
     published_at: Optional[float]  # epoch seconds
@@ -93,10 +94,9 @@ class Node(TypedDict):
 class Edge(NamedTuple):
     """A verified pair, seen from its later article: the earlier one and how similar they are."""
 
-    kind: str  # "prior": an anchor of the story index; "new": an earlier article of this run
     id: str
     key: SortKey
-    story: Optional[str]  # known for prior anchors (and once an earlier new article settles)
+    story: Optional[str]  # the earlier article's story, once it is known to anchor one
     jaccard: float
 
 

@@ -83,7 +83,7 @@ from transforms.records import (
 )
 
 MEMBERSHIP = "membership"
-_NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "story")
+_NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "sha")
 
 
 class Report(NamedTuple):
@@ -107,8 +107,8 @@ class Decided(NamedTuple):
 
 
 def stream_node(article: Article, config: DedupConfig) -> dict:
-    """The batch fingerprint of an article, compacted, with its content hash."""
-    return {**compact(fingerprints.fingerprint(article, config)), "sha": article.get("content_sha1")}
+    """The batch fingerprint of an article, compacted."""
+    return compact(fingerprints.fingerprint(article, config))
 
 
 def band_keys(node: Node, config: DedupConfig) -> frozenset:
@@ -344,7 +344,7 @@ class _StoryState(beam.DoFn):
 class AssignStories(beam.PTransform):
     """Articles (timestamped with their arrival) -> (articles rows, stories rows, failures).
 
-    Rows carry ``row_kind`` and ``row_at`` (see ``schemas.tables.STREAM_ARTICLES``)."""
+    Rows carry ``row_kind`` and ``row_at`` (see ``schemas.tables``)."""
 
     def __init__(self, config: DedupConfig = DedupConfig(), ttl_s: float = 7 * 86400):
         super().__init__()

@@ -13,6 +13,7 @@ per late firing), named from the window start and its rows' content.
 import hashlib
 import zlib
 from datetime import datetime, timezone
+from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
@@ -29,9 +30,10 @@ from apache_beam.utils.timestamp import Timestamp
 from schemas.tables import SCHEMA_VERSION, TableSpec
 
 
-def stamped(row: dict, run_id: str) -> dict:
-    """``row`` with the run that wrote it and the schema version it was written with."""
-    return {**row, "run_id": run_id, "schema_version": SCHEMA_VERSION}
+def stamped(row: dict, run_id: str, row_at: Optional[datetime] = None) -> dict:
+    """``row`` with the run that wrote it and the schema version it was written with, and
+    ``row_at`` when it has none of its own."""
+    return {"row_at": row_at, **row, "run_id": run_id, "schema_version": SCHEMA_VERSION}
 
 
 def file_shard(row: dict, spec: TableSpec, num_shards: int) -> int:
@@ -61,18 +63,20 @@ def write_shard(rows: list, spec: TableSpec, folder: str, file_stem: str) -> str
 class WriteTable(beam.PTransform):
     """Rows -> Parquet files ``<root>/<table>/ingest_date=<date>/part-<run>-<shard>.parquet``.
 
-    Every row is stamped with ``run_id`` and ``schema_version``; returns the written paths."""
+    Every row is stamped with ``run_id``, ``schema_version`` and (tables with that column) the
+    run's ``row_at`` unless it has its own; returns the written paths."""
 
-    def __init__(self, spec: TableSpec, root: str, run_id: str, ingest_date: str, num_shards: int = 1):
+    def __init__(self, spec: TableSpec, root: str, run_id: str, ingest_date: str, num_shards: int = 1,
+                 row_at: Optional[datetime] = None):
         super().__init__()
         self._spec, self._root, self._run_id = spec, root, run_id
-        self._ingest_date, self._num_shards = ingest_date, num_shards
+        self._ingest_date, self._num_shards, self._row_at = ingest_date, num_shards, row_at
 
     def expand(self, rows):
         spec, num_shards = self._spec, self._num_shards
         return (
             rows
-            | "Stamp" >> beam.Map(stamped, self._run_id)
+            | "Stamp" >> beam.Map(stamped, self._run_id, self._row_at)
             | "KeyByShard" >> beam.WithKeys(lambda r: file_shard(r, spec, num_shards))
             | "GroupShards" >> beam.GroupByKey()
             | "WriteShard" >> beam.MapTuple(self._write)

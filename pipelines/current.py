@@ -1,0 +1,96 @@
+"""The current state of an output, whatever runs wrote it (batch, watch or streaming), as DuckDB views.
+
+    con = current.connect("out")
+    con.sql("select story_id, count(*) as copies from articles group by 1 order by 2 desc").show()
+
+    newsbeam sql --output out "select * from stories order by article_count desc limit 10"
+
+The tables are append-only events (``schemas.tables``); the views fold them:
+
+- ``articles``: one row per article, its latest content (``new``/``update`` row) with its latest
+  story fields (any row, ``correction`` included);
+- ``stories``: one row per story that has members: its latest row;
+- ``failures``: every failure row;
+- ``article_events``, ``story_events``: the raw rows.
+
+"Latest" is the greatest ``row_at`` (ties: the later ``run_id``).  A table with no files yet is an
+empty view with its schema.
+"""
+
+import argparse
+import csv
+import sys
+
+import duckdb
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.tables import ARTICLES, FAILURES, STORIES, TableSpec
+
+_LATEST = "row_number() over (partition by {key} order by row_at desc, run_id desc) = 1"
+_STORY_FIELDS = "story_id, is_canonical, similarity"
+_EVENT_COLUMNS = "row_kind, row_at, run_id, schema_version"
+VIEWS = {
+    "articles": f"""
+        with content as (
+            select * exclude ({_STORY_FIELDS}, {_EVENT_COLUMNS}) from article_events
+            where row_kind in ('new', 'update') qualify {_LATEST.format(key="article_id")}
+        ), story as (
+            select article_id, {_STORY_FIELDS} from article_events qualify {_LATEST.format(key="article_id")}
+        )
+        select content.*, {_STORY_FIELDS} from content join story using (article_id)
+    """,
+    "stories": f"""
+        select * exclude (row_at, run_id, schema_version) from (
+            select * from story_events qualify {_LATEST.format(key="story_id")}
+        ) where article_count > 0
+    """,
+    "failures": "select * from failure_events",
+}
+
+
+def _events(con: duckdb.DuckDBPyConnection, name: str, root: str, spec: TableSpec) -> None:
+    pattern = FileSystems.join(root, spec.name, "*", "*.parquet")
+    if FileSystems.match([pattern])[0].metadata_list:
+        literal = pattern.replace("'", "''")
+        con.execute(
+            f"create or replace view {name} as select * exclude (ingest_date) "
+            f"from read_parquet('{literal}', hive_partitioning = 1, union_by_name = 1)"
+        )
+    else:
+        con.register(f"{name}_empty", pa.Table.from_pylist([], schema=spec.schema))
+        con.execute(f"create or replace view {name} as select * from {name}_empty")
+
+
+def connect(root: str, con: duckdb.DuckDBPyConnection = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (a new in-memory one, or ``con``) with the views of ``root``'s current state."""
+    con = con or duckdb.connect()
+    for name, spec in (("article_events", ARTICLES), ("story_events", STORIES), ("failure_events", FAILURES)):
+        _events(con, name, root, spec)
+    for name, query in VIEWS.items():
+        con.execute(f"create or replace view {name} as {query}")
+    return con
+
+
+def main(argv=None) -> int:
+    """``newsbeam sql``: run one query over an output's current state and print the result."""
+    parser = argparse.ArgumentParser(prog="newsbeam sql", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("query", help="SQL over the views articles, stories, failures, article_events, story_events")
+    parser.add_argument("--output", default="out", help="output root (default: out)")
+    parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    args = parser.parse_args(argv)
+    try:
+        result = connect(args.output).sql(args.query)
+        if result is None:  # a statement without a result
+            return 0
+        if args.csv:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(result.columns)
+            writer.writerows(result.fetchall())
+        else:
+            result.show(max_rows=100, max_width=200)
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
