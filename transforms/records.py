@@ -54,6 +54,7 @@ class Article(TypedDict):
     author: Optional[str]
     published_at: Optional[datetime]
     published_at_source: str  # page / feed / none
+    published_at_precision: str  # second / minute / day (a bare date: 00:00 UTC of that day) / none
     fetched_at: Optional[datetime]
     language: Optional[str]
     text: str

@@ -1,6 +1,17 @@
 """Beam helpers shared by the stages of both jobs."""
 
 import apache_beam as beam
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.utils.windowed_value import WindowedValue
+
+
+def in_window_of(output, timestamp, window):
+    """``output`` (a value or a ``TaggedOutput``) with the timestamp and window of the element it
+    came from: what a DoFn that keeps elements in flight emits for an earlier element, so no
+    output takes the window of whichever element happens to be processed when it is ready."""
+    if isinstance(output, TaggedOutput):
+        return TaggedOutput(output.tag, WindowedValue(output.value, timestamp, [window]))
+    return WindowedValue(output, timestamp, [window])
 
 
 class FlattenInto(beam.PTransform):

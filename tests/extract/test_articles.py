@@ -3,8 +3,11 @@ import gzip
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
+from tests.support.beam import streaming_pipeline
 from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI, article_html
 from transforms.extract.articles import Extract, ExtractConfig, page_to_article
 from transforms.extract.decode import PageRejected
@@ -78,3 +81,25 @@ def test_extract_transform_routes_every_page():
         )
 
 
+
+
+def test_every_output_keeps_the_timestamp_and_window_of_its_own_page():
+    """Pages are extracted with one in flight: each article and failure must still come out with
+    its own page's event time and window, not those of the page processed when it was ready."""
+    pages = [raw_page(f"p{i}.html", VI_PAGE.encode()) for i in range(1, 4)] + [raw_page("p4.html", b"")]
+    stream = TestStream().add_elements([TimestampedValue(page, 1000 * i) for i, page in enumerate(pages, start=1)])
+    with streaming_pipeline() as p:
+        articles, failures = (
+            p | stream.advance_watermark_to_infinity()
+            | beam.WindowInto(FixedWindows(1000))
+            | Extract(ExtractConfig())
+        )
+        for label, outputs, expected in (
+            ("Articles", articles, [("p1.html", 1000, 1000), ("p2.html", 2000, 2000), ("p3.html", 3000, 3000)]),
+            ("Failures", failures, [("p4.html", 4000, 4000)]),
+        ):
+            assert_that(outputs | f"{label}Times" >> beam.Map(event_time), equal_to(expected), label=label)
+
+
+def event_time(row, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+    return row["source"], int(timestamp), int(window.start)

@@ -52,21 +52,24 @@ def test_article_id_is_stable_and_falls_back_to_source():
     assert metadata.article_id(None, "x.html") == metadata.article_id(None, "x.html")
 
 
-def test_parse_timestamp_converts_offsets_to_utc():
-    assert metadata.parse_timestamp("2026-11-16T08:30:00+0700") == datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc)
-    assert metadata.parse_timestamp("2026-11-16") == datetime(2026, 11, 16, tzinfo=timezone.utc)
-    assert metadata.parse_timestamp("16/11/2026") is None
-    assert metadata.parse_timestamp(None) is None
+def test_dates_keep_their_precision_and_end_in_utc():
+    assert metadata.dated("2026-11-16T08:30:00+0700", True) == (datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc), "page", "minute")
+    assert metadata.dated("2026-11-16T08:30:15", True) == (datetime(2026, 11, 16, 8, 30, 15, tzinfo=timezone.utc), "page", "second")
+    # a bare date, also as date extractors write it (midnight in the page's own zone): that day, 00:00 UTC
+    day = (datetime(2026, 11, 16, tzinfo=timezone.utc), "page", "day")
+    assert metadata.dated("2026-11-16", True) == metadata.dated("2026-11-16T00:00:00+07:00", True) == day
+    assert metadata.dated("2026-11-16T07:00:00+07:00", True).precision == "minute"  # midnight UTC, not a bare date
+    assert metadata.dated("16/11/2026", True) is None and metadata.dated(None, True) is None
 
 
 def test_published_time_prefers_a_precise_page_time_then_feed():
     feed = datetime(2026, 11, 16, 3, 0, tzinfo=timezone(timedelta(hours=7)))
     precise = datetime(2026, 11, 16, 1, 30, tzinfo=timezone.utc)
-    assert metadata.published_time(["2026-11-16T08:30:00+0700", "2026-11-16"], feed) == (precise, "page")
-    assert metadata.published_time([None, "2026-11-16", precise], None) == (precise, "page")
-    assert metadata.published_time(["2026-11-15"], feed) == (feed.astimezone(timezone.utc), "feed")
-    assert metadata.published_time(["2026-11-10"], feed)[1] == "page"
-    assert metadata.published_time([None, None], None) == (None, "none")
+    assert metadata.published_time(["2026-11-16T08:30:00+0700", "2026-11-16"], feed) == (precise, "page", "minute")
+    assert metadata.published_time([None, "2026-11-16", precise], None) == (precise, "page", "minute")
+    assert metadata.published_time(["2026-11-15"], feed) == (feed.astimezone(timezone.utc), "feed", "minute")
+    assert metadata.published_time(["2026-11-10"], feed) == (datetime(2026, 11, 10, tzinfo=timezone.utc), "page", "day")
+    assert metadata.published_time([None, None], None) == (None, "none", "none")
 
 
 def test_structured_date_reads_json_ld_then_meta():

@@ -5,8 +5,11 @@ from dataclasses import replace
 
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
+from tests.support.beam import streaming_pipeline
 from tests.support.fetching import CONFIG, RSS, entry
 from tests.support.localweb import Reply
 from transforms.fetch.polite import FetchFeeds, FetchPages
@@ -59,3 +62,18 @@ def test_fetch_feeds_transform(local_web):
     assert local_web.hits_for("/rss")[0].headers["If-None-Match"] == '"v0"'
 
 
+
+
+def test_fetched_pages_keep_the_window_of_their_entry(local_web):
+    urls = [local_web.route(f"/p{i}", Reply(200, f"page {i}".encode())) for i in range(4)]
+    stream = TestStream().add_elements([TimestampedValue(entry(url), 1000 * i + 10) for i, url in enumerate(urls)])
+    with streaming_pipeline() as p:
+        pages, _ = (
+            p | stream.advance_watermark_to_infinity()
+            | beam.WindowInto(FixedWindows(1000))
+            | FetchPages(CONFIG)
+        )
+        assert_that(
+            pages | beam.Map(lambda page, window=beam.DoFn.WindowParam: (page["source"], int(window.start))),
+            equal_to([(url, 1000 * i) for i, url in enumerate(urls)]),
+        )

@@ -49,6 +49,7 @@ def test_sample_metadata_matches_the_manifest(sample_run):
     for article in read_table(out, "articles").to_pylist():
         expected = manifest[str(Path(article["source"]).relative_to(SAMPLE / "pages"))]
         assert article["published_at"].isoformat().replace("+00:00", "Z") == expected["published_at"], article["source"]
+        assert article["published_at_precision"] == ("second" if article["published_at"].second else "minute")
         assert article["language"] == expected["lang"], article["source"]
         assert article["title"] == expected["title"], article["source"]
 

@@ -42,8 +42,8 @@ def fingerprints(articles: list, config: DedupConfig, chunk: int = 64) -> list:
             "id": article["article_id"],
             "h": id_hash(article["article_id"]),
             "key": sort_key(
-                article.get("published_at"), wire_rank(article.get("domain"), config.wire_domains), len(rows),
-                article["article_id"],
+                article.get("published_at"), article.get("published_at_precision"),
+                wire_rank(article.get("domain"), config.wire_domains), len(rows), article["article_id"],
             ),
             "n": len(rows),
             "sig": signature.astype(np.uint16).tobytes(),
@@ -55,6 +55,7 @@ def fingerprints(articles: list, config: DedupConfig, chunk: int = 64) -> list:
             "domain": article.get("domain"),
             "title": article.get("title"),
             "published_at": epoch_seconds(article.get("published_at")),
+            "precision": article.get("published_at_precision"),
         }
         for article, rows, signature, lead, sketch in zip(articles, shingles, signatures, leads, sketches)
     ]
@@ -80,6 +81,7 @@ def index_row(node: Node, fields: StoryFields, config: DedupConfig) -> dict:
         **fields,
         "content_sha1": node["sha"],
         "published_at": from_epoch_seconds(node["published_at"]),
+        "published_at_precision": node["precision"],
         "wire_rank": node["key"].wire_rank,
         "domain": node["domain"],
         "title": node["title"],
@@ -96,7 +98,9 @@ def node_from_index(row: dict) -> Node:
     return {
         "id": row["article_id"],
         "h": id_hash(row["article_id"]),
-        "key": sort_key(row["published_at"], row["wire_rank"], row["shingle_count"], row["article_id"]),
+        "key": sort_key(
+            row["published_at"], row.get("published_at_precision"), row["wire_rank"], row["shingle_count"], row["article_id"],
+        ),
         "n": row["shingle_count"],
         "sig": row["signature"],
         "lead": row["lead_band_keys"],
@@ -107,6 +111,7 @@ def node_from_index(row: dict) -> Node:
         "domain": row["domain"],
         "title": row["title"],
         "published_at": epoch_seconds(row["published_at"]),
+        "precision": row.get("published_at_precision"),
     }
 
 

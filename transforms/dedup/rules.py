@@ -89,6 +89,7 @@ class Node(TypedDict):
     domain: Optional[str]
     title: Optional[str]
     published_at: Optional[float]  # epoch seconds
+    precision: Optional[str]  # published_at_precision
 
 
 class Edge(NamedTuple):
@@ -109,17 +110,20 @@ def wire_rank(domain: Optional[str], wire_domains) -> int:
     return 0 if any(".".join(labels[i:]) in wire_domains for i in range(len(labels))) else 1
 
 
-def sort_key(published_at: Optional[datetime], rank: int, shingles: int, article_id: str) -> SortKey:
+def sort_key(published_at: Optional[datetime], precision: Optional[str], rank: int, shingles: int,
+             article_id: str) -> SortKey:
     """Who is the original: earliest published, then wire source, then longest, then id.
 
-    A time of exactly 00:00:00 UTC is read as a bare date (a page showing only the day, in
-    its own unknown time zone).  Such a page could have appeared as late as the end of that day
-    at UTC-12, i.e. 36 h after the date's UTC midnight, and it counts as that latest instant:
-    a bare date never proves that its page came before a timed one of the same or next day."""
+    A bare date (``published_at_precision`` "day": a page showing only the day, in its own
+    unknown time zone, stored as 00:00 UTC of that day) could have appeared as late as the end
+    of that day at UTC-12, i.e. 36 h after the date's UTC midnight, and it counts as that latest
+    instant: a bare date never proves that its page came before a timed one of the same or next
+    day.  (Without a precision, as in index rows written before it was recorded, 00:00:00 UTC is
+    read as a bare date.)"""
     if published_at is None:
         return SortKey(_NEVER, rank, -shingles, article_id)
     when = epoch_seconds(published_at)
-    if when % _DAY == 0:
+    if precision == "day" or (precision is None and when % _DAY == 0):
         when += _BARE_DATE_LATEST
     return SortKey(when, rank, -shingles, article_id)
 

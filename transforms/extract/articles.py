@@ -13,13 +13,13 @@ from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.extract import metadata
 from transforms.extract.decode import PageRejected, check_page, decode_html
 from transforms.extract.isolated import IsolatedExtractor
 from transforms.extract.metadata import PageHints
 from transforms.records import FAILED, Article, RawPage, failure
+from transforms.windowing import in_window_of
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def page_to_article(page: RawPage, hints: PageHints, doc: Optional[dict], min_wo
     url = metadata.article_url(doc.get("url"), page.get("url"))
     language = metadata.language(text, hints.html_lang)
     page_dates = [hints.structured_date, metadata.visible_time(hints.visible_date, language), doc.get("date")]
-    published_at, published_source = metadata.published_time(page_dates, page.get("feed_published_at"))
+    published = metadata.published_time(page_dates, page.get("feed_published_at"))
     title = metadata.clean_title(doc.get("title") or page.get("feed_title"), doc.get("sitename"))
     return Article(
         article_id=metadata.article_id(url, page["source"]),
@@ -56,8 +56,9 @@ def page_to_article(page: RawPage, hints: PageHints, doc: Optional[dict], min_wo
         feed_url=page.get("feed_url"),
         title=title,
         author=metadata.clean_title(doc.get("author"), None),
-        published_at=published_at,
-        published_at_source=published_source,
+        published_at=published.at,
+        published_at_source=published.source,
+        published_at_precision=published.precision,
         fetched_at=page.get("fetched_at"),
         language=language,
         text=text,
@@ -96,16 +97,14 @@ class _ExtractFn(beam.DoFn):
         extractor.submit(html, page.get("url"))  # the child works while we finish the previous page
         self._in_flight.append((extractor, page, hints, window, timestamp))
         if ready:
-            yield self._output(*ready[:3])
+            yield self._windowed_output(*ready)
 
     def finish_bundle(self):
         while self._in_flight:
-            page, hints, result, window, timestamp = self._receive_oldest()
-            output = self._output(page, hints, result)
-            if isinstance(output, beam.pvalue.TaggedOutput):
-                yield beam.pvalue.TaggedOutput(output.tag, WindowedValue(output.value, timestamp, [window]))
-            else:
-                yield WindowedValue(output, timestamp, [window])
+            yield self._windowed_output(*self._receive_oldest())
+
+    def _windowed_output(self, page, hints, result, window, timestamp):
+        return in_window_of(self._output(page, hints, result), timestamp, window)
 
     def _receive_oldest(self):
         """Free the oldest in-flight extractor: (page, hints, its trafilatura fields or rejection,

@@ -125,21 +125,32 @@ def article_id(url: Optional[str], source: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
 
 
-def parse_timestamp(value: Optional[str]) -> Optional[datetime]:
-    """ISO-8601 string -> aware UTC datetime (naive values are taken as UTC)."""
-    if not value:
+class PublishedTime(NamedTuple):
+    at: Optional[datetime]  # UTC; for a bare date, 00:00 UTC of that date
+    source: str  # page / feed / none
+    precision: str  # second / minute / day / none
+
+
+def dated(value, is_text: bool) -> Optional[PublishedTime]:
+    """A page or feed date (ISO string or aware datetime) as a ``PublishedTime`` with source
+    "page", precision read from its own clock: 00:00:00 in its own zone is a bare date (what
+    date extractors return for a page showing only the day), seconds say "second"."""
+    when = (parse_local(value) if is_text else value) if value else None
+    if when is None:
         return None
+    if (when.hour, when.minute, when.second, when.microsecond) == (0, 0, 0, 0):
+        return PublishedTime(datetime(when.year, when.month, when.day, tzinfo=timezone.utc), "page", "day")
+    precision = "second" if when.second or when.microsecond else "minute"
+    return PublishedTime(when.astimezone(timezone.utc), "page", precision)
+
+
+def parse_local(value: str) -> Optional[datetime]:
+    """ISO-8601 string -> aware datetime in its own zone (naive values are taken as UTC)."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def _has_time(value: datetime) -> bool:
-    return (value.hour, value.minute, value.second) != (0, 0, 0)
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
 
 
 def structured_date(html: str) -> Optional[str]:
@@ -199,30 +210,31 @@ def visible_date(html: str) -> Optional[tuple]:
 
 
 def visible_time(stamp: Optional[tuple], language_code: Optional[str]) -> Optional[datetime]:
-    """A visible stamp in UTC; without a printed offset, Vietnamese pages are taken as GMT+7."""
+    """A visible stamp as an aware datetime in its own zone; without a printed offset, Vietnamese
+    pages are taken as GMT+7."""
     if not stamp:
         return None
     local, offset = stamp
     hours = offset if offset is not None else (7 if language_code == "vi" else 0)
-    return local.replace(tzinfo=timezone(timedelta(hours=hours))).astimezone(timezone.utc)
+    return local.replace(tzinfo=timezone(timedelta(hours=hours)))
 
 
-def published_time(candidates: list, feed_date: Optional[datetime]) -> tuple[Optional[datetime], str]:
-    """Best publication time and where it came from: ``page``, ``feed`` or ``none``.
+def published_time(candidates: list, feed_date: Optional[datetime]) -> PublishedTime:
+    """Best publication time, where it came from and how precise it is.
 
     ``candidates`` are the page's dates, most trusted first (ISO strings or datetimes); the first
     one with a time of day wins, a date-only one yields to a feed date of the same day."""
-    parsed = [c if isinstance(c, datetime) else parse_timestamp(c) for c in candidates]
+    parsed = [dated(c, not isinstance(c, datetime)) for c in candidates]
     parsed = [p for p in parsed if p is not None]
-    feed = feed_date.astimezone(timezone.utc) if feed_date else None
-    precise = next((p for p in parsed if _has_time(p)), None)
+    feed = dated(feed_date, False)
+    precise = next((p for p in parsed if p.precision != "day"), None)
     if precise:
-        return precise, "page"
-    if parsed and (not feed or feed.date() != parsed[0].date()):
-        return parsed[0], "page"
+        return precise
+    if parsed and (not feed or feed.at.date() != parsed[0].at.date()):
+        return parsed[0]
     if feed:
-        return feed, "feed"
-    return None, "none"
+        return feed._replace(source="feed")
+    return PublishedTime(None, "none", "none")
 
 
 class PageHints(NamedTuple):

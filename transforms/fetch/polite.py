@@ -18,7 +18,6 @@ from queue import SimpleQueue
 from typing import Callable, Optional
 
 import apache_beam as beam
-from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.fetch.client import (
     FetchConfig,
@@ -31,6 +30,7 @@ from transforms.fetch.client import (
     host_of,
 )
 from transforms.records import FAILED, failure, raw_page, utcnow
+from transforms.windowing import in_window_of
 
 
 def fetch_page(fetcher: Fetcher, pacer: HostPacer, entry: dict):
@@ -116,10 +116,7 @@ class _FetchHostGroups(beam.DoFn):
                 result = beam.pvalue.TaggedOutput(
                     FAILED, failure(self._url_of(item), "fetch", type(exc).__name__, repr(exc))
                 )
-            if isinstance(result, beam.pvalue.TaggedOutput):
-                self._results.put(beam.pvalue.TaggedOutput(result.tag, WindowedValue(result.value, timestamp, [window])))
-            else:
-                self._results.put(WindowedValue(result, timestamp, [window]))
+            self._results.put(in_window_of(result, timestamp, window))
 
 
 class _PoliteFetch(beam.PTransform):
