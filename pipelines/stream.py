@@ -4,7 +4,8 @@
         --output gs://bucket/news --runner=DataflowRunner --project=P --region=R \\
         --temp_location=gs://bucket/tmp --setup_file=./pyproject.toml
 
-Sources: feeds polled every ``--poll_interval_s`` (``PeriodicImpulse``) and a Pub/Sub subscription
+Sources: feeds polled every ``--poll_interval_s`` (``PeriodicImpulse``; ``PollFeeds`` keeps each
+feed's validators between polls) and a Pub/Sub subscription
 whose messages are either a URL (fetched) or a page's HTML (attribute ``url`` = where it was served
 from).  URL entries pass a first-seen filter (``--ttl_days``), are fetched politely, extracted, and
 assigned to stories by ``transforms.dedup.stream.AssignStories`` (the batch reprint rules with state
@@ -39,7 +40,7 @@ from transforms.dedup.stream import AssignStories
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.first_seen import FirstSeenUrls
-from transforms.fetch.polite import FetchFeeds, FetchPages
+from transforms.fetch.polite import FetchPages, PollFeeds
 from transforms.sinks.parquet import WriteWindowedTable
 from transforms.sinks.tables import CollectFailures, write_tables
 from transforms.sources.feeds import ParseFeeds
@@ -75,11 +76,11 @@ def read_sources(pipeline: beam.Pipeline, settings: StreamSettings, fetch: Fetch
     if settings.feeds:
         bodies, fetch_failures = (
             pipeline
-            | "PollFeeds" >> PeriodicImpulse(
+            | "Polls" >> PeriodicImpulse(
                 start_timestamp=Timestamp(settings.start), fire_interval=settings.poll_interval_s, apply_windowing=True
             )
             | "FeedUrls" >> beam.FlatMap(lambda _, urls: urls, sorted(settings.feeds))
-            | "FetchFeeds" >> FetchFeeds(fetch)
+            | "PollFeeds" >> PollFeeds(fetch)
         )
         feed_entries, feed_failures = bodies | "ParseFeeds" >> ParseFeeds()
         entries.append(feed_entries)

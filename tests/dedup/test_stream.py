@@ -10,7 +10,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
-from apache_beam.transforms.window import TimestampedValue
+from apache_beam.transforms.window import GlobalWindow, TimestampedValue
 
 from tests.support.reprints import OTHER, STORY, article, hard_set, run_detect
 from transforms.dedup.rules import DedupConfig, story_id_for
@@ -86,8 +86,9 @@ def test_story_of_applies_the_batch_anchor_rule():
 # ---------------------------------------------------------------- TestStream runs
 
 
-def _dump(row, folder):
-    (folder / f"{uuid.uuid4().hex}.pkl").write_bytes(pickle.dumps(row))
+def _dump(row, folder, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+    """Keep a row with the event time and window it was emitted in (``_at``, ``_window``)."""
+    (folder / f"{uuid.uuid4().hex}.pkl").write_bytes(pickle.dumps({**row, "_at": timestamp.micros, "_window": window}))
 
 
 def run_stream(steps, tmp_path, params=PARAMS, ttl_s=7 * DAY):
@@ -191,7 +192,11 @@ def test_a_late_original_corrects_its_reprints_and_their_story(tmp_path):
     current = latest(stories, "story_id")
     assert current[first]["article_count"] == 0 and current[first]["canonical_article_id"] is None
     assert (current[final]["canonical_article_id"], current[final]["article_count"]) == ("wire/original", 3)
-
+    # every row is emitted at the event time it records (so windowed writers file it by row_at),
+    # in the global window of the story state
+    for row in rows + stories:
+        assert row["_at"] == round(row["row_at"].timestamp() * 1e6) and row["_window"] == GlobalWindow()
+    assert sorted({row["_at"] // 10**6 for row in rows}) == [T0, T0 + 60, T0 + 3600]
 
 def test_reprints_after_the_ttl_start_a_new_story(tmp_path):
     ttl_s = 2 * DAY

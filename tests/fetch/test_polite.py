@@ -12,7 +12,7 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from tests.support.beam import streaming_pipeline
 from tests.support.fetching import CONFIG, RSS, entry
 from tests.support.localweb import Reply
-from transforms.fetch.polite import FetchFeeds, FetchPages
+from transforms.fetch.polite import FetchFeeds, FetchPages, PollFeeds
 
 
 def test_fetch_pages_loses_nothing_and_keeps_the_per_host_delay(local_web):
@@ -77,3 +77,27 @@ def test_fetched_pages_keep_the_window_of_their_entry(local_web):
             pages | beam.Map(lambda page, window=beam.DoFn.WindowParam: (page["source"], int(window.start))),
             equal_to([(url, 1000 * i) for i, url in enumerate(urls)]),
         )
+
+
+def test_polled_feeds_are_fetched_conditionally_on_their_last_poll(local_web):
+    """The streaming job's polls: the second poll sends the first one's validators and a 304
+    yields a not-modified body; a feed that changed is read again."""
+    unchanged = local_web.route("/rss", Reply(200, RSS, {"ETag": '"v1"'}), Reply(304, headers={"ETag": '"v1"'}))
+    changing = local_web.route("/news.rss", Reply(200, RSS, {"ETag": '"a"'}), Reply(200, RSS + b" ", {"ETag": '"b"'}))
+    polls = (
+        TestStream()
+        .add_elements([TimestampedValue(url, 10) for url in (unchanged, changing)])
+        .advance_watermark_to(300)
+        .add_elements([TimestampedValue(url, 310) for url in (unchanged, changing)])
+        .advance_watermark_to_infinity()
+    )
+    with streaming_pipeline() as p:
+        bodies, failures = p | polls | beam.WindowInto(FixedWindows(300)) | PollFeeds(CONFIG)
+        assert_that(
+            bodies | beam.Map(lambda b: (b["feed_url"], b["etag"], b["not_modified"])),
+            equal_to([(unchanged, '"v1"', False), (changing, '"a"', False), (unchanged, '"v1"', True), (changing, '"b"', False)]),
+            label="Bodies",
+        )
+        assert_that(failures, equal_to([]), label="NoFailures")
+    second = [hit.headers.get("If-None-Match") for hit in local_web.hits if hit.path in ("/rss", "/news.rss")]
+    assert sorted(second, key=str) == sorted([None, None, '"v1"', '"a"'], key=str)

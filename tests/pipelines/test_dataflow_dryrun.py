@@ -44,7 +44,7 @@ JOBS = [
         "stream",
         ("--feed=https://tinxavietnam.example/rss", "--pubsub_subscription=projects/newsbeam-dry-run/subscriptions/news",
          "--window_s=600", "--ttl_days=3"),
-        {"PollFeeds", "FetchFeeds", "ParseFeeds", "PubSub", "FirstSeenUrls", "FetchPages",
+        {"Polls", "PollFeeds", "ParseFeeds", "PubSub", "FirstSeenUrls", "FetchPages",
          "Extract", "Stories", "Failures", "WriteArticles", "WriteStories", "WriteFailures"},
     ),
 ]

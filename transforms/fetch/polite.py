@@ -18,6 +18,9 @@ from queue import SimpleQueue
 from typing import Callable, Optional
 
 import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms.fetch.client import (
     FetchConfig,
@@ -29,6 +32,7 @@ from transforms.fetch.client import (
     header_charset,
     host_of,
 )
+from transforms.fetch.crawl_state import VALIDATOR_KEYS
 from transforms.records import FAILED, failure, raw_page, utcnow
 from transforms.windowing import in_window_of
 
@@ -169,3 +173,51 @@ class FetchFeeds(beam.PTransform):
     def expand(self, feed_urls):
         outcome = partial(fetch_feed, validators=self._validators)
         return feed_urls | "PoliteFetch" >> _PoliteFetch(self._config, _same, outcome)
+
+
+class _PollHostFeeds(beam.DoFn):
+    """(host, its feed URLs of one poll) -> each feed's body, fetched one after the other (paced)
+    and conditionally on the validators the feed's previous poll left in this host's state."""
+
+    VALIDATORS = ReadModifyWriteStateSpec("validators", PickleCoder())  # {feed URL: validators}
+
+    def __init__(self, config: FetchConfig):
+        self._config = config
+
+    def setup(self):
+        self._fetcher = Fetcher(self._config)
+
+    def teardown(self):
+        self._fetcher.close()
+
+    def process(self, item, validators=beam.DoFn.StateParam(VALIDATORS)):
+        _, feed_urls = item
+        known = dict(validators.read() or {})
+        pacer = HostPacer(self._config.per_host_delay_s)
+        for feed_url in sorted(set(feed_urls)):
+            result = fetch_feed(self._fetcher, pacer, feed_url, known)
+            if not isinstance(result, beam.pvalue.TaggedOutput):
+                known[feed_url] = {key: result.get(key) for key in VALIDATOR_KEYS}
+            yield result
+        validators.write(known)
+
+
+class PollFeeds(beam.PTransform):
+    """Feed URLs, in one window per poll (e.g. ``PeriodicImpulse``'s) -> (feed bodies, failures):
+    the streaming job's ``FetchFeeds``.  Each poll is a conditional GET against the validators of
+    the feed's previous poll, kept in state per host (batch runs keep them in their crawl state),
+    and one host's feeds are fetched one after the other, paced."""
+
+    def __init__(self, fetch_config: FetchConfig):
+        super().__init__()
+        self._config = fetch_config
+
+    def expand(self, feed_urls):
+        results = (
+            feed_urls
+            | "KeyByHost" >> beam.Map(lambda url: (host_of(url), url))
+            | "GroupPoll" >> beam.GroupByKey()
+            | "Global" >> beam.WindowInto(GlobalWindows())
+            | "Poll" >> beam.ParDo(_PollHostFeeds(self._config)).with_outputs(FAILED, main="bodies")
+        )
+        return results.bodies, results[FAILED]
