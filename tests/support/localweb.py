@@ -29,6 +29,7 @@ class Reply:
     reset: bool = False  # send a TCP RST instead of an answer
     repeat_body: int = 1  # stream ``body`` this many times (big pages without big memory)
     declare_length: bool = True  # False: no Content-Length, the body ends when the connection closes
+    trickle_s: float = 0.0  # sleep this long before each repeat of ``body`` (a slow server)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,11 @@ class LocalWeb:
                 self.end_headers()
                 try:
                     for _ in range(reply.repeat_body):
+                        if reply.trickle_s:
+                            time.sleep(reply.trickle_s)
                         self.wfile.write(reply.body)
+                        if reply.trickle_s:
+                            self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up: expected
                     self.close_connection = True
 

@@ -223,7 +223,7 @@ class Fetcher:
 
     def get(
         self, url: str, pacer: Optional[HostPacer], headers: Optional[dict] = None, *, check_robots: bool = True,
-        max_bytes: Optional[int] = None,
+        max_bytes: Optional[int] = None, keep_prefix: bool = False,
     ) -> Fetched:
         """Fetch ``url`` (retrying transient errors) or raise :class:`FetchError`."""
         deadline = time.monotonic() + self.config.total_timeout_s
@@ -231,7 +231,9 @@ class Fetcher:
         while True:
             attempt += 1
             try:
-                return self._follow(url, pacer, headers, deadline, check_robots=check_robots, max_bytes=max_bytes)
+                return self._follow(
+                    url, pacer, headers, deadline, check_robots=check_robots, max_bytes=max_bytes, keep_prefix=keep_prefix,
+                )
             except FetchError as err:
                 err.attempts = attempt
                 if not err.retryable or attempt > self.config.max_retries:
@@ -243,14 +245,14 @@ class Fetcher:
                     raise
                 time.sleep(delay)
 
-    def _follow(self, url, pacer, headers, deadline, *, check_robots, max_bytes=None) -> Fetched:
+    def _follow(self, url, pacer, headers, deadline, *, check_robots, max_bytes=None, keep_prefix=False) -> Fetched:
         """One try: request ``url`` and follow up to ``max_redirects`` redirects."""
         seen, status = {url}, None
         for hop in range(self.config.max_redirects + 1):
             target = self._checked_target(url)  # SSRF guard first: nothing is sent to a refused host
             if check_robots and self.config.respect_robots:
                 self._check_robots(url, pacer if hop == 0 else None)
-            fetched = self._request(url, target, pacer, headers, deadline, max_bytes or self.config.max_bytes)
+            fetched = self._request(url, target, pacer, headers, deadline, max_bytes or self.config.max_bytes, keep_prefix)
             status, location = fetched.status, fetched.headers.get("location")
             if status not in REDIRECT_STATUSES or not location:
                 return fetched
@@ -262,7 +264,7 @@ class Fetcher:
             "fetch", "TooManyRedirects", f"more than {self.config.max_redirects} redirects", http_status=status
         )
 
-    def _request(self, url, target, pacer, headers, deadline, max_bytes) -> Fetched:
+    def _request(self, url, target, pacer, headers, deadline, max_bytes, keep_prefix=False) -> Fetched:
         """One HTTP GET of ``url`` to its checked address; the body read under the caps."""
         scheme, host, port, address = target
         path = parse_url(url).request_uri  # percent-encodes what http.client would refuse
@@ -296,7 +298,8 @@ class Fetcher:
             )
             try:
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
-                body = _read_capped(response, max_bytes, deadline)  # also for 3xx/4xx: keeps the connection reusable
+                # read for 3xx/4xx too: it keeps the connection reusable
+                body = _read_capped(response, max_bytes, deadline, self.config.read_timeout_s, keep_prefix)
             finally:
                 response.release_conn()
         except FetchError:
@@ -353,7 +356,7 @@ class Fetcher:
         """Protego policy; ``None`` = allow all (robots.txt 4xx); a FetchError = unavailable
         (5xx, 429, network): the host is left alone for ``ROBOTS_ERROR_TTL_S``, as Google does."""
         try:
-            fetched = self.get(origin + "/robots.txt", pacer, check_robots=False, max_bytes=ROBOTS_MAX_BYTES)
+            fetched = self.get(origin + "/robots.txt", pacer, check_robots=False, max_bytes=ROBOTS_MAX_BYTES, keep_prefix=True)
         except FetchError as err:
             if err.http_status and 400 <= err.http_status < 500 and err.http_status != 429:
                 return None
@@ -361,19 +364,34 @@ class Fetcher:
         return Protego.parse(fetched.body.decode("utf-8", errors="replace"))
 
 
-def _read_capped(response, max_bytes: int, deadline: float) -> bytes:
-    """Stream the decoded body; abort past ``max_bytes`` decoded bytes or the deadline."""
+def _read_capped(response, max_bytes: int, deadline: float, read_timeout_s: float, keep_prefix: bool = False) -> bytes:
+    """Read the decoded body as it arrives; abort past ``max_bytes`` decoded bytes (or, with
+    ``keep_prefix``, keep the first ``max_bytes``) or the deadline.
+
+    Each read takes what the socket has (``read1``) and may wait at most the time left before the
+    deadline, so a server trickling a byte at a time cannot hold a URL past ``total_timeout_s``."""
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isdigit() and int(declared) > max_bytes and not keep_prefix:
         raise FetchError("fetch", "TooLarge", f"Content-Length {declared} > {max_bytes}", http_status=response.status)
+    sock = getattr(response.connection, "sock", None)
     chunks, size = [], 0
     try:
-        for chunk in response.stream(_CHUNK, decode_content=True):
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchError("fetch", "Timeout", "total deadline exceeded while reading", retryable=True)
+            if sock is not None:
+                sock.settimeout(min(read_timeout_s, remaining))
+            chunk = response.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
             size += len(chunk)
+            if size > max_bytes and keep_prefix:
+                chunks.append(chunk[: len(chunk) - (size - max_bytes)])
+                response.close()  # the rest is not read
+                break
             if size > max_bytes:
                 raise FetchError("fetch", "TooLarge", f"body over {max_bytes} bytes", http_status=response.status)
-            if time.monotonic() > deadline:
-                raise FetchError("fetch", "Timeout", "total deadline exceeded while reading", retryable=True)
             chunks.append(chunk)
     except FetchError:
         response.close()  # drop the connection instead of draining the rest
