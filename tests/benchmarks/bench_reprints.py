@@ -206,13 +206,13 @@ def detect_with_true_dates(matched: dict, manifest: dict) -> tuple:
     from transforms.dedup.batch import DetectReprints
 
     articles = [
-        {**row, "article_id": path,
+        {**row, "article_id": path, "published_at_precision": "second",
          "published_at": datetime.fromisoformat(manifest[path]["published_at"].replace("Z", "+00:00"))}
         for path, row in matched.items()
     ]
     with tempfile.TemporaryDirectory() as out:
         with beam.Pipeline(runner="FnApiRunner") as p:
-            rows, _, _ = p | beam.Create(articles) | DetectReprints()
+            rows, _, _, _ = p | beam.Create(articles) | DetectReprints()
             (rows | beam.Map(lambda r: f"{r['article_id']}\t{r['story_id']}\t{int(r['is_canonical'])}")
              | beam.io.WriteToText(f"{out}/result"))
         lines = [line.split("\t") for f in Path(out).glob("result*") for line in f.read_text().splitlines()]
