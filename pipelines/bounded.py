@@ -154,10 +154,13 @@ def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext,
     )
     if not (sources.html or sources.warc or sources.fetches()):
         sources = replace(sources, html=(str(SAMPLE_PAGES),))
-    output = replace(
-        config.output, root=args.output or config.output.root,
-        lease_wait_s=config.output.lease_wait_s if args.wait is None else args.wait,
-    )
+    try:
+        output = replace(
+            config.output, root=args.output or config.output.root,
+            lease_wait_s=config.output.lease_wait_s if args.wait is None else args.wait,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (--wait)") from exc
     config = replace(config, sources=sources, output=output)
     for item in sources.html:
         if not allow_empty_inputs and not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):

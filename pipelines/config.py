@@ -13,6 +13,7 @@ import yaml
 from transforms.dedup.rules import DedupConfig
 from transforms.extract.articles import ExtractConfig
 from transforms.fetch.client import FetchConfig
+from transforms.settings import check_ranges, setting
 
 
 class ConfigError(ValueError):
@@ -33,8 +34,11 @@ class SourcesConfig:
 @dataclass(frozen=True)
 class OutputConfig:
     root: str = "out"
-    shards: int = 1  # files per table partition; raise for large runs so no worker writes everything
-    lease_wait_s: float = 0.0  # how long a run waits for another run writing the same output (--wait)
+    shards: int = setting(1, at_least=1)  # files per table partition; raise for large runs so no worker writes all
+    lease_wait_s: float = setting(0.0, at_least=0, infinite=True)  # wait for another run writing the output (--wait)
+
+    def __post_init__(self):
+        check_ranges(self, "output")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from transforms.dedup import minhash
 from transforms.records import epoch_seconds, from_epoch_seconds
+from transforms.settings import check_ranges, setting
 
 WIRE_DOMAINS = frozenset({
     "vnanet.vn", "ttxvn.org.vn", "vietnamplus.vn", "bnews.vn", "reuters.com", "apnews.com",
@@ -29,31 +30,30 @@ _BARE_DATE_LATEST = _DAY + 12 * 3600 - 1  # end of the day at UTC-12, the last z
 class DedupConfig:
     """Tunables of reprint detection (YAML section ``dedup:``, same names)."""
 
-    num_perm: int = 128  # MinHash size of the whole text
-    shingle_size: int = 4  # words per shingle
-    bands: int = 42  # LSH on the whole-text signature: bands x rows <= num_perm
-    rows: int = 3
-    lead_shingles: int = 100  # the lead: first shingles, with their own small MinHash
-    lead_num_perm: int = 64
-    lead_bands: int = 16
-    lead_rows: int = 4
-    min_jaccard: float = 0.5  # same story if Jaccard >= this ...
-    min_containment: float = 0.5  # ... or the smaller text is contained at >= this
-    min_shingles: int = 20  # texts with fewer shingles are never clustered
-    number_sketch_size: int = 32
-    max_number_conflict_ratio: float = 0.05  # conflicting number contexts / shared ones
-    max_bucket_size: int = 200  # an article is compared with at most this many in a bucket
-    max_cluster_size: int = 2000
-    lsh_shards: int = 64  # shards of every dedup shuffle: its parallelism (~ articles / 10,000 at scale)
-    resolution_rounds: int = 4  # rounds of anchor resolution for articles matching only new ones
+    num_perm: int = setting(128, at_least=1)  # MinHash size of the whole text
+    shingle_size: int = setting(4, at_least=1)  # words per shingle
+    bands: int = setting(42, at_least=1)  # LSH on the whole-text signature: bands x rows <= num_perm
+    rows: int = setting(3, at_least=1)
+    lead_shingles: int = setting(100, at_least=1)  # the lead: first shingles, with their own small MinHash
+    lead_num_perm: int = setting(64, at_least=1)
+    lead_bands: int = setting(16, at_least=1)
+    lead_rows: int = setting(4, at_least=1)
+    min_jaccard: float = setting(0.5, at_least=0, at_most=1)  # same story if Jaccard >= this ...
+    min_containment: float = setting(0.5, at_least=0, at_most=1)  # ... or the smaller text is contained at >= this
+    min_shingles: int = setting(20, at_least=1)  # texts with fewer shingles are never clustered
+    number_sketch_size: int = setting(32, at_least=1)
+    max_number_conflict_ratio: float = setting(0.05, at_least=0, at_most=1)  # conflicting number contexts / shared ones
+    max_bucket_size: int = setting(200, at_least=1)  # an article is compared with at most this many in a bucket
+    max_cluster_size: int = setting(2000, at_least=1)
+    lsh_shards: int = setting(64, at_least=1)  # shards of every dedup shuffle: its parallelism (~ articles / 10,000)
+    resolution_rounds: int = setting(4, at_least=1)  # rounds of anchor resolution for articles matching only new ones
     wire_domains: frozenset = WIRE_DOMAINS
-    processes: int = 1  # processes for fingerprinting and clustering steps per worker thread (2 on a laptop run in-process)
+    processes: int = setting(1, at_least=1)  # processes for fingerprinting and clustering steps per worker thread
 
     def __post_init__(self):
+        check_ranges(self, "dedup")
         if self.bands * self.rows > self.num_perm or self.lead_bands * self.lead_rows > self.lead_num_perm:
-            raise ValueError("bands x rows must not exceed the number of permutations")
-        if self.processes < 1:
-            raise ValueError("dedup.processes must be >= 1")
+            raise ValueError("dedup: bands x rows must not exceed num_perm (lead_bands x lead_rows: lead_num_perm)")
 
     @property
     def fingerprint_version(self) -> str:

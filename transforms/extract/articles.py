@@ -19,6 +19,7 @@ from transforms.extract.decode import PageRejected, check_page, decode_html
 from transforms.extract.isolated import IsolatedExtractor
 from transforms.extract.metadata import PageHints
 from transforms.records import FAILED, Article, RawPage, failure
+from transforms.settings import check_ranges, setting
 from transforms.windowing import in_window_of
 
 
@@ -26,13 +27,16 @@ from transforms.windowing import in_window_of
 class ExtractConfig:
     """Extraction settings; field names are the keys of the YAML ``extract:`` section."""
 
-    max_page_bytes: int = 20_000_000
-    timeout_s: float = 30.0
-    processes: int = 1  # extraction processes per worker thread; pages overlap with the worker's own work
-    min_words: int = 20
+    max_page_bytes: int = setting(20_000_000, at_least=1)
+    timeout_s: float = setting(30.0, above=0)
+    processes: int = setting(1, at_least=1)  # extraction processes per worker thread: pages overlap with the worker's work
+    min_words: int = setting(20, at_least=0)
     favor_precision: bool = False
     include_tables: bool = True
     include_comments: bool = False
+
+    def __post_init__(self):
+        check_ranges(self, "extract")
 
 
 def page_to_article(page: RawPage, hints: PageHints, doc: Optional[dict], min_words: int) -> Article:

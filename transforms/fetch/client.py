@@ -38,6 +38,7 @@ from urllib3.util import parse_url
 
 from transforms.fetch import netguard
 from transforms.records import failure
+from transforms.settings import check_ranges, setting
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -52,28 +53,22 @@ class FetchConfig:
     """Fetcher settings; field names are the keys of the YAML ``fetch:`` section."""
 
     user_agent: str = "newsbeam/0.1 (news research crawler)"
-    per_host_delay_s: float = 1.0
-    per_host_concurrency: int = 1
-    max_workers: int = 32
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 30.0
-    total_timeout_s: float = 120.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_retries: int = 3
-    backoff_base_s: float = 1.0
-    max_retry_after_s: float = 120.0
-    max_redirects: int = 5
+    per_host_delay_s: float = setting(1.0, at_least=0)
+    per_host_concurrency: int = setting(1, at_least=1)
+    max_workers: int = setting(32, at_least=1)
+    connect_timeout_s: float = setting(10.0, above=0)
+    read_timeout_s: float = setting(30.0, above=0)
+    total_timeout_s: float = setting(120.0, above=0)
+    max_bytes: int = setting(10 * 1024 * 1024, at_least=1)
+    max_retries: int = setting(3, at_least=0)
+    backoff_base_s: float = setting(1.0, at_least=0)
+    max_retry_after_s: float = setting(120.0, at_least=0)
+    max_redirects: int = setting(5, at_least=0)
     allow_loopback: bool = False
     respect_robots: bool = True
 
     def __post_init__(self):
-        for name in ("per_host_concurrency", "max_workers", "max_bytes", "connect_timeout_s", "read_timeout_s",
-                     "total_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"fetch.{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("per_host_delay_s", "max_retries", "backoff_base_s", "max_retry_after_s", "max_redirects"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"fetch.{name} must be >= 0, got {getattr(self, name)!r}")
+        check_ranges(self, "fetch")
 
 
 class FetchError(Exception):
