@@ -6,8 +6,8 @@
 
 Flags not listed in ``parse_args`` are Beam pipeline options (``--runner``,
 ``--direct_num_workers`` ...); locally the runner defaults to the FnApiRunner (Beam's
-DirectRunner would first try to download Prism).  With no input the job runs on the bundled
-sample.
+DirectRunner would first try to download Prism).  With no argument at all (or with ``--sample``)
+the job runs on the bundled sample; with an output or a config but no input it stops with an error.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines import runstate
-from pipelines.config import Config, ConfigError, SourcesConfig, load_config
+from pipelines.config import Config, ConfigError, SourcesConfig, check_beam_args, load_config
 from pipelines.runners import dataflow
 from pipelines.runners.memory import DEFAULT_RUNNER
 from pipelines.runstate import RunContext
@@ -137,7 +137,10 @@ def parse_args(argv):
     parser.add_argument("--config", help="YAML configuration (see configs/default.yaml)")
     parser.add_argument("--wait", type=float, nargs="?", const=float("inf"), metavar="SECONDS",
                         help="wait (for ever, or SECONDS) while another run writes the same output")
-    return parser.parse_known_args(argv)
+    parser.add_argument("--sample", action="store_true", help="read the bundled sample pages (what plain `newsbeam` does)")
+    args, beam_args = parser.parse_known_args(argv)
+    check_beam_args(beam_args, list(parser._option_string_actions))
+    return args, beam_args
 
 
 def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext, PipelineOptions]:
@@ -152,8 +155,13 @@ def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext,
         feeds=tuple(args.feed or config.sources.feeds),
         url_lists=tuple(args.url_list or config.sources.url_lists),
     )
-    if not (sources.html or sources.warc or sources.fetches()):
-        sources = replace(sources, html=(str(SAMPLE_PAGES),))
+    if args.sample or not (sources.html or sources.warc or sources.fetches() or args.output or args.config):
+        sources = replace(sources, html=(*sources.html, str(SAMPLE_PAGES)))
+    elif not (sources.html or sources.warc or sources.fetches()):
+        raise ConfigError(
+            "nothing to read: give --input, --warc, --feed or --url-list (or sources in --config), "
+            "or --sample for the bundled sample"
+        )
     try:
         output = replace(
             config.output, root=args.output or config.output.root,

@@ -1,10 +1,14 @@
-"""YAML run configuration, validated at start-up.
+"""Run configuration (YAML and flags), validated at start-up.
 
 Each top-level section maps onto a frozen dataclass owned by the stage that uses it; unknown
-keys and wrongly typed values are errors that name the offending key.
+keys, wrongly typed values and values out of range are errors that name the offending key, and
+flags that are neither ours nor Beam's are errors with a hint.
 """
 
+import argparse
 import dataclasses
+import difflib
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Optional, get_type_hints
 
@@ -91,6 +95,35 @@ def parse_config(text: str) -> Config:
     except yaml.YAMLError as exc:
         raise ConfigError(f"config is not valid YAML: {exc}") from exc
     return _build(Config, values, "")
+
+
+SUBCOMMANDS = ("batch", "watch", "stream", "sql")
+
+
+def check_beam_args(beam_args: list, our_flags: list) -> None:
+    """Raise ConfigError for a flag that is neither one of ``our_flags`` nor a Beam pipeline
+    option (with the closest known one), and for a stray word (a subcommand out of place)."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    runner_flag = argparse.ArgumentParser(add_help=False)
+    runner_flag.add_argument("--runner", default="")
+    runner = runner_flag.parse_known_args(beam_args)[0].runner
+    if "." in runner:  # a runner class path, e.g. pipelines.runners.dask_runner.DaskRunner: its options
+        try:
+            importlib.import_module(runner.rsplit(".", 1)[0])
+        except ImportError as exc:
+            raise ConfigError(f"--runner={runner}: {exc}") from exc
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for options in {str(cls): cls for cls in PipelineOptions.__subclasses__()}.values():
+        options._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(beam_args)
+    for arg in unknown:
+        if arg.startswith("-"):
+            name = arg.split("=", 1)[0]
+            close = difflib.get_close_matches(name, [*our_flags, *parser._option_string_actions], n=1)
+            raise ConfigError(f"unknown flag {name}" + (f" (did you mean {close[0]}?)" if close else ""))
+        hint = f": subcommands go first (newsbeam {arg} ...)" if arg in SUBCOMMANDS else ""
+        raise ConfigError(f"unexpected argument {arg!r}{hint}")
 
 
 def load_config(path: Optional[str]) -> Config:

@@ -33,7 +33,7 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.window import FixedWindows, GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
-from pipelines.config import Config, ConfigError, load_config
+from pipelines.config import Config, ConfigError, check_beam_args, load_config
 from pipelines.runners import dataflow
 from schemas.tables import ARTICLES, FAILURES, STORIES
 from transforms.dedup.stream import AssignStories
@@ -133,7 +133,9 @@ def parse_args(argv):
     parser.add_argument("--window_s", "--window-s", type=float, default=300.0, help="event-time window of the tables")
     parser.add_argument("--ttl_days", "--ttl-days", type=float, default=7.0,
                         help="how long URLs and fingerprints are remembered (event time)")
-    return parser.parse_known_args(argv)
+    args, beam_args = parser.parse_known_args(argv)
+    check_beam_args(beam_args, list(parser._option_string_actions))
+    return args, beam_args
 
 
 def prepare(argv) -> tuple[Config, StreamSettings, PipelineOptions]:

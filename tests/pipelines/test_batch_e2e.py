@@ -22,7 +22,7 @@ VOLATILE = {"run_id", "ingest_date", "fetched_at", "row_at"}
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample-out")
-    stdout = run_cli("--output", str(out))
+    stdout = run_cli("--sample", "--output", str(out))
     return out, stdout
 
 
@@ -91,7 +91,7 @@ def test_sample_output_is_queryable_with_duckdb(sample_run):
 
 def test_rerun_gives_identical_articles(sample_run, tmp_path):
     first, _ = sample_run
-    run_cli("--output", str(tmp_path))  # a fresh output root: no story index from the first run
+    run_cli("--sample", "--output", str(tmp_path))  # a fresh output root: no story index from the first run
     columns = [c for c in read_table(first, "articles").column_names if c not in VOLATILE]
     rows = [sorted(read_table(root, "articles").select(columns).to_pylist(), key=lambda r: r["article_id"]) for root in (first, tmp_path)]
     assert rows[0] == rows[1]
@@ -109,8 +109,8 @@ def current_state(root):
 
 
 def test_rerun_on_the_same_output_adds_nothing(sample_run, tmp_path):
-    run_cli("--output", str(tmp_path))
-    stdout = run_cli("--output", str(tmp_path))
+    run_cli("--sample", "--output", str(tmp_path))
+    stdout = run_cli("--sample", "--output", str(tmp_path))
     assert "articles 0, stories 0" in stdout and "0 corrections" in stdout
     assert "failures 36 (dedup.DuplicateUrl=36)" in stdout  # every page: already ingested (35), or a copy (1)
     for table in ("articles", "stories", "story_index"):

@@ -45,10 +45,10 @@ def timed_run(argv):
 
 
 def test_sample_on_dask_cluster_matches_fnapi_runner(scheduler_address, tmp_path):
-    fnapi, fnapi_s = timed_run(["--output", str(tmp_path / "fnapi")])
+    fnapi, fnapi_s = timed_run(["--sample", "--output", str(tmp_path / "fnapi")])
     # The sample's files come from one glob: its Reshuffle must spread them over both workers.
     dask_summary, dask_s = timed_run(
-        ["--output", str(tmp_path / "dask"), f"--runner={RUNNER}", f"--dask_client_address={scheduler_address}",
+        ["--sample", "--output", str(tmp_path / "dask"), f"--runner={RUNNER}", f"--dask_client_address={scheduler_address}",
          "--dask_npartitions=4"]
     )
     print(f"\nsample ({fnapi['articles'] + fnapi['failures']} pages): FnApiRunner {fnapi_s:.1f} s, "

@@ -31,7 +31,7 @@ MAX_PIPELINE_KIB = 512  # heavy objects built in a DoFn's __init__ would be pick
 BATCH_STEPS = {"ReadHtml", "Extract", "DedupByUrl", "Reprints", "Failures", "WriteArticles", "WriteStories", "WriteFailures", "WriteStoryIndex"}
 # (id, CLI command, extra flags with {inputs} = a folder holding input.warc.gz and urls.txt, steps the job must contain)
 JOBS = [
-    ("batch", "batch", (), BATCH_STEPS),
+    ("batch", "batch", ("--sample",), BATCH_STEPS),
     (
         "batch-all-sources",
         "batch",

@@ -129,7 +129,7 @@ def test_a_waiting_writer_starts_when_the_holder_finishes(tmp_path):
 def test_two_cli_runs_at_once_write_each_row_once(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "pipelines.cli", "--output", str(out)]
+    cli = [sys.executable, "-m", "pipelines.cli", "--sample", "--output", str(out)]
     first = subprocess.Popen(cli, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lease = out / "_state" / "lease"
     deadline = time.monotonic() + 60
