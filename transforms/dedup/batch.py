@@ -198,6 +198,13 @@ class LshCandidates(beam.PTransform):
         )
 
 
+def _story_rows(batch):
+    """The rows of a (shard, packed [(story id, row, changed)]) batch of the stories step."""
+    _, packed = batch
+    for _, row, _ in unpacked([packed]):
+        yield row
+
+
 def _article_rows(item):
     """New and updated articles with their story fields; a same-content copy of an indexed article
     is a ``dedup``/``DuplicateUrl`` failure."""
@@ -231,23 +238,12 @@ class DetectReprints(beam.PTransform):
 
     def expand(self, articles):
         config, shards = self.config, self.config.lsh_shards
-        version = config.fingerprint_version
-        prior = self.prior_index
-        if prior is None:
-            prior = articles.pipeline | "NoPriorIndex" >> beam.Create([])
-        prior = prior | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
+        first_run = self.prior_index is None  # no index: the new articles' nodes are all there is
         article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
-        prior_batches = prior | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
-        new = article_batches | "Fingerprint" >> beam.ParDo(PoolStep(fingerprint_batch, config, burst=shards)).with_outputs(
-            "nodes", "articles"
-        )
-        nodes = (
-            {"new": new.nodes, "prior": prior_batches}
-            | "JoinPrior" >> beam.CoGroupByKey()
-            | "Reconcile" >> beam.ParDo(PoolStep(clustering.reconcile, config)).with_outputs(
-                "nodes", "match", "bands", "duplicates"
-            )
-        )
+        new = article_batches | "Fingerprint" >> beam.ParDo(
+            PoolStep(fingerprint_batch, config, first_run, burst=shards)
+        ).with_outputs("nodes", "articles", "match", "bands", "duplicates")
+        nodes = new if first_run else self._reconciled(new.nodes)
         candidates = {"nodes": nodes.match, "bands": nodes.bands} | "Lsh" >> LshCandidates(config)
         step = (
             {"node": nodes.nodes, "partners": candidates}
@@ -279,11 +275,14 @@ class DetectReprints(beam.PTransform):
                 "stories", "left", "corrections", "index", main="fields"
             )
         )
-        story_rows = (
-            {"stories": results.stories, "left": results.left}
-            | "JoinStoryChanges" >> beam.CoGroupByKey()
-            | "ChangedStories" >> beam.FlatMap(_step, clustering.changed_stories, config)
-        )
+        if first_run:  # every story is new: nothing to compare with
+            story_rows = results.stories | "StoryRows" >> beam.FlatMap(_story_rows)
+        else:
+            story_rows = (
+                {"stories": results.stories, "left": results.left}
+                | "JoinStoryChanges" >> beam.CoGroupByKey()
+                | "ChangedStories" >> beam.FlatMap(_step, clustering.changed_stories, config)
+            )
         rows = (
             {"article": new.articles, "fields": results.fields, "duplicates": nodes.duplicates}
             | "JoinArticles" >> beam.CoGroupByKey()
@@ -291,3 +290,19 @@ class DetectReprints(beam.PTransform):
         )
         article_rows = (rows.rows, results.corrections) | "AllArticleRows" >> beam.Flatten()
         return article_rows, story_rows, results.index, rows[FAILED]
+
+    def _reconciled(self, new_nodes):
+        """The new nodes reconciled with the story index's latest rows (``clustering.reconcile``)."""
+        config, version = self.config, self.config.fingerprint_version
+        prior_batches = (
+            self.prior_index
+            | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
+            | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], config.lsh_shards))
+        )
+        return (
+            {"new": new_nodes, "prior": prior_batches}
+            | "JoinPrior" >> beam.CoGroupByKey()
+            | "Reconcile" >> beam.ParDo(PoolStep(clustering.reconcile, config)).with_outputs(
+                "nodes", "match", "bands", "duplicates"
+            )
+        )

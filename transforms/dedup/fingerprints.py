@@ -181,13 +181,17 @@ def unpacked(packed_batches):
         yield from pickle.loads(batch)
 
 
-def fingerprint_batch(batch: tuple, config: DedupConfig) -> list:
+def fingerprint_batch(batch: tuple, config: DedupConfig, with_match: bool = False) -> list:
     """Everything derived from a (shard, packed articles) batch, as (output tag, value) pairs:
-    its nodes ("nodes": (shard, packed nodes)) and the batch itself, compressed for the final
-    join ("articles": (shard, compressed batch))."""
+    its nodes ("nodes": (shard, packed nodes)), with ``with_match`` (a run with no story index:
+    the nodes are final) their ``match_outputs`` too, and the batch itself, compressed for the
+    final join ("articles": (shard, compressed batch))."""
     shard, packed_articles = batch
     nodes = fingerprints(list(unpacked([packed_articles])), config)
-    return [("nodes", (shard, pack(nodes))), ("articles", (shard, compressed(packed_articles)))]
+    return [
+        ("nodes", (shard, pack(nodes))), *(match_outputs(shard, nodes, config) if with_match else ()),
+        ("articles", (shard, compressed(packed_articles))),
+    ]
 
 
 def match_outputs(shard: int, nodes: list, config: DedupConfig) -> list:
