@@ -19,6 +19,7 @@ def run(argv=None) -> dict:
     if dataflow.translated_only(options):
         return bounded.execute(config, run_ctx, options, runstate.load_state(run_ctx.output))
     with runstate.hold_lease(run_ctx.output, run_ctx.run_id, config.output.lease_wait_s):
+        run_ctx = runstate.new_run_context(run_ctx.output)  # row_at after any wait: later than the holder's rows
         state = runstate.begin_run(run_ctx.output, run_ctx.run_id)
         summary = bounded.execute(config, run_ctx, options, state)
         runstate.commit_run(run_ctx.output, run_ctx.run_id, state)

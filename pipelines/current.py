@@ -50,7 +50,7 @@ VIEWS = {
 
 
 def _events(con: duckdb.DuckDBPyConnection, name: str, root: str, spec: TableSpec) -> None:
-    pattern = FileSystems.join(root, spec.name, "*", "*.parquet")
+    pattern = FileSystems.join(root, spec.name, "*", "part-*.parquet")  # not .tmp- files being written
     if FileSystems.match([pattern])[0].metadata_list:
         literal = pattern.replace("'", "''")
         con.execute(
