@@ -2,7 +2,7 @@
 #  - custom SDK container for the workers (--sdk_container_image; ENTRYPOINT is Beam's boot), and
 #  - Flex Template launcher (gcloud dataflow flex-template build --image ...).
 # Keep the Beam and Python versions in the tag equal to the installed apache-beam and the
-# interpreter that submits the job (tests/test_dataflow_dryrun.py checks this).
+# interpreter that submits the job (tests/pipelines/test_dataflow_dryrun.py checks this).
 ARG LAUNCHER_IMAGE=gcr.io/dataflow-templates-base/python311-template-launcher-base:latest
 FROM ${LAUNCHER_IMAGE} AS launcher
 

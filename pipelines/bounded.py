@@ -22,7 +22,13 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines import runstate
-from pipelines.config import Config, ConfigError, SourcesConfig, check_beam_args, load_config
+from pipelines.config import (
+    Config,
+    ConfigError,
+    SourcesConfig,
+    check_beam_args,
+    load_config,
+)
 from pipelines.runners import dataflow
 from pipelines.runners.memory import DEFAULT_RUNNER
 from pipelines.runstate import RunContext

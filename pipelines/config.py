@@ -103,7 +103,10 @@ SUBCOMMANDS = ("batch", "watch", "stream", "sql")
 def check_beam_args(beam_args: list, our_flags: list) -> None:
     """Raise ConfigError for a flag that is neither one of ``our_flags`` nor a Beam pipeline
     option (with the closest known one), and for a stray word (a subcommand out of place)."""
-    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+    from apache_beam.options.pipeline_options import (
+        PipelineOptions,
+        _BeamArgumentParser,
+    )
 
     runner_flag = argparse.ArgumentParser(add_help=False)
     runner_flag.add_argument("--runner", default="")

@@ -5,7 +5,7 @@
 
 Each round ingests the HTML and WARC files not ingested before and the new entries of the
 feeds and URL lists; the state shared between rounds (ingested files, feed validators, settled
-URLs, the story index) lives under ``<output>/_state``.  Rounds use the kill-safe run
+URLs) lives under ``<output>/_state``, the story index in ``<output>/story_index``.  Rounds use the kill-safe run
 lifecycle of ``pipelines.runstate``: the loop can be killed and restarted at any moment
 without losing or duplicating rows, and it holds the output's lease while it runs.
 """

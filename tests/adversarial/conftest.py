@@ -1,15 +1,1 @@
-import socket
-
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
-    """Hard guarantee: any attempt to connect outside loopback fails the test."""
-    connect = socket.socket.connect
-
-    def guarded(sock, address):
-        assert isinstance(address, tuple) and address[0].startswith(("127.", "::1")), f"connect to {address}"
-        return connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+from tests.support.loopback import loopback_only  # noqa: F401 (an autouse fixture)

@@ -1,6 +1,6 @@
 """Streaming job (pipelines/stream.py): options and the whole pipeline on a TestStream of pages
 (BundleBasedDirectRunner).  Its Dataflow translation, with
-the real sources (PeriodicImpulse, Pub/Sub), is checked in test_dataflow_dryrun.py."""
+the real sources (PeriodicImpulse, Pub/Sub), is checked in tests/pipelines/test_dataflow_dryrun.py."""
 
 import csv
 from datetime import datetime, timedelta, timezone
