@@ -38,7 +38,7 @@ from transforms.dedup.by_url import DedupByUrl
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.crawl import CrawlWeb
-from transforms.sinks.parquet import WriteTable
+from transforms.sinks.parquet import WriteTable, table_files
 from transforms.sinks.tables import CollectFailures, write_tables
 from transforms.sources.files import ReadHtmlFiles, file_patterns
 from transforms.sources.warc import ReadWarc
@@ -62,7 +62,7 @@ def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchCo
 
 def read_story_index(pipeline: beam.Pipeline, root: str):
     """The story index earlier runs wrote under ``root`` (None on the first run)."""
-    pattern = FileSystems.join(root, STORY_INDEX.name, "*", "part-*.parquet")
+    pattern = table_files(root, STORY_INDEX)
     if not FileSystems.match([pattern])[0].metadata_list:
         return None
     return pipeline | "ReadStoryIndex" >> beam.io.ReadFromParquet(pattern)

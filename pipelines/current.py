@@ -26,6 +26,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.tables import ARTICLES, FAILURES, STORIES, TableSpec
+from transforms.sinks.parquet import table_files
 
 _LATEST = "row_number() over (partition by {key} order by row_at desc, run_id desc) = 1"
 _STORY_FIELDS = "story_id, is_canonical, similarity"
@@ -50,7 +51,7 @@ VIEWS = {
 
 
 def _events(con: duckdb.DuckDBPyConnection, name: str, root: str, spec: TableSpec) -> None:
-    pattern = FileSystems.join(root, spec.name, "*", "part-*.parquet")  # not .tmp- files being written
+    pattern = table_files(root, spec)
     if FileSystems.match([pattern])[0].metadata_list:
         literal = pattern.replace("'", "''")
         con.execute(

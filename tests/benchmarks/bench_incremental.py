@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_reprints import DEV, read_manifest, scores  # noqa: E402
 
 from pipelines import current  # noqa: E402
+from schemas.tables import STORY_INDEX  # noqa: E402
+from transforms.sinks.parquet import table_files  # noqa: E402
 
 WATCH_PAGES = 40
 
@@ -83,7 +85,7 @@ def event_counts(out: Path) -> dict:
 
 
 def index_rows(out: Path) -> int:
-    return duckdb.sql(f"select count(*) from read_parquet('{out}/story_index/*/*.parquet')").fetchall()[0][0]
+    return duckdb.sql(f"select count(*) from read_parquet('{table_files(str(out), STORY_INDEX)}')").fetchall()[0][0]
 
 
 def split(paths: list, runs: int, rng: random.Random) -> list:

@@ -42,6 +42,11 @@ def file_shard(row: dict, spec: TableSpec, num_shards: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % num_shards
 
 
+def table_files(root: str, spec: TableSpec) -> str:
+    """The glob of a table's finished files under ``root`` (not the temporary ones being written)."""
+    return FileSystems.join(root, spec.name, "*", "part-*.parquet")
+
+
 def partition_path(root: str, table: str, ingest_date: str) -> str:
     return FileSystems.join(root, table, f"ingest_date={ingest_date}")
 
