@@ -22,3 +22,19 @@ def test_a_huge_robots_txt_is_read_up_to_500_kb(local_web):
     assert page["body"] == b"<html>ok</html>"
     assert (refused["stage"], refused["error_type"]) == ("robots", "RobotsDisallowed")
     assert len(local_web.hits_for("/robots.txt")) == 1
+
+
+def test_the_line_cut_by_the_500_kb_cap_is_not_obeyed(local_web):
+    """The cap falls inside "Disallow: /news/archive": read as "Disallow: /", it would close the host."""
+    start = b"User-agent: *\n"
+    filler = 500 * 1024 - 12 - len(start)  # 12 bytes of the Disallow line fit: "Disallow: /n"
+    lines, rest = divmod(filler, 100)
+    head = start + (b"#" * 99 + b"\n") * lines + b"#" * (rest - 1) + b"\n"
+    assert 500 * 1024 - len(head) == 12
+    local_web.route("/robots.txt", Reply(200, head + b"Disallow: /news/archive\n"))
+    page = local_web.route("/news/today", Reply(200, b"<html>ok</html>"))
+    fetcher = Fetcher(CONFIG)
+    try:
+        assert fetch_page(fetcher, HostPacer(0), entry(page))["body"] == b"<html>ok</html>"
+    finally:
+        fetcher.close()

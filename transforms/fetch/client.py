@@ -356,7 +356,10 @@ class Fetcher:
             if err.http_status and 400 <= err.http_status < 500 and err.http_status != 429:
                 return None
             return err
-        return Protego.parse(fetched.body.decode("utf-8", errors="replace"))
+        body = fetched.body
+        if len(body) >= ROBOTS_MAX_BYTES:  # cut at the cap: drop the last, partial line
+            body = body[: body.rfind(b"\n") + 1]
+        return Protego.parse(body.decode("utf-8", errors="replace"))
 
 
 def _read_capped(response, max_bytes: int, deadline: float, read_timeout_s: float, keep_prefix: bool = False) -> bytes:
