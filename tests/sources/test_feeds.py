@@ -237,3 +237,22 @@ def test_parse_feeds_and_dedup_across_feeds():
 def test_white_space_before_the_xml_declaration_is_tolerated():
     entries, failures = parse_file(need(FEED_RS / "atom" / "atom_example_4.xml"))  # starts with a blank line
     assert len(entries) == 1 and failures == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"""<rss version="2.0"><channel><title>A</title><item><title>Blank</title><link> </link></item>
+            <item><title>Ok</title><link>https://a.example/x</link></item></channel></rss>""",
+        # feedparser itself resolves an empty Atom href against the feed's URL
+        b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><title>Blank</title>
+            <link href=""/><id>a1</id></entry><entry><title>Ok</title><link href="/x"/><id>a2</id></entry></feed>""",
+    ],
+    ids=["rss", "atom"],
+)
+def test_entry_whose_link_is_blank_or_the_feed_itself_is_a_failure_not_an_entry(body):
+    entries, failures = parse_feed(body, "https://a.example/rss?utm_source=x")
+    assert [e["url"] for e in entries] == ["https://a.example/x"]
+    assert [(f["source"], f["error_type"]) for f in failures] == [
+        ("https://a.example/rss?utm_source=x#entry=0", "EntryWithoutLink")
+    ]

@@ -4,7 +4,8 @@ Each entry becomes a URL entry (``records.UrlEntry``) with its canonical URL (se
 ``transforms.urls``).  Failures (stage ``feed``): at most
 one row per feed (``FeedMalformed`` when entries were still recovered, ``FeedUnparseable``
 when none were, ``NotAFeed`` for a well-formed body that is no feed), plus one per entry
-without a usable http(s) link (``EntryWithoutLink``).
+without a usable http(s) link (``EntryWithoutLink``), a blank one included: it resolves to the
+feed's own URL, which is no article.
 """
 
 import io
@@ -54,9 +55,11 @@ def parse_feed(
     parsed = feedparser.parse(io.BytesIO((body or b"").lstrip()), response_headers=headers)
 
     entries, failures, seen = [], [], set()
+    itself = canonical_url(feed_url)
     for index, entry in enumerate(parsed.entries):
         link = entry.get("link")
         url = canonical_url(urljoin(feed_url, link.strip())) if isinstance(link, str) else None
+        url = None if url == itself else url  # a blank link (feedparser resolves an empty Atom href too)
         title = _clean_text(entry.get("title"))
         guid = _clean_text(entry.get("id"))
         if url is None:
@@ -65,7 +68,7 @@ def parse_feed(
                     f"{feed_url}#entry={index}",
                     STAGE,
                     "EntryWithoutLink",
-                    f"entry {index} has no http(s) link (link={link!r}, guid={guid!r}, title={title!r})",
+                    f"entry {index} has no http(s) link of its own (link={link!r}, guid={guid!r}, title={title!r})",
                 )
             )
         elif url not in seen:
