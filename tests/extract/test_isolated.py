@@ -17,5 +17,6 @@ def test_isolated_extractor_times_out_then_recovers():
     assert info.value.error_type == "ExtractionTimeout"
     slow.close()
     normal = IsolatedExtractor(ExtractConfig())
-    assert PARAGRAPHS_VI[1] in normal(VI_PAGE, None)["text"]
+    hints, doc = normal(VI_PAGE, None)
+    assert PARAGRAPHS_VI[1] in doc["text"] and hints.html_lang == "vi"
     normal.close()

@@ -88,6 +88,11 @@ def test_structured_date_reads_json_ld_then_meta():
         ("<span>05/03/2026 | 09:49</span>", "en", datetime(2026, 3, 5, 9, 49, tzinfo=timezone.utc)),
         ("<p>Thông tư ngày 28/12/2017 sửa đổi</p>", "vi", None),
         ("<span>31/02/2026 10:00</span>", "vi", None),
+        # a date-marked element beats an earlier unmarked stamp, after text or under data-testid
+        ('<p>Sửa 19/11/2026 10:00</p><div class="box">Tin mới<span class="date">20/11/2026 15:10</span>', "vi",
+         datetime(2026, 11, 20, 8, 10, tzinfo=timezone.utc)),
+        ('<p>Sửa 19/11/2026 10:00</p><time data-testid="published">20/11/2026 15:10</time>', "vi",
+         datetime(2026, 11, 20, 8, 10, tzinfo=timezone.utc)),
     ],
 )
 def test_visible_dates_are_day_first_and_local(html, language, expected):

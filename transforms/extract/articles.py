@@ -2,9 +2,9 @@
 
     articles, failures = pages | Extract(ExtractConfig(timeout_s=30))
 
-Each page is checked and decoded (``decode``), extracted by trafilatura in an isolated child
-process with a wall-clock budget (``isolated``), and its fields normalised into an article
-(``metadata``).  Every page ends as an article or a failures row with stage ``extract``.
+Each page is checked and decoded (``decode``), scanned for hints and extracted by trafilatura in
+an isolated child process with a wall-clock budget (``isolated``), and its fields normalised into
+an article (``metadata``).  Every page ends as an article or a failures row with stage ``extract``.
 """
 
 import collections
@@ -95,11 +95,10 @@ class _ExtractFn(beam.DoFn):
             yield _rejected(page["source"], exc.error_type, str(exc))
             return
         page = {**page, "body": None}  # the bytes are not needed any more
-        hints = metadata.page_hints(html)
         ready = self._receive_oldest() if not self._idle else None
         extractor = self._idle.pop()
         extractor.submit(html, page.get("url"))  # the child works while we finish the previous page
-        self._in_flight.append((extractor, page, hints, window, timestamp))
+        self._in_flight.append((extractor, page, window, timestamp))
         if ready:
             yield self._windowed_output(*ready)
 
@@ -107,26 +106,26 @@ class _ExtractFn(beam.DoFn):
         while self._in_flight:
             yield self._windowed_output(*self._receive_oldest())
 
-    def _windowed_output(self, page, hints, result, window, timestamp):
-        return in_window_of(self._output(page, hints, result), timestamp, window)
+    def _windowed_output(self, page, result, window, timestamp):
+        return in_window_of(self._output(page, result), timestamp, window)
 
     def _receive_oldest(self):
-        """Free the oldest in-flight extractor: (page, hints, its trafilatura fields or rejection,
+        """Free the oldest in-flight extractor: (page, its (hints, trafilatura fields) or rejection,
         window, timestamp)."""
-        extractor, page, hints, window, timestamp = self._in_flight.popleft()
+        extractor, page, window, timestamp = self._in_flight.popleft()
         self._idle.append(extractor)
         try:
             result = extractor.result()
         except PageRejected as exc:
             result = exc
-        return page, hints, result, window, timestamp
+        return page, result, window, timestamp
 
-    def _output(self, page: RawPage, hints: PageHints, result):
+    def _output(self, page: RawPage, result):
         """The article for an extraction result, or its failures row."""
         try:
             if isinstance(result, PageRejected):
                 raise result
-            article = page_to_article(page, hints, result, self._config.min_words)
+            article = page_to_article(page, *result, self._config.min_words)
         except PageRejected as exc:
             return _rejected(page["source"], exc.error_type, str(exc))
         except Exception as exc:  # a bug or a page we did not foresee: record it, keep the run alive

@@ -1,5 +1,5 @@
-"""trafilatura in a child process with a per-page time budget: one pathological page cannot stall
-a worker on any runner or thread.
+"""trafilatura, and every other scan of a page's HTML (``metadata.page_hints``), in a child process
+with a per-page time budget: one pathological page cannot stall a worker on any runner or thread.
 
 trafilatura runs with ``deduplicate=False`` (its dedup cache is process-global and would make
 output depend on order).
@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Optional
 
 from transforms.extract.decode import PageRejected
+from transforms.extract.metadata import PageHints, page_hints
 
 if TYPE_CHECKING:
     from transforms.extract.articles import ExtractConfig
@@ -43,6 +44,11 @@ def extract_document(html: str, url: Optional[str], config: "ExtractConfig") -> 
     }
 
 
+def extract_page(html: str, url: Optional[str], config: "ExtractConfig") -> tuple[PageHints, Optional[dict]]:
+    """What the child computes for one page: its HTML's hints and trafilatura's fields."""
+    return page_hints(html), extract_document(html, url, config)
+
+
 def _child_loop(conn, config: "ExtractConfig") -> None:
     while True:
         try:
@@ -50,13 +56,13 @@ def _child_loop(conn, config: "ExtractConfig") -> None:
         except EOFError:
             return
         try:
-            conn.send(("ok", extract_document(html, url, config)))
+            conn.send(("ok", extract_page(html, url, config)))
         except Exception as exc:  # reported to the parent, which records a failure
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class IsolatedExtractor:
-    """``extract_document`` in a child process with a per-page time limit.
+    """``extract_page`` in a child process with a per-page time limit.
 
     ``submit`` hands one page over without waiting and ``result`` collects it, so the caller can
     prepare the next page meanwhile; a page that overruns its budget gets the child killed."""
@@ -80,7 +86,7 @@ class IsolatedExtractor:
         self._conn.send((html, url))
         self._deadline = time.monotonic() + self._config.timeout_s
 
-    def result(self) -> Optional[dict]:
+    def result(self) -> tuple[PageHints, Optional[dict]]:
         if not self._conn.poll(max(0.0, self._deadline - time.monotonic())):
             self.close()
             raise PageRejected("ExtractionTimeout", f"no result within {self._config.timeout_s:g} s")
@@ -93,7 +99,7 @@ class IsolatedExtractor:
             raise PageRejected("ExtractionError", value)
         return value
 
-    def __call__(self, html: str, url: Optional[str]) -> Optional[dict]:
+    def __call__(self, html: str, url: Optional[str]) -> tuple[PageHints, Optional[dict]]:
         self.submit(html, url)
         return self.result()
 

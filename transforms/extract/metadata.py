@@ -2,6 +2,8 @@
 language, URLs and ids.
 
 Everything here is a deterministic function of its arguments (no clocks, no global caches).
+The scans of a page's HTML run in linear time: tag patterns stop at the next ``<`` and attribute
+names start only where a name starts, so no crafted markup makes them backtrack.
 """
 
 import hashlib
@@ -19,7 +21,7 @@ from transforms.urls import canonical_url, domain_of
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_HTML_LANG = re.compile(r"""<html[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
+_HTML_LANG = re.compile(r"""<html[^<>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[-|–—•»:]|::)\s+")
 _OUTLET_PREFIX = re.compile(r"^(?:báo|tạp chí|tin tức|thời báo|đài|cổng thông tin|trang tin)\b", re.I)
 _DOMAIN_LIKE = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|info|news)$", re.I)
@@ -27,8 +29,8 @@ _WORD = re.compile(r"\w+")
 _MIN_WORDS_TO_DETECT = 15
 _DATE_SCAN_CHARS = 200_000
 _JSONLD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{10,40})"')
-_META_TAG = re.compile(r"<meta\s[^>]*>", re.I)
-_ATTR = re.compile(r"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
+_META_TAG = re.compile(r"<meta\s([^<>]*)>", re.I)  # its attributes
+_ATTR = re.compile(r"""(?<![\w:.-])([\w:.-]+)\s*=\s*["']([^"']*)["']""")
 _DATE_META_NAMES = {"article:published_time", "datepublished", "og:published_time", "pubdate", "publishdate", "dc.date.issued"}
 _NUMERIC_STAMP = re.compile(
     r"(?:\b(?P<h1>\d{1,2}):(?P<m1>\d{2})(?::(?P<s1>\d{2}))?\s*[-|,]?\s*)?"
@@ -40,11 +42,11 @@ _DATE_CORE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\b")
 _MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s", re.I)
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 _DOTTED_CLOCK = re.compile(r"\b(\d{1,2})\.(\d{2})(?=\s*(?:[AaPp]\.?[Mm]|GMT|UTC|[A-Z]{2,4}\b|$))")
-_DATED_ELEMENT = re.compile(  # an element whose class/id/itemprop says it holds a date, and its text
-    r"<(?:time|span|div|p|small|em|li|abbr)\s[^>]*?(?:class|id|itemprop)\s*=\s*[\"'][^\"'>]*"
-    r"(?:date|time|publish|posted|updated)[^>]*>([^<]{6,120})<",
-    re.I,
+_TEXT_ELEMENT = re.compile(  # an element that may hold a printed date: its attributes and its text
+    r"<(?:time|span|div|p|small|em|li|abbr)\s([^<>]*)>([^<]{6,120})(?=<)", re.I
 )
+_DATE_MARKERS = ("class", "id", "itemprop")  # attributes (data-testid too) that say an element holds a date ...
+_DATE_WORD = re.compile("date|time|publish|posted|updated", re.I)  # ... when their value has one of these
 _TZ_OFFSETS = {  # common abbreviations in news bylines (seconds east of UTC)
     name: hours * 3600
     for name, hours in {
@@ -160,10 +162,15 @@ def structured_date(html: str) -> Optional[str]:
     if match:
         return match.group(1)
     for tag in _META_TAG.findall(head):
-        attrs = {k.lower(): v for k, v in _ATTR.findall(tag)}
+        attrs = attributes(tag)
         if (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "").lower() in _DATE_META_NAMES:
             return attrs.get("content")
     return None
+
+
+def attributes(tag: str) -> dict[str, str]:
+    """The quoted attributes of a start tag's inside (``name="v" ...``), names lower-cased."""
+    return {name.lower(): value for name, value in _ATTR.findall(tag)}
 
 
 def parse_visible_stamp(text: str) -> Optional[tuple]:
@@ -198,7 +205,9 @@ def visible_date(html: str) -> Optional[tuple]:
     """The first dated-and-timed stamp in an element marked as a date (class/id/itemprop
     mentioning date, time, publish ...), else anywhere in the page's first part."""
     head = html[:_DATE_SCAN_CHARS]
-    for text in _DATED_ELEMENT.findall(head):
+    for tag, text in _TEXT_ELEMENT.findall(head):
+        if not any(_DATE_WORD.search(v) for k, v in attributes(tag).items() if k.endswith(_DATE_MARKERS)):
+            continue
         stamp = parse_visible_stamp(unescape(text))
         if stamp:
             return stamp
