@@ -9,7 +9,7 @@ from transforms.sources.files import ReadHtmlFiles, file_patterns
 
 def test_file_patterns_expand_folders_only(tmp_path):
     patterns = file_patterns([str(tmp_path), "gs://bucket/pages/*.html", "one.html"])
-    assert f"{tmp_path}/**.html" in patterns and f"{tmp_path}/**.html.gz" in patterns
+    assert f"{tmp_path}/**.[hH][tT][mM][lL]" in patterns and f"{tmp_path}/**.[hH][tT][mM][lL].[gG][zZ]" in patterns
     assert patterns[-2:] == ["gs://bucket/pages/*.html", "one.html"]
 
 

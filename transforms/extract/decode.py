@@ -1,19 +1,24 @@
 """Raw page bytes -> HTML text: the checks before extraction and charset decoding (pure functions)."""
 
+import codecs
 import re
-from typing import Optional
 
 from charset_normalizer import from_bytes
 
 from transforms.extract import metadata
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _WHATWG_CODECS = {
     "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "iso-8859-1": "cp1252", "latin1": "cp1252",
     "latin_1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252", "iso-8859-9": "cp1254", "tis-620": "cp874",
     "iso-8859-11": "cp874", "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "shift_jis": "cp932", "sjis": "cp932",
 }
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+# Byte-order marks and the codecs they announce (UTF-32 first: its LE mark starts with UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class PageRejected(ValueError):
@@ -24,13 +29,20 @@ class PageRejected(ValueError):
         self.error_type = error_type
 
 
+def _bom_codec(body: bytes) -> str | None:
+    """The codec a byte-order mark at the start announces, if any."""
+    return next((codec for bom, codec in _BOMS if body.startswith(bom)), None)
+
+
 def check_page(body: bytes, max_bytes: int) -> None:
-    """Reject inputs no extractor should see: empty, oversized or binary."""
+    """Reject inputs no extractor should see: empty, oversized or binary (UTF-16/32 text with a
+    byte-order mark is judged on its characters, not on its zero bytes)."""
     if not body or not body.strip():
         raise PageRejected("EmptyPage", "page has no content")
     if len(body) > max_bytes:
         raise PageRejected("PageTooLarge", f"{len(body)} bytes > limit {max_bytes}")
-    head = body[:4096]
+    codec = _bom_codec(body)
+    head = body[:4096].decode(codec, errors="ignore").encode() if codec else body[:4096]
     if len(_CONTROL_BYTES.findall(head)) > len(head) // 100:
         raise PageRejected("BinaryContent", "page looks binary (control bytes in the first 4 KB)")
 
@@ -42,13 +54,13 @@ def _codec(label: str) -> str:
     return _WHATWG_CODECS.get(label, label)
 
 
-def decode_html(body: bytes, declared_charset: Optional[str] = None) -> str:
-    """Bytes -> text: transport charset, then ``<meta charset>``, then UTF-8 (also when only a few
-    bytes are broken), then detection.
+def decode_html(body: bytes, declared_charset: str | None = None) -> str:
+    """Bytes -> text: a byte-order mark (it wins, as in browsers), then the transport charset, then
+    ``<meta charset>``, then UTF-8 (also when only a few bytes are broken), then detection.
 
     The result is NFC (Vietnamese legacy code pages such as windows-1258 decode to combining
     tone marks)."""
-    candidates = [declared_charset]
+    candidates = [_bom_codec(body), declared_charset]
     match = _META_CHARSET.search(body[:4096])
     if match:
         candidates.append(match.group(1).decode("ascii"))

@@ -2,23 +2,24 @@
 
 Blank lines and ``#`` comments (whole-line, or trailing after white space) are allowed.  Each
 URL entry's ``source`` is ``<file>:<line number>``.  Lines that are no http(s) URL become
-failures (stage ``urllist``, ``InvalidUrl``); a file that is not UTF-8 becomes one
-``UnreadableFile`` failure.
+failures (stage ``urllist``, ``InvalidUrl``); a file that cannot be read whole becomes one
+failure: ``UnreadableFile`` (not UTF-8), ``Truncated`` (compressed data cut short), ``TooLarge``
+(over ``MAX_LIST_BYTES`` decompressed) or the error's type.
 """
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from transforms import records
 from transforms.records import url_entry
 from transforms.sources.feeds import DedupEntries
-from transforms.sources.read import ReadFiles
+from transforms.sources.read import ReadFiles, read_whole
 from transforms.urls import canonical_url
 
 STAGE = "urllist"
+MAX_LIST_BYTES = 256 << 20  # about 3 million URLs
 _TRAILING_COMMENT = re.compile(r"\s#.*$")
 
 
@@ -42,14 +43,12 @@ def parse_url_list(text: str, source: str) -> tuple[list[dict], list[dict]]:
 
 
 def read_url_list(path: str):
-    """The URL entries of one list file (``.gz`` decompressed) and its failures."""
+    """The URL entries of one list file (decompressed by its suffix) and its failures."""
     try:
-        with FileSystems.open(path) as handle:
-            text = handle.read().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        yield beam.pvalue.TaggedOutput(
-            records.FAILED, records.failure(path, STAGE, "UnreadableFile", str(error))
-        )
+        text = read_whole(path, MAX_LIST_BYTES).decode("utf-8-sig")
+    except Exception as exc:  # noqa: BLE001 -- unreadable, corrupt, cut or too large: a failure row, not a crash
+        error_type = "UnreadableFile" if isinstance(exc, UnicodeDecodeError) else type(exc).__name__
+        yield beam.pvalue.TaggedOutput(records.FAILED, records.failure(path, STAGE, error_type, str(exc)))
         return
     entries, failures = parse_url_list(text, path)
     yield from entries
@@ -58,7 +57,7 @@ def read_url_list(path: str):
 
 
 class ReadUrlLists(beam.PTransform):
-    """URL-list files matching globs (any Beam filesystem; .gz is decompressed) ->
+    """URL-list files matching globs (any Beam filesystem; .gz, .bz2, .xz are decompressed) ->
     (URL entries unique by canonical URL, failures)."""
 
     def __init__(self, patterns: Iterable[str]):
