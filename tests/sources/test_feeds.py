@@ -1,7 +1,7 @@
 import csv
 import unicodedata
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -73,7 +73,7 @@ def test_every_corpus_file_parses_without_exception():
         for entry in entries:
             assert canonical_url(entry["url"]) == entry["url"], path
             assert entry["source"] == entry["feed_url"] == FEED_URL
-            assert entry["published_at"] is None or entry["published_at"].tzinfo == timezone.utc
+            assert entry["published_at"] is None or entry["published_at"].tzinfo == UTC
         assert len({e["url"] for e in entries}) == len(entries), path
         assert all(f["stage"] == "feed" for f in failures)
         assert sum(f["source"] == FEED_URL for f in failures) <= 1, f"more than one feed-level row: {path}"
@@ -98,7 +98,7 @@ def test_bbc_feed_first_entry():
     assert (entries[0]["url"], entries[0]["title"], entries[0]["published_at"]) == (
         "http://www.bbc.co.uk/programmes/m000sjxt",
         "Marcus Aurelius",
-        datetime(2021, 2, 25, 10, 15, tzinfo=timezone.utc),
+        datetime(2021, 2, 25, 10, 15, tzinfo=UTC),
     )
     assert entries[0]["guid"].startswith("urn:bbc:podcast:")
     assert failures == []
@@ -137,7 +137,7 @@ def test_vietnamese_feed_title_is_nfc_and_date_is_utc(vietnamese_feed):
         "NFC", "Giá vàng hôm nay tăng mạnh, người dân xếp hàng - Báo Tin Nhanh"
     )
     assert unicodedata.is_normalized("NFC", first["title"])
-    assert first["published_at"] == datetime(2018, 2, 7, 10, 9, 32, tzinfo=timezone.utc)  # 17:09:32 +0700
+    assert first["published_at"] == datetime(2018, 2, 7, 10, 9, 32, tzinfo=UTC)  # 17:09:32 +0700
     assert first["guid"] == "tn-123"
 
 
@@ -193,7 +193,7 @@ def _entry(url, source, published_at=None, title=None):
 
 
 def test_parse_feeds_and_dedup_across_feeds():
-    day = lambda d: datetime(2024, 5, d, tzinfo=timezone.utc)  # noqa: E731
+    day = lambda d: datetime(2024, 5, d, tzinfo=UTC)
     feed_a = b"""<rss version="2.0"><channel><title>A</title>
       <item><title>Shared</title><link>https://x.example/s?utm_source=a</link>
             <pubDate>Fri, 03 May 2024 00:00:00 GMT</pubDate></item>

@@ -1,6 +1,6 @@
 """Pub/Sub messages -> URL entries, raw pages or failures (transforms/sources/pubsub.py)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage
@@ -20,11 +20,11 @@ def run_parse(message):
 
 
 def test_pubsub_messages_are_urls_pages_or_failures():
-    url = " https://Site.example/a?utm_source=zalo \n".encode()
+    url = b" https://Site.example/a?utm_source=zalo \n"
     tag, entry = run_parse(PubsubMessage(url, {}, message_id="7"))
     assert tag == "entries" and entry["url"] == canonical_url("https://site.example/a") and entry["source"] == f"{SUBSCRIPTION}#7"
-    html = "<html><body><p>Hòa bình</p></body></html>".encode("utf-8")
-    published = datetime(2026, 11, 17, 8, tzinfo=timezone.utc)
+    html = "<html><body><p>Hòa bình</p></body></html>".encode()
+    published = datetime(2026, 11, 17, 8, tzinfo=UTC)
     message = PubsubMessage(html, {"url": "https://site.example/x", "charset": "utf-8"}, message_id="8", publish_time=published)
     tag, page = run_parse(message)
     assert tag == "pages" and page["body"] == html and page["source"] == "https://site.example/x"

@@ -1,7 +1,7 @@
 import gzip
 import io
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import apache_beam as beam
@@ -66,7 +66,7 @@ def test_common_crawl_excerpt_yields_its_16_html_responses(name):
     assert len(pages) == 16
     assert (pages[0]["url"], pages[0]["fetched_at"]) == (
         "http://003338.cn/l41/481397.html",
-        datetime(2020, 8, 8, 17, 27, 41, tzinfo=timezone.utc),
+        datetime(2020, 8, 8, 17, 27, 41, tzinfo=UTC),
     )
     assert all(b"<html" in page["body"][:2000].lower() for page in pages)
 
@@ -103,7 +103,7 @@ def test_arc_files_are_read():
         assert failures == []
         assert (page["url"], page["fetched_at"]) == (
             "http://example.com/",
-            datetime(2014, 2, 16, 5, 2, 21, tzinfo=timezone.utc),
+            datetime(2014, 2, 16, 5, 2, 21, tzinfo=UTC),
         )
 
 

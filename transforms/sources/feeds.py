@@ -10,8 +10,7 @@ feed's own URL, which is no article.
 
 import io
 import unicodedata
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import apache_beam as beam
@@ -27,25 +26,25 @@ STAGE = "feed"
 _TRANSPORT_NOTICES = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
-def _clean_text(value) -> Optional[str]:
+def _clean_text(value) -> str | None:
     text = unicodedata.normalize("NFC", " ".join(str(value).split())) if value else ""
     return text or None
 
 
-def _published_at(entry) -> Optional[datetime]:
+def _published_at(entry) -> datetime | None:
     """feedparser's parsed date (a UTC struct_time) as an aware datetime."""
     for key in ("published_parsed", "updated_parsed"):
         parsed = entry.get(key)
         if parsed:
             try:
-                return datetime(*parsed[:6], tzinfo=timezone.utc)
+                return datetime(*parsed[:6], tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
     return None
 
 
 def parse_feed(
-    body: bytes, feed_url: str, content_type: Optional[str] = None
+    body: bytes, feed_url: str, content_type: str | None = None
 ) -> tuple[list[dict], list[dict]]:
     """Parse one feed body into (URL entries, failures); entries deduplicated by canonical URL,
     the first in document order kept.  ``content_type`` is the HTTP header when known."""
