@@ -210,10 +210,13 @@ def test_robots_for_our_user_agent_and_crawl_delay(local_web):
     assert failure_of(fetch_page(fetcher, pacer, entry(local_web.url("/x"))).value)[:2] == ("robots", "RobotsDisallowed")
 
 
-def test_robots_server_error_leaves_the_host_alone(local_web):
+def test_robots_server_error_leaves_the_host_alone_and_counts_the_robots_tries(local_web):
     local_web.route("/robots.txt", Reply(503))
     local_web.route("/a", Reply(200, b"a"))
-    assert failure_of(fetch(local_web.url("/a"))) == ("robots", "RobotsUnavailable", 503, 1)
+    row = fetch(local_web.url("/a"))
+    tries = len(local_web.hits_for("/robots.txt"))
+    assert tries == CONFIG.max_retries + 1
+    assert failure_of(row) == ("robots", "RobotsUnavailable", 503, tries)
     assert local_web.hits_for("/a") == []
 
 
@@ -227,7 +230,8 @@ def test_unreachable_host_is_a_connection_error_not_a_robots_one():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     row = fetch(f"http://127.0.0.1:{port}/a")
-    assert failure_of(row) == ("fetch", "ConnectionError", None, 1) and "robots.txt" in row["message"]
+    assert failure_of(row) == ("fetch", "ConnectionError", None, CONFIG.max_retries + 1)  # robots.txt's tries
+    assert "robots.txt" in row["message"]
 
 
 def test_robots_ignored_when_not_respected(local_web):
@@ -297,6 +301,7 @@ def test_retry_after_seconds():
     assert retry_after_seconds("120", now=0) == 120
     assert retry_after_seconds("Thu, 01 Jan 1970 00:01:40 GMT", now=40) == 60
     assert retry_after_seconds("soon", now=0) is None
+    assert retry_after_seconds("²", now=0) is None  # str.isdigit, but no number
     assert retry_after_seconds(None, now=0) is None
 
 

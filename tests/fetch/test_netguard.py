@@ -83,6 +83,8 @@ def test_split_target_defaults_ports_and_rejects_bad_ones():
         split_target("http://example.com:99999/")
     with pytest.raises(Blocked, match="malformed"):
         split_target("http://[::1/")
+    with pytest.raises(Blocked, match="malformed"):  # getaddrinfo would stop at the NUL; urllib3 refuses it
+        split_target("http://127.0.0.1\x00.example.com/")
     with pytest.raises(Blocked, match="no host"):
         split_target("http:///path")
 

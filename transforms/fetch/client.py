@@ -10,14 +10,16 @@ cached policy per origin per DoFn instance).  DNS rebinding cannot happen: the n
 resolved once, the address is checked, and urllib3 connects to *that address* while sending
 the name as ``Host`` header, TLS SNI and certificate hostname (``server_hostname`` /
 ``assert_hostname`` pool arguments).  TLS is always verified.  Bodies are streamed and decoded
-incrementally (gzip/deflate; br/zstd when their packages are installed) with a cap on the
-*decoded* size, so neither a huge page nor a decompression bomb is ever buffered.
+incrementally (gzip, deflate, br and zstd: urllib3 with its ``brotli`` and ``zstd`` extras, which
+also makes Accept-Encoding offer them) with a cap on the *decoded* size, so neither a huge page nor
+a decompression bomb is ever buffered.  A redirect to a URL that cannot be requested is an
+``InvalidRedirect`` failure.
 
 Retries: 408/425/429/5xx, timeouts and connection errors, with exponential backoff and jitter,
 at least the server's Retry-After, at most ``max_retry_after_s``; ``total_timeout_s`` bounds one
-URL including its redirects and retries.  A failed URL raises :class:`FetchError`, which
-becomes a ``failures`` row with stage ``fetch``, ``robots`` or ``ssrf`` and ``attempts`` = the
-number of tries of the URL.
+URL including its redirects, retries and robots.txt.  A failed URL raises :class:`FetchError`,
+which becomes a ``failures`` row with stage ``fetch``, ``robots`` or ``ssrf`` and ``attempts`` = the
+number of tries of the URL (of its robots.txt, when that is what failed).
 """
 
 import hashlib
@@ -74,11 +76,13 @@ class FetchConfig:
 class FetchError(Exception):
     """A URL that could not be fetched, with everything its failures row needs."""
 
-    def __init__(self, stage, error_type, message, *, http_status=None, retryable=False, retry_after=None):
+    def __init__(
+        self, stage, error_type, message, *, http_status=None, retryable=False, retry_after=None, attempts=None
+    ):
         super().__init__(message)
         self.stage, self.error_type, self.http_status = stage, error_type, http_status
         self.retryable, self.retry_after = retryable, retry_after
-        self.attempts = 1
+        self.attempts: Optional[int] = attempts  # set by Fetcher.get unless already counted
 
     def to_failure(self, source: str) -> dict:
         return failure(
@@ -114,13 +118,20 @@ def header_charset(content_type: Optional[str]) -> Optional[str]:
     return message.get_content_charset()
 
 
+def header_number(value: Optional[str]) -> Optional[float]:
+    """A header's decimal number: ASCII digits only, as HTTP defines it (``str.isdigit`` also
+    accepts "²", which ``int`` refuses), else ``None``.  A float, so no length overflows it."""
+    value = (value or "").strip()
+    return float(value) if value.isascii() and value.isdigit() else None
+
+
 def retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or ``None``."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = header_number(value)
+    if seconds is not None:
+        return seconds
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError, IndexError):
@@ -132,6 +143,17 @@ def retry_delay(attempt: int, retry_after: Optional[float], config: FetchConfig,
     it over [½, 1]×, at least the server's Retry-After, never more than ``max_retry_after_s``."""
     backoff = config.backoff_base_s * 2 ** (attempt - 1) * (0.5 + jitter / 2)
     return min(config.max_retry_after_s, max(backoff, retry_after or 0.0))
+
+
+def redirect_target(url: str, location: str, status: int) -> str:
+    """Where a redirect from ``url`` leads (fragment dropped); a FetchError ``InvalidRedirect`` when
+    ``location`` is no URL that could be requested (bad IPv6 literal, port, host character)."""
+    try:
+        target = urljoin(url, location.strip()).split("#", 1)[0]
+        parse_url(target)  # urllib3's parser, which the request uses
+    except ValueError as exc:
+        raise FetchError("fetch", "InvalidRedirect", f"redirect to {location!r}: {exc}", http_status=status) from exc
+    return target
 
 
 def conditional_headers(validators: Optional[dict]) -> dict:
@@ -218,10 +240,12 @@ class Fetcher:
 
     def get(
         self, url: str, pacer: Optional[HostPacer], headers: Optional[dict] = None, *, check_robots: bool = True,
-        max_bytes: Optional[int] = None, keep_prefix: bool = False,
+        max_bytes: Optional[int] = None, keep_prefix: bool = False, deadline: Optional[float] = None,
     ) -> Fetched:
-        """Fetch ``url`` (retrying transient errors) or raise :class:`FetchError`."""
-        deadline = time.monotonic() + self.config.total_timeout_s
+        """Fetch ``url`` (retrying transient errors) or raise :class:`FetchError`; by ``deadline``
+        (``time.monotonic()``), by default ``total_timeout_s`` from now."""
+        if deadline is None:
+            deadline = time.monotonic() + self.config.total_timeout_s
         attempt = 0
         while True:
             attempt += 1
@@ -230,7 +254,8 @@ class Fetcher:
                     url, pacer, headers, deadline, check_robots=check_robots, max_bytes=max_bytes, keep_prefix=keep_prefix,
                 )
             except FetchError as err:
-                err.attempts = attempt
+                if err.attempts is None:
+                    err.attempts = attempt
                 if not err.retryable or attempt > self.config.max_retries:
                     raise
                 with self._lock:
@@ -246,12 +271,12 @@ class Fetcher:
         for hop in range(self.config.max_redirects + 1):
             target = self._checked_target(url)  # SSRF guard first: nothing is sent to a refused host
             if check_robots and self.config.respect_robots:
-                self._check_robots(url, pacer if hop == 0 else None)
+                self._check_robots(url, pacer if hop == 0 else None, deadline)
             fetched = self._request(url, target, pacer, headers, deadline, max_bytes or self.config.max_bytes, keep_prefix)
             status, location = fetched.status, fetched.headers.get("location")
             if status not in REDIRECT_STATUSES or not location:
                 return fetched
-            url = urljoin(url, location.strip()).split("#", 1)[0]
+            url = redirect_target(url, location, status)
             if url in seen:
                 raise FetchError("fetch", "RedirectLoop", f"redirect loop back to {url}", http_status=status)
             seen.add(url)
@@ -322,7 +347,7 @@ class Fetcher:
             raise FetchError("fetch", "DNSError", str(exc)) from exc
         return scheme, host, port, address
 
-    def _check_robots(self, url, pacer) -> None:
+    def _check_robots(self, url, pacer, deadline: float) -> None:
         """Raise a FetchError unless robots.txt lets this user agent fetch ``url``."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -331,14 +356,15 @@ class Fetcher:
         with origin_lock:
             expires, policy = self._robots.get(origin, (0.0, None))
             if time.monotonic() >= expires:
-                policy = self._load_robots(origin, pacer)
+                policy = self._load_robots(origin, pacer, deadline)
                 ttl = ROBOTS_ERROR_TTL_S if isinstance(policy, FetchError) else ROBOTS_TTL_S
                 self._robots[origin] = (time.monotonic() + ttl, policy)
         if isinstance(policy, FetchError):
             if policy.http_status is None:  # the host is unreachable: say so, not "robots"
-                raise FetchError(policy.stage, policy.error_type, f"robots.txt of {origin}: {policy}")
+                raise FetchError(policy.stage, policy.error_type, f"robots.txt of {origin}: {policy}",
+                                 attempts=policy.attempts)
             raise FetchError("robots", "RobotsUnavailable", f"robots.txt of {origin}: {policy}",
-                             http_status=policy.http_status)
+                             http_status=policy.http_status, attempts=policy.attempts)
         if policy is None:
             return
         crawl_delay = policy.crawl_delay(self.config.user_agent)
@@ -347,11 +373,15 @@ class Fetcher:
         if not policy.can_fetch(url, self.config.user_agent):
             raise FetchError("robots", "RobotsDisallowed", f"robots.txt of {origin} disallows {url}")
 
-    def _load_robots(self, origin, pacer):
-        """Protego policy; ``None`` = allow all (robots.txt 4xx); a FetchError = unavailable
-        (5xx, 429, network): the host is left alone for ``ROBOTS_ERROR_TTL_S``, as Google does."""
+    def _load_robots(self, origin, pacer, deadline: float):
+        """Protego policy, read by the page's ``deadline``; ``None`` = allow all (robots.txt 4xx); a
+        FetchError = unavailable (5xx, 429, network): the host is left alone for
+        ``ROBOTS_ERROR_TTL_S``, as Google does."""
         try:
-            fetched = self.get(origin + "/robots.txt", pacer, check_robots=False, max_bytes=ROBOTS_MAX_BYTES, keep_prefix=True)
+            fetched = self.get(
+                origin + "/robots.txt", pacer, check_robots=False, max_bytes=ROBOTS_MAX_BYTES, keep_prefix=True,
+                deadline=deadline,
+            )
         except FetchError as err:
             if err.http_status and 400 <= err.http_status < 500 and err.http_status != 429:
                 return None
@@ -369,7 +399,8 @@ def _read_capped(response, max_bytes: int, deadline: float, read_timeout_s: floa
     Each read takes what the socket has (``read1``) and may wait at most the time left before the
     deadline, so a server trickling a byte at a time cannot hold a URL past ``total_timeout_s``."""
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes and not keep_prefix:
+    length = header_number(declared)
+    if length is not None and length > max_bytes and not keep_prefix:
         raise FetchError("fetch", "TooLarge", f"Content-Length {declared} > {max_bytes}", http_status=response.status)
     sock = getattr(response.connection, "sock", None)
     chunks, size = [], 0

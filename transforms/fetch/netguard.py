@@ -20,6 +20,8 @@ import socket
 from typing import Callable, Optional
 from urllib.parse import urlsplit
 
+from urllib3.util import parse_url
+
 ALLOWED_SCHEMES = ("http", "https")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -57,14 +59,16 @@ def address_refusal(address: str, allow_loopback: bool = False) -> Optional[str]
 
 
 def split_target(url: str) -> tuple[str, str, int]:
-    """``(scheme, ASCII host, port)`` of an http(s) URL; :class:`Blocked` for anything else."""
+    """``(scheme, ASCII host, port)`` of an http(s) URL; :class:`Blocked` for anything else, such as
+    a URL urllib3 (which builds the request) cannot parse."""
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
             raise Blocked(f"scheme {scheme or '(none)'!r} not allowed")
+        parse_url(url)
         host, port = parts.hostname, parts.port
-    except ValueError as exc:  # bad IPv6 literal or port
+    except ValueError as exc:  # bad IPv6 literal, port or host character
         raise Blocked(f"malformed URL: {exc}") from exc
     if not host:
         raise Blocked("URL has no host")
