@@ -1,5 +1,10 @@
 """trafilatura in an isolated process with a time budget (transforms/extract/isolated.py)."""
 
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from tests.support.pagegen import PARAGRAPHS_VI, article_html
@@ -20,3 +25,35 @@ def test_isolated_extractor_times_out_then_recovers():
     hints, doc = normal(VI_PAGE, None)
     assert PARAGRAPHS_VI[1] in doc["text"] and hints.html_lang == "vi"
     normal.close()
+
+
+_PARENT = """
+import sys, time
+from transforms.extract.articles import ExtractConfig
+from transforms.extract.isolated import IsolatedExtractor
+
+extractor = IsolatedExtractor(ExtractConfig())
+extractor.submit(sys.argv[1], None)
+if sys.argv[2] == "answered":
+    extractor._conn.poll(60)  # the child's answer waits, unread, in the pipe
+print(extractor._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("moment", ["working", "answered"])
+def test_the_child_exits_quietly_when_its_parent_is_killed(moment):
+    """kill -9 of a run: its extractor child finds the pipe broken (while sending its answer) or
+    reset (the answer it sent was never read) and exits without a traceback in the run's log."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, VI_PAGE, moment], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    child_pid = parent.stdout.readline().strip()
+    parent.kill()
+    try:
+        _, log = parent.communicate(timeout=60)  # ends when the child, which writes to the same pipes, is gone
+    except subprocess.TimeoutExpired:
+        os.kill(int(child_pid), signal.SIGKILL)
+        raise
+    assert child_pid.isdigit(), log
+    assert "Traceback" not in log, log

@@ -50,15 +50,18 @@ def extract_page(html: str, url: Optional[str], config: "ExtractConfig") -> tupl
 
 
 def _child_loop(conn, config: "ExtractConfig") -> None:
-    while True:
-        try:
+    """Answer pages until the parent is gone: its end of the pipe closed (EOF), or its death broke
+    the pipe or reset it over an unread answer (an OSError), all of which end the child quietly."""
+    try:
+        while True:
             html, url = conn.recv()
-        except EOFError:
-            return
-        try:
-            conn.send(("ok", extract_page(html, url, config)))
-        except Exception as exc:  # reported to the parent, which records a failure
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            try:
+                answer = ("ok", extract_page(html, url, config))
+            except Exception as exc:  # noqa: BLE001 -- reported to the parent, which records a failure
+                answer = ("error", f"{type(exc).__name__}: {exc}")
+            conn.send(answer)
+    except (EOFError, OSError):
+        return
 
 
 class IsolatedExtractor:
