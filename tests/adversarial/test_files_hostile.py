@@ -10,7 +10,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from tests.support.bombs import MIB, gzip_bomb, peak_growth
+from tests.support.bombs import MIB, bomb, peak_growth
 from transforms.extract.decode import check_page, decode_html
 from transforms.sources.files import ReadHtmlFiles, read_html_file
 from transforms.sources.urllists import read_url_list
@@ -24,12 +24,12 @@ def outcomes(results) -> list:
 
 
 def test_gzip_bomb_page_is_page_too_large_in_bounded_memory(tmp_path):
-    bomb = tmp_path / "bomb.html.gz"
-    bomb.write_bytes(gzip_bomb(512 * MIB))  # 3 MB on disk
+    path = tmp_path / "bomb.html.gz"
+    path.write_bytes(bomb(512 * MIB))  # 3 MB on disk
     setup = "import apache_beam as beam\nfrom transforms.sources.files import read_html_file"
     work = (
         "[r.value['error_type'] if isinstance(r, beam.pvalue.TaggedOutput) else len(r['body'])"
-        f" for r in read_html_file({str(bomb)!r})]"
+        f" for r in read_html_file({str(path)!r})]"
     )
     result, grown = peak_growth(setup, work)
     assert result == ["PageTooLarge"]

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.support.bombs import MIB, gzip_bomb, peak_growth
+from tests.support.bombs import MIB, bomb, peak_growth
 from transforms.sources.warc import iter_warc_pages
 
 MAX_GROWTH = 150 * MIB  # the 20 MB page cap read twice over, and decompression buffers
@@ -65,16 +65,17 @@ def test_archive_cut_at_every_byte_leaves_a_page_or_a_failure_for_every_record(g
     assert lost == [], f"{len(lost)} (cut, record offset) pairs without a row, e.g. {lost[:5]}"
 
 
-def test_gzip_encoded_body_bomb_is_page_too_large_in_bounded_memory(tmp_path):
-    body = gzip_bomb(512 * MIB)  # 3 MB, and a few KB once the record is gzipped as well
-    record = warc_record("response", "https://tin.example/bomb", http_response(body, "Content-Encoding: gzip"))
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_content_encoded_bomb_is_page_too_large_in_bounded_memory(tmp_path, encoding):
+    body = bomb(512 * MIB, encoding)  # 3 MB, and a few KB once the record is gzipped as well
+    record = warc_record("response", "https://tin.example/bomb", http_response(body, f"Content-Encoding: {encoding}"))
     path = tmp_path / "bomb.warc.gz"
     path.write_bytes(gzip.compress(record) + gzip.compress(warc_record("response", "https://tin.example/ok", http_response(HTML))))
     setup = "from transforms.sources.warc import iter_warc_pages"
     work = f"[r.get('error_type') or r['url'] for r in iter_warc_pages({str(path)!r}, 'bomb')]"
     result, grown = peak_growth(setup, work)
     assert result == ["PageTooLarge", "https://tin.example/ok"]
-    assert grown < MAX_GROWTH, f"reading a 512 MiB body grew the peak RSS by {grown / MIB:.0f} MiB"
+    assert grown < MAX_GROWTH, f"reading a 512 MiB {encoding} body grew the peak RSS by {grown / MIB:.0f} MiB"
 
 
 def test_response_without_http_headers_is_a_failure_and_dns_records_are_skipped():

@@ -11,11 +11,11 @@ from tests.support.paths import REPO
 MIB = 1 << 20
 
 
-def gzip_bomb(size: int) -> bytes:
-    """One gzip member that inflates to ``size`` bytes (whole MiBs) of HTML-looking filler, at
-    about 1/170 of that size."""
+def bomb(size: int, encoding: str = "gzip") -> bytes:
+    """``size`` bytes (whole MiBs) of HTML-looking filler in one ``gzip`` or (zlib) ``deflate``
+    stream, at about 1/170 of that size."""
     block = b"<p>" + b" " * (MIB - 3)
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16 +: gzip framing
+    compressor = zlib.compressobj(1, zlib.DEFLATED, {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}[encoding])
     return b"".join([*(compressor.compress(block) for _ in range(size // MIB)), compressor.flush()])
 
 
