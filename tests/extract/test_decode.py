@@ -41,7 +41,7 @@ def test_decode_html_uses_meta_charset_for_windows_1258():
 def test_decode_html_transport_charset_wins_and_detection_is_last_resort():
     body = to_cp1258("<p>Hòa bình</p>")
     assert "Hòa bình" in decode_html(body, "windows-1258")
-    assert decode_html("<p>ok</p>".encode("utf-8"), "no-such-charset") == "<p>ok</p>"
+    assert decode_html(b"<p>ok</p>", "no-such-charset") == "<p>ok</p>"
     assert isinstance(decode_html(body), str)  # undeclared legacy bytes still decode to something
 
 

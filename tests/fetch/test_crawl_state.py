@@ -1,6 +1,6 @@
 """The rules of the crawl state: what a run remembers, retries and forgets."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from transforms.fetch.crawl_state import (
     MAX_RETRY_RUNS,
@@ -15,7 +15,7 @@ from transforms.fetch.crawl_state import (
 )
 from transforms.records import failure
 
-NOW = datetime(2026, 11, 16, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)
 ENTRY = {"url": "https://a.example/x", "source": "https://a.example/feed", "feed_url": "https://a.example/feed",
          "title": "X", "published_at": NOW, "guid": None}
 

@@ -1,6 +1,7 @@
 """Fetching in Beam (transforms/fetch/polite.py): every URL ends as a page or a failure, hosts are
 paced, feeds use conditional GET."""
 
+import itertools
 from dataclasses import replace
 
 import apache_beam as beam
@@ -44,7 +45,7 @@ def test_fetch_pages_loses_nothing_and_keeps_the_per_host_delay(local_web):
     for times in by_host.values():
         assert len(times) == 6  # robots.txt + 4 pages + 1 missing
         # The pacer spaces request *starts*; arrival adds connection set-up jitter (ms) on a busy box.
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert min(gaps) >= delay * 0.8, gaps
         assert times[-1] - times[0] >= (len(times) - 1) * delay - 0.02, gaps
     # Hosts ran concurrently: every host had its second request before any host had its last.

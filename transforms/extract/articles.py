@@ -9,7 +9,6 @@ an article (``metadata``).  Every page ends as an article or a failures row with
 
 import collections
 from dataclasses import dataclass
-from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -39,7 +38,7 @@ class ExtractConfig:
         check_ranges(self, "extract")
 
 
-def page_to_article(page: RawPage, hints: PageHints, doc: Optional[dict], min_words: int) -> Article:
+def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words: int) -> Article:
     """Turn trafilatura's fields plus the raw page's context into a normalised article."""
     if doc is None or not doc.get("text"):
         raise PageRejected("NoMainText", "trafilatura found no main text")
@@ -128,7 +127,7 @@ class _ExtractFn(beam.DoFn):
             article = page_to_article(page, *result, self._config.min_words)
         except PageRejected as exc:
             return _rejected(page["source"], exc.error_type, str(exc))
-        except Exception as exc:  # a bug or a page we did not foresee: record it, keep the run alive
+        except Exception as exc:  # noqa: BLE001 -- a bug or a page we did not foresee: record it, keep the run alive
             return _rejected(page["source"], type(exc).__name__, repr(exc))
         Metrics.counter("extract", "articles").inc()
         return article

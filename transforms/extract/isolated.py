@@ -7,7 +7,7 @@ output depend on order).
 
 import multiprocessing
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from transforms.extract.decode import PageRejected
 from transforms.extract.metadata import PageHints, page_hints
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
 
-def extract_document(html: str, url: Optional[str], config: "ExtractConfig") -> Optional[dict]:
+def extract_document(html: str, url: str | None, config: "ExtractConfig") -> dict | None:
     """Run trafilatura on one page; the fields we keep, or None when it finds no main text."""
     import trafilatura  # imported here: the isolated child process imports it once
 
@@ -44,7 +44,7 @@ def extract_document(html: str, url: Optional[str], config: "ExtractConfig") -> 
     }
 
 
-def extract_page(html: str, url: Optional[str], config: "ExtractConfig") -> tuple[PageHints, Optional[dict]]:
+def extract_page(html: str, url: str | None, config: "ExtractConfig") -> tuple[PageHints, dict | None]:
     """What the child computes for one page: its HTML's hints and trafilatura's fields."""
     return page_hints(html), extract_document(html, url, config)
 
@@ -83,13 +83,13 @@ class IsolatedExtractor:
         self._process.start()
         child_conn.close()
 
-    def submit(self, html: str, url: Optional[str]) -> None:
+    def submit(self, html: str, url: str | None) -> None:
         if self._process is None or not self._process.is_alive():
             self._start()
         self._conn.send((html, url))
         self._deadline = time.monotonic() + self._config.timeout_s
 
-    def result(self) -> tuple[PageHints, Optional[dict]]:
+    def result(self) -> tuple[PageHints, dict | None]:
         if not self._conn.poll(max(0.0, self._deadline - time.monotonic())):
             self.close()
             raise PageRejected("ExtractionTimeout", f"no result within {self._config.timeout_s:g} s")
@@ -102,7 +102,7 @@ class IsolatedExtractor:
             raise PageRejected("ExtractionError", value)
         return value
 
-    def __call__(self, html: str, url: Optional[str]) -> tuple[PageHints, Optional[dict]]:
+    def __call__(self, html: str, url: str | None) -> tuple[PageHints, dict | None]:
         self.submit(html, url)
         return self.result()
 

@@ -9,9 +9,9 @@ names start only where a name starts, so no crafted markup makes them backtrack.
 import hashlib
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from html import unescape
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import py3langid
 from dateutil import parser as date_parser
@@ -21,15 +21,15 @@ from transforms.urls import canonical_url, domain_of
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_HTML_LANG = re.compile(r"""<html[^<>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
+_HTML_LANG = re.compile(r"""<html[^<>]*?\blang\s*=\s*["']?([A-Za-z]{2,3})""", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[-|–—•»:]|::)\s+")
-_OUTLET_PREFIX = re.compile(r"^(?:báo|tạp chí|tin tức|thời báo|đài|cổng thông tin|trang tin)\b", re.I)
-_DOMAIN_LIKE = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|info|news)$", re.I)
+_OUTLET_PREFIX = re.compile(r"^(?:báo|tạp chí|tin tức|thời báo|đài|cổng thông tin|trang tin)\b", re.IGNORECASE)
+_DOMAIN_LIKE = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|info|news)$", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _MIN_WORDS_TO_DETECT = 15
 _DATE_SCAN_CHARS = 200_000
 _JSONLD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{10,40})"')
-_META_TAG = re.compile(r"<meta\s([^<>]*)>", re.I)  # its attributes
+_META_TAG = re.compile(r"<meta\s([^<>]*)>", re.IGNORECASE)  # its attributes
 _ATTR = re.compile(r"""(?<![\w:.-])([\w:.-]+)\s*=\s*["']([^"']*)["']""")
 _DATE_META_NAMES = {"article:published_time", "datepublished", "og:published_time", "pubdate", "publishdate", "dc.date.issued"}
 _NUMERIC_STAMP = re.compile(
@@ -39,14 +39,14 @@ _NUMERIC_STAMP = re.compile(
     r"(?:\s*\(?\s*(?:GMT|UTC)\s*(?P<offset>[+-]\d{1,2})\s*\)?)?"
 )
 _DATE_CORE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{4}\b")
-_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s", re.I)
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s", re.IGNORECASE)
 _CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
 _DOTTED_CLOCK = re.compile(r"\b(\d{1,2})\.(\d{2})(?=\s*(?:[AaPp]\.?[Mm]|GMT|UTC|[A-Z]{2,4}\b|$))")
 _TEXT_ELEMENT = re.compile(  # an element that may hold a printed date: its attributes and its text
-    r"<(?:time|span|div|p|small|em|li|abbr)\s([^<>]*)>([^<]{6,120})(?=<)", re.I
+    r"<(?:time|span|div|p|small|em|li|abbr)\s([^<>]*)>([^<]{6,120})(?=<)", re.IGNORECASE
 )
 _DATE_MARKERS = ("class", "id", "itemprop")  # attributes (data-testid too) that say an element holds a date ...
-_DATE_WORD = re.compile("date|time|publish|posted|updated", re.I)  # ... when their value has one of these
+_DATE_WORD = re.compile("date|time|publish|posted|updated", re.IGNORECASE)  # ... when their value has one of these
 _TZ_OFFSETS = {  # common abbreviations in news bylines (seconds east of UTC)
     name: hours * 3600
     for name, hours in {
@@ -82,7 +82,7 @@ def _fold(text: str) -> str:
     return re.sub(r"[\W_]+", "", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
-def _is_site_suffix(segment: str, separator: str, sitename: Optional[str]) -> bool:
+def _is_site_suffix(segment: str, separator: str, sitename: str | None) -> bool:
     folded = _fold(segment)
     if not folded:
         return False
@@ -93,7 +93,7 @@ def _is_site_suffix(segment: str, separator: str, sitename: Optional[str]) -> bo
     return separator.strip() == "|" and len(segment.split()) <= 5
 
 
-def clean_title(title: Optional[str], sitename: Optional[str]) -> Optional[str]:
+def clean_title(title: str | None, sitename: str | None) -> str | None:
     """NFC, single-spaced, without a trailing site name (' - Báo X', ' | Site')."""
     if not title:
         return None
@@ -107,7 +107,7 @@ def clean_title(title: Optional[str], sitename: Optional[str]) -> Optional[str]:
     return head or None
 
 
-def article_url(page_url: Optional[str], fetched_url: Optional[str]) -> Optional[str]:
+def article_url(page_url: str | None, fetched_url: str | None) -> str | None:
     """The canonical URL: the page's own (canonical link / og:url), else the one it was fetched from."""
     for candidate in (page_url, fetched_url):
         if candidate:
@@ -117,23 +117,23 @@ def article_url(page_url: Optional[str], fetched_url: Optional[str]) -> Optional
     return None
 
 
-def domain(url: Optional[str]) -> Optional[str]:
+def domain(url: str | None) -> str | None:
     return domain_of(url) if url else None
 
 
-def article_id(url: Optional[str], source: str) -> str:
+def article_id(url: str | None, source: str) -> str:
     """Stable id: from the canonical URL, else from the input location."""
     key = url or f"source:{source}"
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
 
 
 class PublishedTime(NamedTuple):
-    at: Optional[datetime]  # UTC; for a bare date, 00:00 UTC of that date
+    at: datetime | None  # UTC; for a bare date, 00:00 UTC of that date
     source: str  # page / feed / none
     precision: str  # second / minute / day / none
 
 
-def dated(value, is_text: bool) -> Optional[PublishedTime]:
+def dated(value, is_text: bool) -> PublishedTime | None:
     """A page or feed date (ISO string or aware datetime) as a ``PublishedTime`` with source
     "page", precision read from its own clock: 00:00:00 in its own zone is a bare date (what
     date extractors return for a page showing only the day), seconds say "second"."""
@@ -141,21 +141,21 @@ def dated(value, is_text: bool) -> Optional[PublishedTime]:
     if when is None:
         return None
     if (when.hour, when.minute, when.second, when.microsecond) == (0, 0, 0, 0):
-        return PublishedTime(datetime(when.year, when.month, when.day, tzinfo=timezone.utc), "page", "day")
+        return PublishedTime(datetime(when.year, when.month, when.day, tzinfo=UTC), "page", "day")
     precision = "second" if when.second or when.microsecond else "minute"
-    return PublishedTime(when.astimezone(timezone.utc), "page", precision)
+    return PublishedTime(when.astimezone(UTC), "page", precision)
 
 
-def parse_local(value: str) -> Optional[datetime]:
+def parse_local(value: str) -> datetime | None:
     """ISO-8601 string -> aware datetime in its own zone (naive values are taken as UTC)."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-def structured_date(html: str) -> Optional[str]:
+def structured_date(html: str) -> str | None:
     """``datePublished`` from JSON-LD, else a publication ``<meta>`` (article:published_time ...)."""
     head = html[:_DATE_SCAN_CHARS]
     match = _JSONLD_DATE.search(head)
@@ -173,7 +173,7 @@ def attributes(tag: str) -> dict[str, str]:
     return {name.lower(): value for name, value in _ATTR.findall(tag)}
 
 
-def parse_visible_stamp(text: str) -> Optional[tuple]:
+def parse_visible_stamp(text: str) -> tuple | None:
     """A printed date *with a time of day* -> (naive local datetime, UTC offset in hours or None).
 
     Day-first numeric forms (``27/01/2018 14:01``, ``14:01:52 26/01/2018``, ``27-01-2018 04:26``,
@@ -201,7 +201,7 @@ def parse_visible_stamp(text: str) -> Optional[tuple]:
     return parsed.replace(tzinfo=None), offset
 
 
-def visible_date(html: str) -> Optional[tuple]:
+def visible_date(html: str) -> tuple | None:
     """The first dated-and-timed stamp in an element marked as a date (class/id/itemprop
     mentioning date, time, publish ...), else anywhere in the page's first part."""
     head = html[:_DATE_SCAN_CHARS]
@@ -218,7 +218,7 @@ def visible_date(html: str) -> Optional[tuple]:
     return None
 
 
-def visible_time(stamp: Optional[tuple], language_code: Optional[str]) -> Optional[datetime]:
+def visible_time(stamp: tuple | None, language_code: str | None) -> datetime | None:
     """A visible stamp as an aware datetime in its own zone; without a printed offset, Vietnamese
     pages are taken as GMT+7."""
     if not stamp:
@@ -228,7 +228,7 @@ def visible_time(stamp: Optional[tuple], language_code: Optional[str]) -> Option
     return local.replace(tzinfo=timezone(timedelta(hours=hours)))
 
 
-def published_time(candidates: list, feed_date: Optional[datetime]) -> PublishedTime:
+def published_time(candidates: list, feed_date: datetime | None) -> PublishedTime:
     """Best publication time, where it came from and how precise it is.
 
     ``candidates`` are the page's dates, most trusted first (ISO strings or datetimes); the first
@@ -249,21 +249,21 @@ def published_time(candidates: list, feed_date: Optional[datetime]) -> Published
 class PageHints(NamedTuple):
     """What a page's HTML says beyond trafilatura's fields."""
 
-    html_lang: Optional[str]  # <html lang>
-    structured_date: Optional[str]  # JSON-LD datePublished or a publication <meta>
-    visible_date: Optional[tuple]  # a printed date with a time of day (``parse_visible_stamp``)
+    html_lang: str | None  # <html lang>
+    structured_date: str | None  # JSON-LD datePublished or a publication <meta>
+    visible_date: tuple | None  # a printed date with a time of day (``parse_visible_stamp``)
 
 
 def page_hints(html: str) -> PageHints:
     return PageHints(html_lang(html), structured_date(html), visible_date(html))
 
 
-def html_lang(html: str) -> Optional[str]:
+def html_lang(html: str) -> str | None:
     match = _HTML_LANG.search(html[:5000])
     return match.group(1).lower() if match else None
 
 
-def language(text: str, declared: Optional[str]) -> Optional[str]:
+def language(text: str, declared: str | None) -> str | None:
     """ISO 639-1 code detected from the text; the page's declared ``lang`` only for very short texts.
 
     Templates often copy a wrong ``<html lang>`` (Vietnamese pages declaring ``en``), so a

@@ -28,10 +28,10 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import Callable, Optional
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -82,7 +82,7 @@ class FetchError(Exception):
         super().__init__(message)
         self.stage, self.error_type, self.http_status = stage, error_type, http_status
         self.retryable, self.retry_after = retryable, retry_after
-        self.attempts: Optional[int] = attempts  # set by Fetcher.get unless already counted
+        self.attempts: int | None = attempts  # set by Fetcher.get unless already counted
 
     def to_failure(self, source: str) -> dict:
         return failure(
@@ -109,7 +109,7 @@ def host_of(url: str) -> str:
         return ""
 
 
-def header_charset(content_type: Optional[str]) -> Optional[str]:
+def header_charset(content_type: str | None) -> str | None:
     """The ``charset`` parameter of a Content-Type header, lower-cased, or ``None``."""
     if not content_type:
         return None
@@ -118,14 +118,14 @@ def header_charset(content_type: Optional[str]) -> Optional[str]:
     return message.get_content_charset()
 
 
-def header_number(value: Optional[str]) -> Optional[float]:
+def header_number(value: str | None) -> float | None:
     """A header's decimal number: ASCII digits only, as HTTP defines it (``str.isdigit`` also
     accepts "²", which ``int`` refuses), else ``None``.  A float, so no length overflows it."""
     value = (value or "").strip()
     return float(value) if value.isascii() and value.isdigit() else None
 
 
-def retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
+def retry_after_seconds(value: str | None, now: float) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or ``None``."""
     if not value:
         return None
@@ -138,7 +138,7 @@ def retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
         return None
 
 
-def retry_delay(attempt: int, retry_after: Optional[float], config: FetchConfig, jitter: float) -> float:
+def retry_delay(attempt: int, retry_after: float | None, config: FetchConfig, jitter: float) -> float:
     """Wait before try ``attempt + 1``: exponential backoff with ``jitter`` in [0, 1) spreading
     it over [½, 1]×, at least the server's Retry-After, never more than ``max_retry_after_s``."""
     backoff = config.backoff_base_s * 2 ** (attempt - 1) * (0.5 + jitter / 2)
@@ -156,7 +156,7 @@ def redirect_target(url: str, location: str, status: int) -> str:
     return target
 
 
-def conditional_headers(validators: Optional[dict]) -> dict:
+def conditional_headers(validators: dict | None) -> dict:
     """If-None-Match / If-Modified-Since from a feed's stored validators."""
     validators = validators or {}
     headers = {}
@@ -167,7 +167,7 @@ def conditional_headers(validators: Optional[dict]) -> dict:
     return headers
 
 
-def feed_body(feed_url: str, fetched: Fetched, previous: Optional[dict]) -> dict:
+def feed_body(feed_url: str, fetched: Fetched, previous: dict | None) -> dict:
     """A feed-bodies record; ``not_modified`` on a 304 *or* on a 200 whose body hash is
     unchanged (servers that ignore or lie about validators)."""
     previous = previous or {}
@@ -239,8 +239,8 @@ class Fetcher:
         self._pools.clear()
 
     def get(
-        self, url: str, pacer: Optional[HostPacer], headers: Optional[dict] = None, *, check_robots: bool = True,
-        max_bytes: Optional[int] = None, keep_prefix: bool = False, deadline: Optional[float] = None,
+        self, url: str, pacer: HostPacer | None, headers: dict | None = None, *, check_robots: bool = True,
+        max_bytes: int | None = None, keep_prefix: bool = False, deadline: float | None = None,
     ) -> Fetched:
         """Fetch ``url`` (retrying transient errors) or raise :class:`FetchError`; by ``deadline``
         (``time.monotonic()``), by default ``total_timeout_s`` from now."""

@@ -10,8 +10,8 @@ A run emits *updates* (``{"feed": validators}``, ``{"seen": url}``, ``{"retry": 
 see ``transforms.fetch.crawl``) that ``merge_updates`` folds in once the run's tables are written.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from transforms.records import Failure, UrlEntry
 from transforms.urls import canonical_url

@@ -27,8 +27,8 @@ class _FirstSeen(beam.DoFn):
     def __init__(self, ttl_s: float):
         self.ttl_s = ttl_s
 
-    def process(self, item, ts=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN),
-                expiry=beam.DoFn.TimerParam(EXPIRY)):
+    def process(self, item, ts=beam.DoFn.TimestampParam, seen=beam.DoFn.StateParam(SEEN),  # noqa: B008 -- Beam's idiom
+                expiry=beam.DoFn.TimerParam(EXPIRY)):  # noqa: B008
         _, entry = item
         if seen.read():
             Metrics.counter("streaming", "urls_seen_before").inc()
@@ -38,7 +38,7 @@ class _FirstSeen(beam.DoFn):
         yield entry
 
     @on_timer(EXPIRY)
-    def on_expiry(self, seen=beam.DoFn.StateParam(SEEN)):
+    def on_expiry(self, seen=beam.DoFn.StateParam(SEEN)):  # noqa: B008 -- Beam's idiom
         seen.clear()
 
 

@@ -17,7 +17,7 @@ DNS rebinding is prevented by the caller connecting to the address returned by
 
 import ipaddress
 import socket
-from typing import Callable, Optional
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from urllib3.util import parse_url
@@ -44,7 +44,7 @@ def embedded_ipv4(ip: ipaddress._BaseAddress) -> ipaddress._BaseAddress:
     return ip
 
 
-def address_refusal(address: str, allow_loopback: bool = False) -> Optional[str]:
+def address_refusal(address: str, allow_loopback: bool = False) -> str | None:
     """Why ``address`` must not be contacted, or ``None`` when it may."""
     ip = embedded_ipv4(ipaddress.ip_address(address.split("%", 1)[0]))
     if ip.is_loopback:

@@ -12,10 +12,10 @@ not across panes.  Every input ends as an output or a failures row.
 """
 
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from functools import partial
 from queue import SimpleQueue
-from typing import Callable, Optional
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -116,7 +116,7 @@ class _FetchHostGroups(beam.DoFn):
                 return
             try:
                 result = self._outcome(self._fetcher, pacer, item)
-            except Exception as exc:  # a bug must not lose the item: it becomes a failures row
+            except Exception as exc:  # noqa: BLE001 -- a bug must not lose the item: it becomes a failures row
                 result = beam.pvalue.TaggedOutput(
                     FAILED, failure(self._url_of(item), "fetch", type(exc).__name__, repr(exc))
                 )
@@ -166,7 +166,7 @@ class FetchFeeds(beam.PTransform):
     """Feed URLs -> ``(feed_bodies, failures)`` with conditional GET against ``validators``
     ({feed_url: {"etag", "last_modified", "body_sha1"}}, e.g. from ``pipelines.runstate.load_state``)."""
 
-    def __init__(self, fetch_config: FetchConfig, validators: Optional[dict] = None):
+    def __init__(self, fetch_config: FetchConfig, validators: dict | None = None):
         super().__init__()
         self._config, self._validators = fetch_config, dict(validators or {})
 
@@ -190,7 +190,7 @@ class _PollHostFeeds(beam.DoFn):
     def teardown(self):
         self._fetcher.close()
 
-    def process(self, item, validators=beam.DoFn.StateParam(VALIDATORS)):
+    def process(self, item, validators=beam.DoFn.StateParam(VALIDATORS)):  # noqa: B008 -- Beam's idiom
         _, feed_urls = item
         known = dict(validators.read() or {})
         pacer = HostPacer(self._config.per_host_delay_s)
