@@ -27,6 +27,21 @@ def test_isolated_extractor_times_out_then_recovers():
     normal.close()
 
 
+def test_a_child_killed_before_reading_its_page_is_a_crash_row_then_replaced():
+    """The page still sits unread in the dead child's pipe: the parent's read is reset, not at EOF."""
+    extractor = IsolatedExtractor(ExtractConfig())
+    try:
+        extractor.submit(VI_PAGE, None)
+        os.kill(extractor._process.pid, signal.SIGKILL)  # still starting up: the page is unread
+        with pytest.raises(PageRejected) as info:
+            extractor.result()
+        assert info.value.error_type == "ExtractorCrashed"
+        _, doc = extractor(VI_PAGE, None)
+        assert PARAGRAPHS_VI[1] in doc["text"]
+    finally:
+        extractor.close()
+
+
 _PARENT = """
 import sys, time
 from transforms.extract.articles import ExtractConfig

@@ -5,6 +5,7 @@ trafilatura runs with ``deduplicate=False`` (its dedup cache is process-global a
 output depend on order).
 """
 
+import contextlib
 import multiprocessing
 import time
 from typing import TYPE_CHECKING
@@ -86,7 +87,8 @@ class IsolatedExtractor:
     def submit(self, html: str, url: str | None) -> None:
         if self._process is None or not self._process.is_alive():
             self._start()
-        self._conn.send((html, url))
+        with contextlib.suppress(OSError):  # the child died meanwhile: ``result`` finds its pipe closed
+            self._conn.send((html, url))
         self._deadline = time.monotonic() + self._config.timeout_s
 
     def result(self) -> tuple[PageHints, dict | None]:
@@ -95,7 +97,7 @@ class IsolatedExtractor:
             raise PageRejected("ExtractionTimeout", f"no result within {self._config.timeout_s:g} s")
         try:
             status, value = self._conn.recv()
-        except EOFError:
+        except (EOFError, OSError):  # closed, or reset over a page the child never read
             self.close()
             raise PageRejected("ExtractorCrashed", "extraction process died") from None
         if status == "error":
