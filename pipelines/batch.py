@@ -9,7 +9,7 @@ arguments the job runs on the bundled sample.
 
 import sys
 
-from pipelines import bounded, runstate
+from pipelines import bounded, lease, runstate
 from pipelines.runners import dataflow
 
 
@@ -18,10 +18,11 @@ def run(argv=None) -> dict:
     config, run_ctx, options = bounded.prepare(argv)
     if dataflow.translated_only(options):
         return bounded.execute(config, run_ctx, options, runstate.load_state(run_ctx.output))
-    with runstate.hold_lease(run_ctx.output, run_ctx.run_id, config.output.lease_wait_s):
+    with lease.hold_lease(run_ctx.output, run_ctx.run_id, config.output.lease_wait_s) as held:
         run_ctx = runstate.new_run_context(run_ctx.output)  # row_at after any wait: later than the holder's rows
         state = runstate.begin_run(run_ctx.output, run_ctx.run_id)
         summary = bounded.execute(config, run_ctx, options, state)
+        held.check()
         runstate.commit_run(run_ctx.output, run_ctx.run_id, state)
     return summary
 

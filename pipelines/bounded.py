@@ -38,7 +38,7 @@ from transforms.dedup.by_url import DedupByUrl
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.crawl import CrawlWeb
-from transforms.sinks.parquet import WriteTable, table_files
+from transforms.sinks.parquet import ReadTable, WriteTable, table_files, unreadable_files
 from transforms.sinks.tables import CollectFailures, write_tables
 from transforms.sources.files import ReadHtmlFiles, file_patterns
 from transforms.sources.warc import ReadWarc
@@ -46,13 +46,15 @@ from transforms.sources.warc import ReadWarc
 SAMPLE_PAGES = Path(__file__).parent / "sample" / "pages"
 
 
-def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchConfig, crawl_state: dict):
-    """Every configured source as raw pages, plus their failures and (for web sources) state updates."""
+def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchConfig, crawl_state: dict,
+                 max_page_bytes: int):
+    """Every configured source as raw pages (files and WARC payloads read up to ``max_page_bytes``),
+    plus their failures and (for web sources) state updates."""
     outputs, updates = [], None
     if sources.html:
-        outputs.append(pipeline | "ReadHtml" >> ReadHtmlFiles(sources.html))
+        outputs.append(pipeline | "ReadHtml" >> ReadHtmlFiles(sources.html, max_page_bytes))
     if sources.warc:
-        outputs.append(pipeline | "ReadWarc" >> ReadWarc(sources.warc))
+        outputs.append(pipeline | "ReadWarc" >> ReadWarc(sources.warc, max_page_bytes))
     if sources.fetches():
         pages, failures, updates = pipeline | "CrawlWeb" >> CrawlWeb(fetch, sources.feeds, sources.url_lists, crawl_state)
         outputs.append((pages, failures))
@@ -61,16 +63,19 @@ def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchCo
 
 
 def read_story_index(pipeline: beam.Pipeline, root: str):
-    """The story index earlier runs wrote under ``root`` (None on the first run)."""
+    """The story index earlier runs wrote under ``root`` (None on the first run); ``StateError``
+    when a file of it is damaged."""
     pattern = table_files(root, STORY_INDEX)
     if not FileSystems.match([pattern])[0].metadata_list:
         return None
-    return pipeline | "ReadStoryIndex" >> beam.io.ReadFromParquet(pattern)
+    for path, problem in unreadable_files(root, STORY_INDEX)[:1]:
+        raise runstate.damaged(root, path, f"not a readable Parquet file ({problem})")
+    return pipeline | "ReadStoryIndex" >> ReadTable(root, STORY_INDEX)
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, crawl_state: dict) -> None:
     """Wire the bounded job onto ``pipeline``."""
-    pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state)
+    pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state, config.extract.max_page_bytes)
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
     prior_index = read_story_index(pipeline, run.output)
@@ -99,7 +104,7 @@ def run_summary(result, elapsed_s: float) -> dict:
             totals[name.namespace][name.name] += value
     written, reprints = totals["write"], totals["reprints"]
     articles = written["articles"] - reprints["corrections"]  # new and updated articles
-    stories, failures = written["stories"], written["failures"]
+    stories, failures = written["stories"] - reprints["gone_stories"], written["failures"]  # stories with members
     return {
         "articles": articles,
         "stories": stories,

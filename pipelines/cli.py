@@ -13,7 +13,10 @@ importlib.import_module("transforms")  # first: it quiets Beam's import-time GCP
 
 from pipelines.runners import memory  # noqa: E402
 
-COMMANDS = {"batch": "pipelines.batch", "watch": "pipelines.watch", "stream": "pipelines.stream", "sql": "pipelines.current"}
+COMMANDS = {
+    "batch": "pipelines.batch", "watch": "pipelines.watch", "stream": "pipelines.stream", "sql": "pipelines.current",
+    "repair": "pipelines.repair",
+}
 BOUNDED = ("batch", "watch")
 
 
@@ -31,11 +34,12 @@ def run_command(command: str, argv: list, from_command_line: bool = False) -> in
         memory.restart_keeping_freed_memory(argv)  # in-process runs: see pipelines.runners.memory
     module = importlib.import_module(COMMANDS[command])  # after the restart: it imports Beam
     from pipelines.config import ConfigError
-    from pipelines.runstate import LeaseHeld
+    from pipelines.lease import LeaseHeld, LeaseLost
+    from pipelines.runstate import StateError
 
     try:
         return module.main(argv)
-    except (ConfigError, LeaseHeld) as exc:
+    except (ConfigError, LeaseHeld, LeaseLost, StateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

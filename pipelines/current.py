@@ -14,7 +14,8 @@ The tables are append-only events (``schemas.tables``); the views fold them:
 - ``article_events``, ``story_events``: the raw rows.
 
 "Latest" is the greatest ``row_at`` (ties: the later ``run_id``).  A table with no files yet is an
-empty view with its schema.
+empty view with its schema.  Rows written before schema version 2 have no ``row_kind``/``row_at``:
+they count as ``new`` rows older than any later one.
 """
 
 import argparse
@@ -25,17 +26,18 @@ import duckdb
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.runstate import damaged
 from schemas.tables import ARTICLES, FAILURES, STORIES, TableSpec
-from transforms.sinks.parquet import table_files
+from transforms.sinks.parquet import table_files, unreadable_files
 
-_LATEST = "row_number() over (partition by {key} order by row_at desc, run_id desc) = 1"
+_LATEST = "row_number() over (partition by {key} order by row_at desc nulls last, run_id desc) = 1"
 _STORY_FIELDS = "story_id, is_canonical, similarity"
 _EVENT_COLUMNS = "row_kind, row_at, run_id, schema_version"
 VIEWS = {
     "articles": f"""
         with content as (
             select * exclude ({_STORY_FIELDS}, {_EVENT_COLUMNS}) from article_events
-            where row_kind in ('new', 'update') qualify {_LATEST.format(key="article_id")}
+            where coalesce(row_kind, 'new') in ('new', 'update') qualify {_LATEST.format(key="article_id")}
         ), story as (
             select article_id, {_STORY_FIELDS} from article_events qualify {_LATEST.format(key="article_id")}
         )
@@ -52,15 +54,17 @@ VIEWS = {
 
 def _events(con: duckdb.DuckDBPyConnection, name: str, root: str, spec: TableSpec) -> None:
     pattern = table_files(root, spec)
-    if FileSystems.match([pattern])[0].metadata_list:
+    for path, problem in unreadable_files(root, spec)[:1]:
+        raise damaged(root, path, f"not a readable Parquet file ({problem})")
+    con.register(f"{name}_empty", pa.Table.from_pylist([], schema=spec.schema))  # every column of the schema
+    query = f"select * from {name}_empty"
+    if FileSystems.match([pattern])[0].metadata_list:  # (files of older schema versions lack some columns)
         literal = pattern.replace("'", "''")
-        con.execute(
-            f"create or replace view {name} as select * exclude (ingest_date) "
-            f"from read_parquet('{literal}', hive_partitioning = 1, union_by_name = 1)"
+        query = (
+            f"select * exclude (ingest_date) from read_parquet('{literal}', hive_partitioning = 1, union_by_name = 1) "
+            f"union all by name {query}"
         )
-    else:
-        con.register(f"{name}_empty", pa.Table.from_pylist([], schema=spec.schema))
-        con.execute(f"create or replace view {name} as select * from {name}_empty")
+    con.execute(f"create or replace view {name} as {query}")
 
 
 def connect(root: str, con: duckdb.DuckDBPyConnection = None) -> duckdb.DuckDBPyConnection:

@@ -1,8 +1,9 @@
 """Everything a run keeps between runs, and the lifecycle that makes every run safe to kill.
 
-    with hold_lease(root, run_id, wait_s=0):      # one writer at a time
+    with lease.hold_lease(root, run_id) as held:  # one writer at a time (pipelines.lease)
         state = begin_run(root, run_id)
         ...                                       # write the tables
+        held.check()
         commit_run(root, run_id, state)
 
 The state lives under ``<output>/_state/``: one JSON document (``crawl_state.json``: the crawl
@@ -22,16 +23,11 @@ A run
 
 A crash before 4 leaves its inputs unrecorded, so the next run (after the rollback) ingests
 them again: no row is lost and none is written twice.  Only one run writes to an output at a
-time: it holds the output's lease (``_state/lease``, an exclusive lock the operating system
-releases when the holder dies, even by kill -9), so a rollback never deletes a live run's files.
+time: it holds the output's lease (``pipelines.lease``), so a rollback never deletes a live
+run's files.
 """
 
-import contextlib
-import fcntl
 import json
-import os
-import socket
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -42,7 +38,6 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.fetch import crawl_state
 
 STATE_FILE = ("_state", "crawl_state.json")
-LEASE_FILE = ("_state", "lease")
 SEEN_RETENTION = timedelta(days=90)  # settled URLs older than this leave the state: it stays bounded
 
 
@@ -67,14 +62,64 @@ def state_path(root: str) -> str:
     return FileSystems.join(root, *STATE_FILE)
 
 
+class StateError(RuntimeError):
+    """A file an output's runs depend on (its state, a table file) is damaged."""
+
+
+def damaged(root: str, path: str, problem: str) -> StateError:
+    return StateError(
+        f"{path}: {problem}. `newsbeam repair --output {root}` sets the damaged file aside and rebuilds "
+        "what the tables hold (see README: Repair)"
+    )
+
+
 def load_state(root: str) -> dict:
-    """The saved state under ``root``, or an empty one on the first run."""
+    """The saved state under ``root``, or an empty one on the first run; ``StateError`` when the
+    file is damaged (never a silent reset)."""
     path = state_path(root)
     if not FileSystems.exists(path):
         return crawl_state.empty_state()
     with FileSystems.open(path) as handle:
-        saved = json.loads(handle.read().decode("utf-8"))
+        raw = handle.read()
+    try:
+        saved = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # (UnicodeDecodeError is one)
+        raise damaged(root, path, f"not a JSON document ({exc})") from None
+    problem = state_problem(saved)
+    if problem:
+        raise damaged(root, path, problem)
     return {**crawl_state.empty_state(), **saved}
+
+
+_SECTIONS = {"validators": dict, "seen": str, "retry": dict, "files": str}  # section: type of its values
+_TIMESTAMPED = ("seen", "files")
+
+
+def state_problem(saved) -> Optional[str]:
+    """What is wrong with a saved state document, or None."""
+    if not isinstance(saved, dict):
+        return f"a JSON {type(saved).__name__}, not an object"
+    for name, value_type in _SECTIONS.items():
+        section = saved.get(name, {})
+        if not isinstance(section, dict):
+            return f'"{name}" is a {type(section).__name__}, not an object'
+        for key, value in section.items():
+            if not isinstance(value, value_type):
+                return f'"{name}" entry {key!r} is a {type(value).__name__}, not a {value_type.__name__}'
+            if name in _TIMESTAMPED and not _is_timestamp(value):
+                return f'"{name}" entry {key!r} has {value!r}, not a timestamp'
+    pending = saved.get("pending_run")
+    if pending is not None and not isinstance(pending, str):
+        return f'"pending_run" is {pending!r}, not a run id'
+    return None
+
+
+def _is_timestamp(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value)
+        return True
+    except ValueError:
+        return False
 
 
 def save_state(root: str, state: dict) -> None:
@@ -145,48 +190,3 @@ def commit_run(root: str, run_id: str, state: dict, ingested_files: Iterable[str
     if FileSystems.exists(updates_path):
         FileSystems.delete([updates_path])
     return state
-
-
-# ---------------------------------------------------------------------------- one writer at a time
-
-
-class LeaseHeld(RuntimeError):
-    """Another run holds the output's lease."""
-
-
-@contextlib.contextmanager
-def hold_lease(root: str, run_id: str, wait_s: float = 0.0, poll_s: float = 0.5):
-    """Hold ``root``'s lease while the block runs: wait up to ``wait_s`` for a live holder to
-    finish, else raise ``LeaseHeld`` naming it.  Local outputs only (an exclusive ``flock``);
-    other filesystems run without a lease."""
-    if FileSystems.get_scheme(root) not in (None, "file"):
-        yield
-        return
-    path = os.path.join(root, *LEASE_FILE)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LeaseHeld(f"{root} is being written by {_holder(fd)}: wait for it (--wait) or stop it") from None
-                time.sleep(poll_s)
-        owner = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
-                 "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode("utf-8"), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _holder(fd: int) -> str:
-    try:
-        owner = json.loads(os.pread(fd, 4096, 0))
-        return f"run {owner['run_id']} (pid {owner['pid']} on {owner['host']}, since {owner['since']})"
-    except (ValueError, KeyError, TypeError):
-        return "another run"

@@ -9,7 +9,7 @@ feed's validators between polls) and a Pub/Sub subscription
 whose messages are either a URL (fetched) or a page's HTML (attribute ``url`` = where it was served
 from).  URL entries pass a first-seen filter (``--ttl_days``), are fetched politely, extracted, and
 assigned to stories by ``transforms.dedup.stream.AssignStories`` (the batch reprint rules with state
-bounded by the TTL).  Tables (``articles``, ``stories``, ``failures``) are written per event-time
+bounded by the TTL), starting from the story index a backfill (``newsbeam batch``) left in ``--output``.  Tables (``articles``, ``stories``, ``failures``) are written per event-time
 window of ``--window_s`` seconds by ``WriteWindowedTable``: append-only, with ``row_kind``/``row_at``
 saying why and when a row was written (the latest row per id is the current state).
 
@@ -33,6 +33,7 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.window import FixedWindows, GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
+from pipelines.bounded import read_story_index
 from pipelines.config import Config, ConfigError, check_beam_args, load_config
 from pipelines.runners import dataflow
 from schemas.tables import ARTICLES, FAILURES, STORIES
@@ -111,7 +112,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, settings: StreamSett
         )
         page_sets, failure_sets = [*page_sets, fetched], [*failure_sets, fetch_failures]
     articles, extract_failures = page_sets | "AllPages" >> FlattenInto(windows) | "Extract" >> Extract(config.extract)
-    rows, stories, dup_failures = articles | "Stories" >> AssignStories(config.dedup, settings.ttl_s)
+    prior_index = read_story_index(pipeline, settings.output)  # a backfill's (or a batch run's) index
+    rows, stories, dup_failures = articles | "Stories" >> AssignStories(config.dedup, settings.ttl_s, prior_index, settings.start)
     failures = [*failure_sets, extract_failures, dup_failures] | "Failures" >> CollectFailures(windows)
     write_tables(
         [(ARTICLES, rows), (STORIES, stories), (FAILURES, failures)],

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipelines import bounded, runstate
+from pipelines import bounded, lease, runstate
 from transforms.sources.files import file_patterns
 
 
@@ -27,7 +27,7 @@ def matching_files(patterns) -> list:
     return sorted(found)
 
 
-def watch_round(config, options) -> dict:
+def watch_round(config, options, held) -> dict:
     """One incremental run over the files and web entries not ingested yet; None if nothing is new."""
     root = config.output.root
     sources = config.sources
@@ -40,6 +40,7 @@ def watch_round(config, options) -> dict:
     run_ctx = runstate.new_run_context(root)
     state = runstate.begin_run(root, run_ctx.run_id)
     summary = bounded.execute(round_config, run_ctx, options, state)
+    held.check()
     runstate.commit_run(root, run_ctx.run_id, state, [*new_html, *new_warc])
     return summary
 
@@ -57,10 +58,10 @@ def main(argv=None) -> int:
     config, run_ctx, options = bounded.prepare(rest, allow_empty_inputs=True)
     rounds = 1 if args.once else args.max_rounds
     done = 0
-    with runstate.hold_lease(config.output.root, f"watch-{run_ctx.run_id}", config.output.lease_wait_s):
+    with lease.hold_lease(config.output.root, f"watch-{run_ctx.run_id}", config.output.lease_wait_s) as held:
         while rounds is None or done < rounds:
             started = time.monotonic()
-            summary = watch_round(config, options)
+            summary = watch_round(config, options, held)
             done += 1
             print(bounded.format_summary(summary) if summary else "nothing new", flush=True)
             if rounds is None or done < rounds:

@@ -52,9 +52,9 @@ def test_own_status_and_settle_never_chain():
     earlier = {"a": Earlier(a), "b": Earlier(b, "member")}
     assert own_status(earlier) is None and settle(node, earlier) is None
     earlier["a"] = Earlier(a._replace(story="st-a"), "anchor")
-    assert own_status(earlier) == "member" and settle(node, earlier) == ("st-a", False)
+    assert own_status(earlier) == "member" and settle(node, earlier) == "st-a"
     earlier["a"] = Earlier(a, "member")  # all earlier matches are members: a new story
-    assert own_status(earlier) == "anchor" and settle(node, earlier) == (story_id_for("v"), True)
+    assert own_status(earlier) == "anchor" and settle(node, earlier) == story_id_for("v")
 
 
 def candidate_pairs(nodes, params):

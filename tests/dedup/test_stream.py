@@ -42,18 +42,30 @@ def node(article_id, text, hours=0.0, domain="site.example"):
 
 def test_insert_node_reports_earlier_matches_and_tells_later_ones_about_a_late_original():
     original, reprint, other = node("a", STORY, 0), node("b", "(AP) - " + STORY, 2), node("c", OTHER, 1)
-    stored, earlier, later = insert_node([], reprint, 10.0, PARAMS)
-    assert earlier == [] and later == []
-    stored, earlier, later = insert_node(stored, other, 11.0, PARAMS)
-    assert earlier == [] and later == []  # unrelated text: not verified
-    stored, earlier, later = insert_node(stored, original, 12.0, PARAMS)  # published first, arrived last
+    stored, earlier, later, follows = insert_node([], reprint, 10.0, PARAMS)
+    assert earlier == later == follows == []
+    stored, earlier, later, follows = insert_node(stored, other, 11.0, PARAMS)
+    assert earlier == later == follows == []  # unrelated text: not verified
+    stored, earlier, later, follows = insert_node(stored, original, 12.0, PARAMS)  # published first, arrived last
     assert earlier == []
     [(told, (about, jaccard, had_earlier))] = later
     assert told["id"] == "b" and about["id"] == "a" and jaccard > 0.5 and not had_earlier
     assert {e["node"]["id"]: e["earlier"] for e in stored} == {"a": False, "b": True, "c": False}
+    assert [(first["id"], later_id) for first, later_id, _, _ in follows] == [("a", "b")]
     again = node("d", STORY + " Updated.", 3)
-    _, earlier, _ = insert_node(stored, again, 13.0, PARAMS)
-    assert {(n["id"], flag) for n, _, flag in earlier} == {("a", False), ("b", True)}
+    inserted = insert_node(stored, again, 13.0, PARAMS)
+    assert {(n["id"], flag) for n, _, flag in inserted.earlier} == {("a", False), ("b", True)}
+    assert [(first["id"], later_id) for first, later_id, _, _ in inserted.follows] == [("a", "d")]  # b is a member: no anchor
+
+
+def test_seeded_nodes_are_not_compared_with_each_other_but_with_arrivals():
+    original, reprint = node("a", STORY, 0), node("b", "(AP) - " + STORY, 2)
+    stored, *_ = insert_node([], original, 1.0, PARAMS, seeded=False)
+    inserted = insert_node(stored, reprint, 1.0, PARAMS, seeded=True)
+    assert inserted.earlier == inserted.later == inserted.follows == []
+    assert {e["node"]["id"]: e["earlier"] for e in inserted.entries} == {"a": False, "b": True}
+    arrival = insert_node(inserted.entries, node("c", STORY + " Ends.", 4), 2.0, PARAMS)
+    assert {(n["id"], flag) for n, _, flag in arrival.earlier} == {("a", False), ("b", True)}
 
 
 def test_band_keeps_the_smallest_id_hashes_like_batch_buckets():
@@ -61,7 +73,7 @@ def test_band_keeps_the_smallest_id_hashes_like_batch_buckets():
     stored = []
     copies = [node(f"copy{i}", STORY, i) for i in range(5)]
     for i, copy in enumerate(copies):
-        stored, _, _ = insert_node(stored, copy, float(i), params)
+        stored = insert_node(stored, copy, float(i), params).entries
     assert [e["node"]["h"] for e in stored] == sorted(c["h"] for c in copies)[:2]
 
 
@@ -91,9 +103,10 @@ def _dump(row, folder, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.Wind
     (folder / f"{uuid.uuid4().hex}.pkl").write_bytes(pickle.dumps({**row, "_at": timestamp.micros, "_window": window}))
 
 
-def run_stream(steps, tmp_path, params=PARAMS, ttl_s=7 * DAY):
+def run_stream(steps, tmp_path, params=PARAMS, ttl_s=7 * DAY, prior=None):
     """Feed ``steps`` (each a list of (article, arrival ts); the watermark passes a step's
-    last arrival before the next one) through AssignStories; returns (rows, stories, failures)."""
+    last arrival before the next one) through AssignStories, started from the story index rows
+    ``prior`` (loaded at T0) when given; returns (rows, stories, failures)."""
     stream = TestStream()
     for step in steps:
         stream.add_elements([TimestampedValue(a, ts) for a, ts in step])
@@ -104,7 +117,8 @@ def run_stream(steps, tmp_path, params=PARAMS, ttl_s=7 * DAY):
     options = PipelineOptions(runner="BundleBasedDirectRunner")
     options.view_as(StandardOptions).streaming = True
     with beam.Pipeline(options=options) as p:
-        outputs = p | stream | AssignStories(params, ttl_s)
+        prior_index = p | "Prior" >> beam.Create(prior) if prior is not None else None
+        outputs = p | stream | AssignStories(params, ttl_s, prior_index, seed_at=T0 if prior is not None else None)
         for name, rows in zip(("rows", "stories", "failures"), outputs):
             (out / name).mkdir(parents=True)
             rows | f"Dump{name}" >> beam.Map(_dump, out / name)
@@ -197,6 +211,59 @@ def test_a_late_original_corrects_its_reprints_and_their_story(tmp_path):
     for row in rows + stories:
         assert row["_at"] == round(row["row_at"].timestamp() * 1e6) and row["_window"] == GlobalWindow()
     assert sorted({row["_at"] // 10**6 for row in rows}) == [T0, T0 + 60, T0 + 3600]
+
+BACKGROUND = (
+    " Officials said the first tracks would open next spring, and that buses would keep their own lanes on the"
+    " busiest avenues. The transport department expects the number of daily cycling trips to double within five"
+    " years, and it will publish counts from sensors on the new tracks every month. Critics on the council argued"
+    " that the budget should have gone to road repairs in the outer districts first, where potholes have damaged"
+    " cars and delivery vans for several winters."
+)
+
+
+def test_a_late_original_reaches_members_that_share_no_band_with_it(tmp_path):
+    """A chain: R1 = O + B, R2 = B + C (R2 verifies with R1 only) arrive before O.  Batch makes R1
+    a member of O's story, so R2, whose only earlier match is now a member, starts its own."""
+    lead = STORY.split(". ")[0] + ". " + STORY.split(". ")[1] + "."
+    o = with_sha(article("o/original", lead, 0, "vnanet.vn"))
+    r1 = with_sha(article("r1/reprint", lead + BACKGROUND, 1, "b.example"))
+    r2 = with_sha(article("r2/reprint", BACKGROUND + " " + OTHER.split(". ")[0] + ".", 2, "c.example"))
+    (tmp_path / "batch").mkdir()
+    batch_rows, *_ = run_detect([o, r1, r2], tmp_path / "batch")
+    expected = {r["article_id"]: (r["story_id"], r["is_canonical"]) for r in batch_rows}
+    assert expected["r2/reprint"] == (story_id_for("r2/reprint"), True)  # (what the case is about)
+    assert expected["r1/reprint"] == (story_id_for("o/original"), False)
+    rows, stories, _ = run_stream([[(r1, T0)], [(r2, T0 + 60)], [(o, T0 + 3600)]], tmp_path)
+    assert {a: (r["story_id"], r["is_canonical"]) for a, r in latest(rows).items()} == expected
+    current = {s: r for s, r in latest(stories, "story_id").items() if r["article_count"]}
+    assert {s: r["canonical_article_id"] for s, r in current.items()} == {
+        story_id_for("o/original"): "o/original", story_id_for("r2/reprint"): "r2/reprint",
+    }
+
+
+@pytest.mark.parametrize("backfill_first", ["reprints", "originals"])
+def test_a_stream_continues_a_backfill_as_one_batch_run(backfill_first, hard, batch_result, tmp_path):
+    articles, _ = hard
+    order = sorted(articles, key=lambda a: a["published_at"], reverse=backfill_first == "reprints")
+    backfill, live = order[: len(order) // 2], order[len(order) // 2 :]
+    (tmp_path / "backfill").mkdir()
+    backfill_rows, backfill_stories, index, _ = run_detect(backfill, tmp_path / "backfill")
+    rows, stories, failures = run_stream([[(a, T0 + 10 + i)] for i, a in enumerate(live)], tmp_path, prior=index)
+    assert failures == []
+    # the stream writes nothing about the backfill's articles until they change, and then corrections
+    backfilled = {a["article_id"] for a in backfill}
+    assert {r["row_kind"] for r in rows if r["article_id"] in backfilled} <= {"correction"}
+    assert sorted(r["article_id"] for r in rows if r["row_kind"] == "new") == sorted(a["article_id"] for a in live)
+    state = {a: (r["story_id"], r["is_canonical"]) for a, r in latest(backfill_rows + rows).items()}
+    assert state == {a: (story, canonical) for a, (story, canonical, _) in batch_result.items()}
+    current = {s: r for s, r in latest(backfill_stories + stories, "story_id").items() if r["article_count"]}
+    assert {s: r["canonical_article_id"] for s, r in current.items()} == {
+        story: a for a, (story, canonical, _) in batch_result.items() if canonical
+    }
+    before = {a: r["story_id"] for a, r in latest(backfill_rows).items()}
+    touched = {r["story_id"] for r in rows} | {before[r["article_id"]] for r in rows if r["article_id"] in before}
+    assert {r["story_id"] for r in stories} <= touched  # no row for a story nothing happened to
+
 
 def test_reprints_after_the_ttl_start_a_new_story(tmp_path):
     ttl_s = 2 * DAY

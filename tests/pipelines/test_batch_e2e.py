@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines import current
@@ -133,6 +135,32 @@ def test_runs_over_parts_of_the_input_give_the_one_run_state(sample_run, tmp_pat
     assert current_state(out) == current_state(sample_run[0])
 
 
+def as_schema_1(root: Path):
+    """Rewrite an output's files as schema version 1 wrote them: no row_kind, row_at or time
+    precision; an index with is_anchor and no similarity or content hash."""
+    dropped = {
+        "articles": ["row_kind", "row_at", "published_at_precision"],
+        "stories": ["row_at"],
+        "story_index": ["similarity", "content_sha1", "published_at_precision", "row_at"],
+    }
+    for table, columns in dropped.items():
+        for path in (root / table).rglob("part-*.parquet"):
+            rows = pq.read_table(path).drop_columns(columns)
+            rows = rows.set_column(rows.column_names.index("schema_version"), "schema_version", pa.array([1] * len(rows), pa.int16()))
+            pq.write_table(rows.rename_columns(["is_anchor" if c == "is_canonical" and table == "story_index" else c for c in rows.column_names]), path)
+
+
+def test_an_output_of_schema_1_is_read_and_continued(sample_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(sample_run[0], out)
+    as_schema_1(out)
+    assert current_state(out) == current_state(sample_run[0])
+    run_cli("--sample", "--output", str(out))  # the first run re-states each article once
+    assert current_state(out) == current_state(sample_run[0])
+    assert current.connect(str(out)).sql("select count(*), count(distinct article_id) from articles").fetchall() == [(35, 35)]
+    assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
+
+
 def test_bad_pages_end_as_failures_and_never_stop_the_run(tmp_path):
     pages = tmp_path / "pages"
     pages.mkdir()
@@ -153,13 +181,12 @@ def test_bad_pages_end_as_failures_and_never_stop_the_run(tmp_path):
     failures = {Path(r["source"]).name: r for r in read_table(out, "failures").to_pylist()}
     assert set(articles) == {"good.html", "legacy.html"}
     assert "Mùa thu Hà Nội" == articles["legacy.html"]["title"]
-    assert {name: f["error_type"] for name, f in failures.items()} == {
-        "empty.html": "EmptyPage",
-        "binary.html": "BinaryContent",
-        "truncated.html": "TooShort",
-        "huge.html": "PageTooLarge",
+    assert {name: (f["stage"], f["error_type"]) for name, f in failures.items()} == {
+        "empty.html": ("extract", "EmptyPage"),
+        "binary.html": ("extract", "BinaryContent"),
+        "truncated.html": ("extract", "TooShort"),
+        "huge.html": ("read", "PageTooLarge"),  # read no further than extract.max_page_bytes
     }
-    assert {f["stage"] for f in failures.values()} == {"extract"}
 
 
 def test_unknown_config_key_is_a_clear_error(tmp_path):

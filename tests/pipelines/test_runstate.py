@@ -1,16 +1,7 @@
-import os
-import subprocess
-import sys
-import threading
-import time
 from datetime import datetime, timedelta, timezone
-
-import pytest
 
 from pipelines import runstate
 from pipelines.runstate import load_state, save_state, state_path
-from tests.support.cli import read_table
-from tests.support.paths import REPO
 from transforms.fetch.crawl_state import empty_state, remember
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
@@ -85,60 +76,3 @@ def test_round_trip_replaces_the_file_atomically(tmp_path):
     assert load_state(root) == second
     assert [p.name for p in (tmp_path / "out" / "_state").iterdir()] == ["crawl_state.json"]  # no temp left
     assert state_path(root).endswith("crawl_state.json")
-
-
-# ---------------------------------------------------------------- one writer at a time
-
-HOLD = """
-import sys, time
-from pipelines import runstate
-with runstate.hold_lease(sys.argv[1], "holder-run"):
-    print("held", flush=True)
-    time.sleep(60)
-"""
-
-
-def start_holder(root):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(root)], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
-def test_a_second_writer_is_refused_then_takes_over_when_the_holder_dies(tmp_path):
-    holder = start_holder(tmp_path)
-    try:
-        with pytest.raises(runstate.LeaseHeld, match=r"run holder-run \(pid \d+ on .*\)"):
-            with runstate.hold_lease(str(tmp_path), "second"):
-                pass
-    finally:
-        holder.kill()  # kill -9: the operating system releases the lock
-        holder.wait()
-    with runstate.hold_lease(str(tmp_path), "second", wait_s=5):
-        assert "second" in (tmp_path / "_state" / "lease").read_text()
-
-
-def test_a_waiting_writer_starts_when_the_holder_finishes(tmp_path):
-    holder = start_holder(tmp_path)
-    threading.Timer(1.0, holder.kill).start()
-    started = time.monotonic()
-    with runstate.hold_lease(str(tmp_path), "patient", wait_s=30, poll_s=0.1):
-        assert time.monotonic() - started >= 0.9
-    holder.wait()
-
-
-def test_two_cli_runs_at_once_write_each_row_once(tmp_path):
-    out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "pipelines.cli", "--sample", "--output", str(out)]
-    first = subprocess.Popen(cli, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lease = out / "_state" / "lease"
-    deadline = time.monotonic() + 60
-    while not (lease.exists() and lease.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    refused = subprocess.run(cli, cwd=REPO, env=env, capture_output=True, text=True)
-    waited = subprocess.run([*cli, "--wait"], cwd=REPO, env=env, capture_output=True, text=True)
-    assert first.wait() == 0
-    assert refused.returncode == 2 and "is being written by run" in refused.stderr and "--wait" in refused.stderr
-    assert waited.returncode == 0 and "articles 0, stories 0" in waited.stdout
-    articles = read_table(out, "articles").column("article_id").to_pylist()
-    assert len(articles) == len(set(articles)) == 35

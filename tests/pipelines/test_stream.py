@@ -3,6 +3,7 @@
 the real sources (PeriodicImpulse, Pub/Sub), is checked in tests/pipelines/test_dataflow_dryrun.py."""
 
 import csv
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,9 +11,10 @@ from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 
-from pipelines import stream
+from pipelines import current, stream
 from pipelines.config import Config, ConfigError
 from tests.support.beam import epoch, read_table, streaming_pipeline
+from tests.support.cli import run_cli
 from tests.support.localweb import Reply
 from tests.support.pagegen import PARAGRAPHS_VI, article_html
 from tests.support.paths import REPO
@@ -100,6 +102,38 @@ def test_stream_job_assigns_stories_corrects_them_and_writes_windows(tmp_path):
     assert [(f["source"], f["error_type"]) for f in failures] == [("empty.html", "EmptyPage")]
     names = [f.name for f in (tmp_path / "articles").rglob("*.parquet")]
     assert all(n.startswith("part-s1-2026111") for n in names)
+
+
+def test_a_stream_continues_the_backfill_in_its_output(tmp_path):
+    """`newsbeam batch` over the reprints, then the stream on the same output gets the original."""
+    pages, original = sample_pages()
+    backfill = tmp_path / "backfill"
+    backfill.mkdir()
+    for url, page in pages.items():
+        if url != original:
+            (backfill / Path(page["source"]).name).write_bytes(page["body"])
+    out = tmp_path / "out"
+    run_cli("--input", str(backfill), "--output", str(out))
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    events = (
+        TestStream()
+        .add_elements([TimestampedValue(pages[original], epoch(start) + 60)])
+        .advance_watermark_to(epoch(start + timedelta(days=1)))
+        .advance_watermark_to_infinity()
+    )
+    settings = stream.StreamSettings(run_id="s3", output=str(out), window_s=HOUR, start=epoch(start))
+    with streaming_pipeline() as p:
+        stream.build_pipeline(p, Config(), settings, sources=lambda pipeline, *_: ([], [pipeline | events], []))
+
+    con = current.connect(str(out))
+    by_run = con.sql("select run_id like 's3%' as stream, row_kind, count(*) from article_events group by all order by all")
+    assert by_run.fetchall() == [(False, "new", 2), (True, "correction", 2), (True, "new", 1)]
+    rows = con.sql("select url, story_id, is_canonical from articles").fetchall()
+    assert len(rows) == 3 and len({story for _, story, _ in rows}) == 1
+    assert [url for url, _, canonical in rows if canonical] == [original]
+    assert con.sql("select canonical_article_id, article_count from stories").fetchall() == [
+        (con.sql(f"select article_id from articles where url = '{original}'").fetchall()[0][0], 3),
+    ]
 
 
 def test_url_entries_are_fetched_once_per_ttl(local_web, tmp_path):

@@ -20,6 +20,7 @@ import numpy as np
 
 from transforms.dedup.fingerprints import (
     id_hash,
+    index_order,
     index_row,
     match_outputs,
     node_from_index,
@@ -37,14 +38,9 @@ from transforms.dedup.rules import (
     story_row,
     verify_nodes,
 )
-from transforms.records import EPOCH, StoryFields
+from transforms.records import StoryFields
 
 COUNTERS = "counters"  # the tag of a step's {counter name: increment}
-
-
-class Decision(NamedTuple):
-    story_id: str
-    is_anchor: bool
 
 
 class Earlier(NamedTuple):
@@ -119,15 +115,13 @@ def own_status(earlier: dict) -> Optional[str]:
     return "anchor" if all(s == "member" for s in statuses) else None
 
 
-def settle(node: Node, earlier: dict, final: bool = False) -> Optional[Decision]:
-    """The decision once every earlier match's status is known (or on the last round): join the
-    best anchor among them, else start a story."""
+def settle(node: Node, earlier: dict, final: bool = False) -> Optional[str]:
+    """The article's story once every earlier match's status is known (or on the last round):
+    the best anchor's among them, else its own."""
     if not final and any(e.status is None for e in earlier.values()):
         return None
     anchors = [e.edge for e in earlier.values() if e.status == "anchor"]
-    if anchors:
-        return Decision(best_anchor(anchors).story, False)
-    return Decision(story_id_for(node["id"]), True)
+    return best_anchor(anchors).story if anchors else story_id_for(node["id"])
 
 
 def split_story(story_id: str, members: list[Node], config: DedupConfig) -> list[tuple[str, list[Node]]]:
@@ -191,7 +185,7 @@ def reconcile(group: tuple, config: DedupConfig) -> list:
     latest = {}
     for row in unpacked(groups["prior"]):
         held = latest.get(row["article_id"])
-        if held is None or (row.get("row_at") or EPOCH) >= (held.get("row_at") or EPOCH):
+        if held is None or index_order(row) >= index_order(held):
             latest[row["article_id"]] = row
     nodes, outbox = [], _Outbox(config.lsh_shards)
     for node in unpacked(groups["new"]):
@@ -302,11 +296,11 @@ def resolve(group: tuple, config: DedupConfig, final: bool) -> list:
             if status is not None and article.asked:
                 story = story_id_for(article_id) if status == "anchor" else None
                 outbox.put("status", article_id, (article_id, (status, story)))
-        decision = settle(article.node, earlier, final)
-        if decision is None:
+        story_id = settle(article.node, earlier, final)
+        if story_id is None:
             _open(article._replace(status=status, earlier=earlier), outbox)
         else:
-            outbox.put("assigned", decision.story_id, (decision.story_id, article.node))
+            outbox.put("assigned", story_id, (story_id, article.node))
     return outbox.pairs()
 
 

@@ -16,7 +16,7 @@ import zstandard
 from transforms.dedup import minhash
 from transforms.dedup.rules import DedupConfig, Node, signature_of, sort_key, wire_rank
 from transforms.dedup.textmatch import token_hashes
-from transforms.records import Article, StoryFields, epoch_seconds, from_epoch_seconds
+from transforms.records import EPOCH, Article, StoryFields, epoch_seconds, from_epoch_seconds
 
 
 def fingerprint(article: Article, config: DedupConfig) -> Node:
@@ -113,6 +113,11 @@ def node_from_index(row: dict) -> Node:
         "published_at": epoch_seconds(row["published_at"]),
         "precision": row.get("published_at_precision"),
     }
+
+
+def index_order(row: dict) -> tuple:
+    """Order of an article's story-index rows: the latest (greatest ``row_at``, then ``run_id``) last."""
+    return row.get("row_at") or EPOCH, row.get("run_id") or ""
 
 
 def indexed_fields(row: dict) -> StoryFields:

@@ -49,7 +49,7 @@ Where it can differ from batch (for reprints arriving within the TTL):
 State per article and its cost on Dataflow: ``docs/scale.md``.
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -60,11 +60,12 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
-from apache_beam.transforms.window import GlobalWindows
+from apache_beam.transforms.window import GlobalWindows, TimestampedValue
 from apache_beam.typehints import Any, Tuple
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms.dedup import fingerprints
+from transforms.dedup.fingerprints import index_order, indexed_fields, node_from_index
 from transforms.dedup.rules import (
     DedupConfig,
     Node,
@@ -83,6 +84,7 @@ from transforms.records import (
 )
 
 MEMBERSHIP = "membership"
+FOLLOWS = "follows"
 _NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "sha")
 
 
@@ -122,29 +124,41 @@ def compact(node: dict) -> dict:
     return {f: node[f] for f in _NODE_FIELDS}
 
 
-def insert_node(stored: list, node: dict, ts: float, config: DedupConfig) -> tuple:
+class Inserted(NamedTuple):
+    """What inserting a node into a band's entries gives."""
+
+    entries: list  # the band's entries to keep
+    earlier: list  # ``Report``s about the node's verified earlier matches
+    later: list  # [(stored node, ``Report`` about the new one)]: stored nodes the new one precedes
+    follows: list  # [(earlier node, later id, later sha, jaccard)]: verified pairs whose earlier node may anchor the later
+
+
+def insert_node(stored: list, node: dict, ts: float, config: DedupConfig, seeded: Optional[bool] = None) -> Inserted:
     """Add ``node`` (arrived at ``ts``) to a band's stored entries.
 
-    Returns (entries to keep, the node's verified earlier matches as ``Report``s, [(stored node,
-    report about the new one)] for stored nodes it precedes).  An entry is {"node", "ts",
-    "earlier"}."""
+    An entry is {"node", "ts", "earlier": whether a verified earlier match is known, "seeded"}.
+    ``seeded``: None for an arriving article, else whether the story index made it a member: two
+    seeded nodes are not compared again (the backfill decided them)."""
     entries = sorted((e for e in stored if e["node"]["id"] != node["id"]), key=lambda e: e["node"]["h"])
     rank = sum(1 for e in entries if e["node"]["h"] < node["h"])
     partners = entries if rank < config.max_bucket_size else entries[: config.max_bucket_size]
-    new = {"node": node, "ts": ts, "earlier": False}
-    verified = []
+    new = {"node": node, "ts": ts, "earlier": bool(seeded), "seeded": seeded is not None}
+    pairs = []  # (earlier entry, later entry, jaccard)
     for entry in partners:
+        if entry.get("seeded") and new["seeded"]:
+            continue
         verdict = verify_nodes(entry["node"], node, config)
         if verdict is not None:
-            verified.append((entry, verdict.jaccard))
-            if entry["node"]["key"] < node["key"]:
-                new["earlier"] = True
-            else:
-                entry["earlier"] = True
-    earlier = [Report(e["node"], j, e["earlier"]) for e, j in verified if e["node"]["key"] < node["key"]]
-    later = [(e["node"], Report(new["node"], j, new["earlier"])) for e, j in verified if e["node"]["key"] > node["key"]]
+            pairs.append((entry, new, verdict.jaccard) if entry["node"]["key"] < node["key"] else (new, entry, verdict.jaccard))
+    for _, later, _ in pairs:
+        later["earlier"] = True
     entries.insert(rank, new)
-    return entries[: config.max_bucket_size], earlier, later
+    return Inserted(
+        entries=entries[: config.max_bucket_size],
+        earlier=[Report(first["node"], j, first["earlier"]) for first, later, j in pairs if later is new],
+        later=[(later["node"], Report(node, j, new["earlier"])) for first, later, j in pairs if first is new],
+        follows=[(first["node"], later["node"]["id"], later["node"]["sha"], j) for first, later, j in pairs if not first["earlier"]],
+    )
 
 
 def expire(entries: list, now: float, ttl_s: float) -> list:
@@ -184,6 +198,35 @@ def member_info(article: Article, node: Node) -> dict:
     }
 
 
+class Seed(NamedTuple):
+    """An article of a backfill's story index, as a stream starts with it."""
+
+    article: dict  # the index row's article fields (a correction row of it carries these)
+    node: dict  # compact node
+    decided: Decided  # its story as the backfill decided it
+    reports: list  # a member's ``Report`` about its canonical (the anchor it joined); [] for a canonical
+
+
+_INDEXED_ARTICLE = ("article_id", "domain", "title", "published_at", "published_at_precision", "content_sha1")
+
+
+def story_seeds(rows: list) -> list:
+    """The ``Seed``s of one indexed story, from its members' latest index rows."""
+    members = sorted(((row, compact(node_from_index(row))) for row in rows), key=lambda m: m[1]["key"])
+    canonical = next((node for row, node in members if row.get("is_canonical")), members[0][1])
+    seeds = []
+    for row, node in members:
+        fields = indexed_fields(row)
+        is_canonical = node is canonical
+        seeds.append(Seed(
+            article={field: row.get(field) for field in _INDEXED_ARTICLE},
+            node=node,
+            decided=Decided(node["sha"], fields["story_id"], is_canonical, fields["similarity"]),
+            reports=[] if is_canonical else [Report(canonical, fields["similarity"] or 0.0, False)],
+        ))
+    return seeds
+
+
 # ---------------------------------------------------------------------------- stateful DoFns
 
 _STATE = PickleCoder()  # keys are typed (deterministic key coders); state values are private
@@ -191,7 +234,8 @@ _STATE = PickleCoder()  # keys are typed (deterministic key coders); state value
 
 @beam.typehints.with_input_types(Tuple[bytes, Any])
 class _BandState(beam.DoFn):
-    """Stage 1, keyed by band key: (band key, node) -> (article id, ("report", sha, reports))."""
+    """Stage 1, keyed by band key: (band key, (node, seeded)) -> (article id, ("report", sha,
+    reports)) and, tagged ``FOLLOWS``, (earlier article id, ("follower", ...))."""
 
     ENTRIES = ReadModifyWriteStateSpec("entries", _STATE)
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
@@ -201,16 +245,18 @@ class _BandState(beam.DoFn):
 
     def process(self, item, ts=beam.DoFn.TimestampParam, entries=beam.DoFn.StateParam(ENTRIES),
                 expiry=beam.DoFn.TimerParam(EXPIRY)):
-        _, node = item
+        _, (node, seeded) = item
         alive = expire(entries.read() or [], float(ts), self.ttl_s)  # the TTL holds whatever the watermark
-        stored, earlier, later = insert_node(alive, node, float(ts), self.config)
-        entries.write(stored)
-        expiry.set(Timestamp(min(e["ts"] for e in stored) + self.ttl_s))
-        if earlier:
-            yield node["id"], ("report", node["sha"], earlier)
-        for other, report in later:
+        inserted = insert_node(alive, node, float(ts), self.config, seeded)
+        entries.write(inserted.entries)
+        expiry.set(Timestamp(min(e["ts"] for e in inserted.entries) + self.ttl_s))
+        if inserted.earlier:
+            yield node["id"], ("report", node["sha"], inserted.earlier)
+        for other, report in inserted.later:
             Metrics.counter("streaming", "late_original_reports").inc()
             yield other["id"], ("report", other["sha"], [report])
+        for earlier, later_id, later_sha, jaccard in inserted.follows:
+            yield beam.pvalue.TaggedOutput(FOLLOWS, (earlier["id"], ("follower", earlier, later_id, later_sha, jaccard)))
 
     @on_timer(EXPIRY)
     def on_expiry(self, ts=beam.DoFn.TimestampParam, entries=beam.DoFn.StateParam(ENTRIES),
@@ -222,6 +268,52 @@ class _BandState(beam.DoFn):
             expiry.set(Timestamp(min(e["ts"] for e in kept) + self.ttl_s))
         else:
             entries.clear()
+
+
+@beam.typehints.with_input_types(Tuple[str, Any])
+class _FollowerState(beam.DoFn):
+    """Stage 1b, keyed by article id: the later articles that verified with it while it looked
+    like an anchor (they may have joined it), and its own reports.  It decides its status by
+    the article stage's rule (``story_of``); once that makes it a member (a late original
+    arrived, in any band), each follower gets a report saying so and re-decides, as in batch:
+    it moves with it to the original's story or, matching no anchor, starts its own."""
+
+    NODE = ReadModifyWriteStateSpec("node", _STATE)
+    FOLLOWERS = ReadModifyWriteStateSpec("followers", _STATE)  # {later id: (sha, jaccard)}
+    REPORTS = ReadModifyWriteStateSpec("reports", _STATE)  # {earlier id: Report}
+    MEMBER = ReadModifyWriteStateSpec("member", _STATE)  # whether its followers were told it is a member
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, config: DedupConfig, ttl_s: float):
+        self.config, self.ttl_s = config, ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, node_state=beam.DoFn.StateParam(NODE),
+                followers=beam.DoFn.StateParam(FOLLOWERS), reports=beam.DoFn.StateParam(REPORTS),
+                member=beam.DoFn.StateParam(MEMBER), expiry=beam.DoFn.TimerParam(EXPIRY)):
+        _, (kind, *payload) = item
+        known, told = followers.read() or {}, {}
+        if kind == "follower":
+            node, later_id, later_sha, jaccard = payload
+            node_state.write(node)
+            known[later_id] = (later_sha, jaccard)
+            followers.write(known)
+            told = {later_id: known[later_id]} if member.read() else {}
+        else:
+            reports.write(merge_reports(reports.read() or {}, payload[1]))
+        node = node_state.read()
+        if node is not None and not member.read() and not story_of(node, reports.read() or {}, self.config)[1]:
+            member.write(True)
+            told = known
+        for later_id, (sha, jaccard) in sorted(told.items()):
+            Metrics.counter("streaming", "demotion_reports").inc()
+            yield later_id, ("report", sha, [Report(node, jaccard, True)])
+        expiry.set(ts + self.ttl_s)
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, node_state=beam.DoFn.StateParam(NODE), followers=beam.DoFn.StateParam(FOLLOWERS),
+                  reports=beam.DoFn.StateParam(REPORTS), member=beam.DoFn.StateParam(MEMBER)):
+        for state in (node_state, followers, reports, member):
+            state.clear()
 
 
 @beam.typehints.with_input_types(Tuple[str, Any])
@@ -239,9 +331,13 @@ class _ArticleState(beam.DoFn):
         self.config, self.ttl_s = config, ttl_s
 
     def process(self, item, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
-                reports=beam.DoFn.StateParam(REPORTS), decide_timer=beam.DoFn.TimerParam(DECIDE),
-                expiry=beam.DoFn.TimerParam(EXPIRY)):
+                reports=beam.DoFn.StateParam(REPORTS), decided=beam.DoFn.StateParam(DECIDED),
+                decide_timer=beam.DoFn.TimerParam(DECIDE), expiry=beam.DoFn.TimerParam(EXPIRY)):
         _, (kind, *payload) = item
+        if kind == "seed":
+            if article_state.read() is None:  # (an arrival may beat its own seed: it stays)
+                yield from self._seed(Seed(*payload), ts, article_state, reports, decided, expiry)
+            return
         if kind == "article":
             article, node = payload
             _, known_node = article_state.read() or (None, None)
@@ -259,6 +355,15 @@ class _ArticleState(beam.DoFn):
             by_sha[sha] = merge_reports(by_sha.get(sha, {}), incoming)
             reports.write(by_sha)
         decide_timer.set(ts)
+
+    def _seed(self, seed: "Seed", ts, article_state, reports, decided, expiry):
+        """An article of the story index: its state as the backfill decided it, no row."""
+        article_state.write((seed.article, seed.node))
+        reports.write({seed.node["sha"]: merge_reports({}, seed.reports)})
+        decided.write(seed.decided)
+        expiry.set(ts + self.ttl_s)
+        member = {**member_info(seed.article, seed.node), "seeded": True}
+        yield beam.pvalue.TaggedOutput(MEMBERSHIP, (seed.decided.story_id, ("seed", member)))
 
     @on_timer(DECIDE)
     def on_decide(self, ts=beam.DoFn.TimestampParam, article_state=beam.DoFn.StateParam(ARTICLE),
@@ -306,16 +411,19 @@ class _StoryState(beam.DoFn):
     def __init__(self, ttl_s: float):
         self.ttl_s = ttl_s
 
-    def process(self, item, ts=beam.DoFn.TimestampParam, members=beam.DoFn.StateParam(MEMBERS),
-                emit=beam.DoFn.TimerParam(EMIT), expiry=beam.DoFn.TimerParam(EXPIRY)):
+    def process(self, item, ts=beam.DoFn.TimestampParam, key=beam.DoFn.KeyParam, members=beam.DoFn.StateParam(MEMBERS),
+                last=beam.DoFn.StateParam(LAST), emit=beam.DoFn.TimerParam(EMIT), expiry=beam.DoFn.TimerParam(EXPIRY)):
         _, (change, value) = item
         current = members.read() or {}
-        if change == "join":
-            current[value["id"]] = value
-        else:
+        if change == "leave":
             current.pop(value, None)
+        else:
+            current[value["id"]] = value
         members.write(current)
-        emit.set(ts)
+        if change == "seed":  # the backfill wrote this story's row already: a row when it changes
+            last.write(story_row(key, [m for m in current.values() if m.get("seeded")]))
+        else:
+            emit.set(ts)
         expiry.set(ts + self.ttl_s)
 
     @on_timer(EMIT)
@@ -344,26 +452,44 @@ class _StoryState(beam.DoFn):
 class AssignStories(beam.PTransform):
     """Articles (timestamped with their arrival) -> (articles rows, stories rows, failures).
 
-    Rows carry ``row_kind`` and ``row_at`` (see ``schemas.tables``)."""
+    Rows carry ``row_kind`` and ``row_at`` (see ``schemas.tables``).  ``prior_index``: the
+    ``story_index`` rows of a backfill (a bounded PCollection) to start from, loaded at event time
+    ``seed_at``: its articles and stories are known from the start (no rows for them until they
+    change) and remembered for ``ttl_s``."""
 
-    def __init__(self, config: DedupConfig = DedupConfig(), ttl_s: float = 7 * 86400):
+    def __init__(self, config: DedupConfig = DedupConfig(), ttl_s: float = 7 * 86400, prior_index=None,
+                 seed_at: Optional[float] = None):
         super().__init__()
-        self.config, self.ttl_s = config, ttl_s
+        if prior_index is not None and seed_at is None:
+            raise ValueError("a prior index needs seed_at (the event time the stream starts at)")
+        self.config, self.ttl_s, self.prior_index, self.seed_at = config, ttl_s, prior_index, seed_at
 
     def expand(self, articles):
         config = self.config
-        with_nodes = (
+        arrivals = [
             articles
             | "Global" >> beam.WindowInto(GlobalWindows())
-            | "Fingerprint" >> beam.Map(lambda a: (a, stream_node(a, config)))
+            | "Fingerprint" >> beam.Map(lambda a: ("article", a, stream_node(a, config)))
+        ]
+        if self.prior_index is not None:
+            seeds = self.prior_index | "Seeds" >> _Seeds(config, self.seed_at)
+            arrivals.append(seeds | "SeedArrivals" >> beam.Map(lambda seed: ("seed", seed)))
+        if len(arrivals) > 1:
+            arrivals = [arrivals | "Arrivals" >> beam.Flatten()]
+        # (one stream of arrivals: on the DirectRunner a Flatten right before a stateful step lets
+        # the steps after it see the watermark pass an element that step has not yet processed)
+        bands = (
+            arrivals[0]
+            | "ByBand" >> beam.FlatMap(_band_inputs, config).with_output_types(Tuple[bytes, Any])
+            | "Bands" >> beam.ParDo(_BandState(config, self.ttl_s)).with_outputs(FOLLOWS, main="reports")
         )
-        reports = (
-            with_nodes
-            | "ByBand" >> beam.FlatMapTuple(lambda _, node: _by_band(node, config)).with_output_types(Tuple[bytes, Any])
-            | "Bands" >> beam.ParDo(_BandState(config, self.ttl_s))
+        demotions = (
+            [bands[FOLLOWS], bands.reports, arrivals[0] | "SeedFollows" >> beam.FlatMap(_seed_follows)]
+            | "FollowInputs" >> beam.Flatten().with_output_types(Tuple[str, Any])
+            | "Followers" >> beam.ParDo(_FollowerState(config, self.ttl_s))
         )
         decided = (
-            (with_nodes | "ById" >> beam.MapTuple(lambda a, node: (a["article_id"], ("article", a, node))), reports)
+            [arrivals[0] | "ById" >> beam.Map(_article_input), bands.reports, demotions]
             | "ArticleInputs" >> beam.Flatten().with_output_types(Tuple[str, Any])
             | "Articles"
             >> beam.ParDo(_ArticleState(config, self.ttl_s))
@@ -374,6 +500,50 @@ class AssignStories(beam.PTransform):
         return decided.rows, stories, decided[FAILED]
 
 
-def _by_band(node: dict, config: DedupConfig):
+class _Seeds(beam.PTransform):
+    """Story-index rows -> a ``Seed`` per article (its latest row of this fingerprint version),
+    timestamped ``seed_at``."""
+
+    def __init__(self, config: DedupConfig, seed_at: float):
+        super().__init__()
+        self.config, self.seed_at = config, seed_at
+
+    def expand(self, rows):
+        version, seed_at = self.config.fingerprint_version, self.seed_at
+        return (
+            rows
+            | "Compatible" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
+            | "ByArticle" >> beam.Map(lambda r: (r["article_id"], r))
+            | "Versions" >> beam.GroupByKey()
+            | "Latest" >> beam.MapTuple(lambda article_id, held: (article_id, max(held, key=index_order)))
+            | "ByStory" >> beam.MapTuple(lambda _, r: (r["story_id"], r))
+            | "Stories" >> beam.GroupByKey()
+            | "Seed" >> beam.FlatMapTuple(lambda _, members: story_seeds(list(members)))
+            | "At" >> beam.Map(lambda seed: TimestampedValue(seed, seed_at))
+        )
+
+
+def _band_inputs(arrival: tuple, config: DedupConfig):
+    """(band key, (node, seeded)) for each LSH band key of an arriving article or a seed."""
+    if arrival[0] == "article":
+        node, seeded = arrival[2], None
+    else:
+        node, seeded = arrival[1].node, not arrival[1].decided.is_canonical
     for key in sorted(band_keys(node, config)):
-        yield key.to_bytes(8, "big"), node
+        yield key.to_bytes(8, "big"), (node, seeded)
+
+
+def _article_input(arrival: tuple) -> tuple:
+    if arrival[0] == "article":
+        _, article, node = arrival
+        return article["article_id"], ("article", article, node)
+    return arrival[1].node["id"], ("seed", *arrival[1])
+
+
+def _seed_follows(arrival: tuple):
+    """A seeded member follows its canonical (it re-decides if the canonical becomes a member)."""
+    if arrival[0] != "seed":
+        return
+    seed = arrival[1]
+    for report in seed.reports:
+        yield report.node["id"], ("follower", report.node, seed.node["id"], seed.node["sha"], report.jaccard)

@@ -47,6 +47,43 @@ def table_files(root: str, spec: TableSpec) -> str:
     return FileSystems.join(root, spec.name, "*", "part-*.parquet")
 
 
+def unreadable_files(root: str, spec: TableSpec) -> list:
+    """(path, error) for each finished file of a table whose Parquet footer cannot be read."""
+    problems = []
+    for found in FileSystems.match([table_files(root, spec)])[0].metadata_list:
+        try:
+            with FileSystems.open(found.path) as handle:
+                pq.read_metadata(handle)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            problems.append((found.path, f"{type(exc).__name__}: {exc}"))
+    return problems
+
+
+def read_rows(path: str, batch_size: int = 4096):
+    """The rows of one Parquet file as dicts, a record batch at a time."""
+    with FileSystems.open(path) as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_size):
+            yield from batch.to_pylist()
+
+
+class ReadTable(beam.PTransform):
+    """The rows of a table's finished files under ``root``, file by file; unlike Beam's
+    splittable Parquet source it also runs in a streaming pipeline on the DirectRunner."""
+
+    def __init__(self, root: str, spec: TableSpec):
+        super().__init__()
+        self._pattern = table_files(root, spec)
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Pattern" >> beam.Create([self._pattern])
+            | "Match" >> beam.FlatMap(lambda pattern: sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list))
+            | "Spread" >> beam.Reshuffle()
+            | "Rows" >> beam.FlatMap(read_rows)
+        )
+
+
 def partition_path(root: str, table: str, ingest_date: str) -> str:
     return FileSystems.join(root, table, f"ingest_date={ingest_date}")
 

@@ -1,0 +1,78 @@
+"""Damaged outputs: a run refuses them with the file and the way out, `newsbeam repair` sets the
+damaged file aside and rebuilds, and the next run continues as if nothing happened."""
+
+import json
+import shutil
+
+import pytest
+
+from pipelines import current
+from tests.support.cli import run_cli, run_cli_status
+
+
+@pytest.fixture(scope="module")
+def sample_output(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample")
+    run_cli("--sample", "--output", str(out))
+    return out
+
+
+def copy_of(sample_output, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(sample_output, out)
+    return out
+
+
+def current_articles(out) -> list:
+    return current.connect(str(out)).sql("select article_id, story_id, is_canonical from articles order by 1").fetchall()
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda text: text[: len(text) // 2], "not a JSON document"),
+    (lambda _: "\x00\xff garbage", "not a JSON document"),
+    (lambda _: json.dumps({"files": "x"}), '"files" is a str, not an object'),
+    (lambda _: json.dumps({"seen": {"https://a.example/x": "yesterday"}}), "not a timestamp"),
+    (lambda _: json.dumps([1, 2]), "not an object"),
+])
+def test_a_damaged_state_stops_the_run_at_once_and_repair_rebuilds_it(damage, problem, sample_output, tmp_path):
+    out = copy_of(sample_output, tmp_path)
+    state = out / "_state" / "crawl_state.json"
+    state.write_text(damage(state.read_text()), encoding="utf-8")
+    code, _, stderr = run_cli_status("--sample", "--output", str(out))
+    assert code == 2 and str(state) in stderr and problem in stderr and "newsbeam repair --output" in stderr
+    assert "Traceback" not in stderr
+    assert len(list((out / "articles").rglob("*.parquet"))) == 1  # nothing was written
+
+    report = run_cli("repair", "--output", str(out))
+    assert "state rebuilt from the tables" in report
+    assert [p.name for p in (out / "_quarantine").rglob("crawl_state.json")] == ["crawl_state.json"]
+    rebuilt = json.loads(state.read_text())
+    assert len(rebuilt["files"]) == 36  # every sample page: 35 articles and a copy (a failure row)
+    stdout = run_cli("--sample", "--output", str(out))  # the sample again: nothing new
+    assert "articles 0, stories 0" in stdout
+    assert current_articles(out) == current_articles(sample_output)
+
+
+def test_a_damaged_story_index_file_is_named_set_aside_and_rebuilt(sample_output, tmp_path):
+    out = copy_of(sample_output, tmp_path)
+    [index_file] = (out / "story_index").rglob("part-*.parquet")
+    index_file.write_bytes(index_file.read_bytes()[:-100])  # the footer cut off
+    code, _, stderr = run_cli_status("--sample", "--output", str(out))
+    assert code == 2 and str(index_file) in stderr and "not a readable Parquet file" in stderr
+
+    report = run_cli("repair", "--output", str(out))
+    assert f"set aside {index_file}" in report and "index rows written for 35 articles" in report
+    assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
+    assert current_articles(out) == current_articles(sample_output)
+    assert "index rows written for 0 articles" in run_cli("repair", "--output", str(out))  # nothing left to do
+
+
+def test_a_damaged_articles_file_is_named_by_the_views_and_set_aside(sample_output, tmp_path):
+    out = copy_of(sample_output, tmp_path)
+    [articles_file] = (out / "articles").rglob("part-*.parquet")
+    articles_file.write_bytes(b"PAR1 not really")
+    code, _, stderr = run_cli_status("sql", "--output", str(out), "select count(*) from articles")
+    assert code == 2 and str(articles_file) in stderr
+    report = run_cli("repair", "--output", str(out))
+    assert f"set aside {articles_file}" in report and "ingest their inputs again" in report
+    assert run_cli("sql", "--output", str(out), "--csv", "select count(*) as n from articles").split() == ["n", "0"]
