@@ -12,6 +12,7 @@ from pathlib import Path
 import apache_beam
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.paths import REPO
 
 DATAFLOW_FLAGS = (
@@ -75,6 +76,17 @@ def test_job_translates_for_dataflow(command, flags, steps, tmp_path):
     pipeline_kib = int(re.search(r"pipeline (\d+) KiB", stdout).group(1))
     assert pipeline_kib < MAX_PIPELINE_KIB
     assert not output.exists(), "a dry run must not write any output"
+
+
+def test_stream_from_a_backfill_translates_for_dataflow(tmp_path):
+    """A stream given a backfill's output reads its story index (file by file) and seeds its state."""
+    pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="needs apache-beam[gcp]")
+    pytest.importorskip("build", reason="--setup_file=pyproject.toml needs the 'build' package")
+    output = tmp_path / "out"
+    run_cli("--sample", "--output", str(output))
+    stdout = dry_run("stream", "--feed=https://tinxavietnam.example/rss", output=output)
+    translated = set(re.search(r"steps: (.*)", stdout).group(1).split(", "))
+    assert {"ReadStoryIndex", "Stories"} <= translated
 
 
 def dockerfile_base_image() -> tuple[str, str]:
