@@ -15,15 +15,15 @@ import sys
 import time
 from dataclasses import replace
 
-from apache_beam.io.filesystems import FileSystems
-
 from pipelines import bounded, lease, runstate
 from transforms.sources.files import file_patterns
+from transforms.sources.read import match_files
 
 
 def matching_files(patterns) -> list:
-    """Every file matching ``patterns`` (sorted, no duplicates)."""
-    found = {m.path for result in FileSystems.match(list(patterns)) for m in result.metadata_list}
+    """Every file matching ``patterns`` (sorted, no duplicates), and every path a listing found but
+    cannot read (a broken link, a folder it cannot list): a round reads it again for its failure row."""
+    found = {item if isinstance(item, str) else item.value["source"] for item in match_files(list(patterns))}
     return sorted(found)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+from tests.support.cli import read_table, run_cli
 from tests.support.pagegen import article_html
 from tests.support.paths import REPO
 
@@ -88,3 +89,15 @@ def test_killed_and_restarted_watch_loses_and_duplicates_nothing(tmp_path):
     assert sorted(Path(r["source"]).name for r in rows) == [f"tin-{i:02d}.html" for i in range(12)]
     assert len({r["article_id"] for r in rows}) == 12
     assert not list(out.rglob(".tmp-*")), "temporary files left behind"
+
+
+def test_a_broken_link_in_the_watched_folder_is_one_failure_row(tmp_path):
+    incoming, out = tmp_path / "incoming", tmp_path / "out"
+    incoming.mkdir()
+    write_page(incoming, 0)
+    (incoming / "gone.html").symlink_to(tmp_path / "nowhere.html")
+    for _ in range(2):  # the second round finds nothing new
+        run_cli("watch", "--once", "--input", str(incoming), "--output", str(out))
+    failures = read_table(out, "failures").to_pylist()
+    assert [(Path(f["source"]).name, f["stage"], f["error_type"]) for f in failures] == [("gone.html", "read", "FileNotFoundError")]
+    assert [Path(a["source"]).name for a in articles(out)] == ["tin-00.html"]

@@ -109,15 +109,20 @@ def match_files(patterns: list[str]):
     listed here, each folder once for all the globs that start listing there."""
     local: dict[str, list[str]] = {}
     others = []
+    links = []  # local paths given as they are that exist but cannot be opened (broken links)
     for pattern in patterns:
-        if GLOB_CHARS & set(pattern) and isinstance(FileSystems.get_filesystem(pattern), LocalFileSystem):
+        is_local = isinstance(FileSystems.get_filesystem(pattern), LocalFileSystem)
+        if GLOB_CHARS & set(pattern) and is_local:
             root = os.path.dirname(re.match(r"[^[*?]*", pattern).group(0))  # where Beam starts listing
             local.setdefault(root, []).append(pattern)
+        elif is_local and os.path.lexists(pattern) and not os.path.exists(pattern):
+            links.append(failure(pattern, "read", "FileNotFoundError", f"{pattern}: a link to a file that does not exist"))
         else:
             others.append(pattern)
     found = itertools.chain(
         (metadata.path for result in FileSystems.match(others) for metadata in result.metadata_list),
         *(_list_local(root, group) for root, group in local.items()),
+        links,
     )
     seen = set()
     for item in found:
