@@ -1,11 +1,11 @@
 """Reprint detection in the streaming job: story assignment with TTL-bounded state.
 
-    rows, stories, failures = articles | AssignStories(DedupConfig(), ttl_s=7 * 86400)
+    rows, stories, failures = articles | AssignStories(DedupConfig(), ttl_s=7 * 86400, prior_index, seed_at)
 
 The rules of the batch job (``transforms.dedup.rules``: fingerprint, LSH band keys, verification,
 ``sort_key``, best anchor, story ids and rows), made incrementally.  Beam graphs have no cycles, so a story
-decision cannot flow back into the state that answered the query; the work is split in three
-keyed stages, all in the global window with event-time timers:
+decision cannot flow back into the state that answered the query; the work is split in keyed
+stages, all in the global window with event-time timers:
 
 1. ``_BandState`` keyed by LSH band key (whole-text and lead bands, as in batch): keeps compact
    nodes (id, sort key, signatures, number sketch, arrival time, whether the band saw a verified
@@ -15,10 +15,14 @@ keyed stages, all in the global window with event-time timers:
    band pairs a node with at most ``max_bucket_size`` others: the band keeps the nodes of
    smallest id hash.  Nodes leave ``ttl_s`` after they arrived: measured against each new
    arrival's event time, and cleared by an event-time timer.
+1b. ``_FollowerState`` keyed by article id: the later articles that verified with it while it
+   looked like an anchor, and its own reports; when those make it a member (a late original
+   met it, in any band), each follower gets a report saying so.  So a late original reaches
+   the articles that joined its reprint even when they share no band (or no text) with it.
 2. ``_ArticleState`` keyed by article id: gathers the reports, and once the watermark passes
    the arrival (all bands have answered) applies the batch rule: among the verified earlier
    nodes, one is an anchor unless an earlier anchor of the set verifies with it (sharing a
-   band) or a band saw an earlier match of it; the article joins the most similar anchor
+   band) or it is known to have an earlier match; the article joins the most similar anchor
    (then the earliest), else it is an anchor starting its own story.  Anchor = canonical
    (earliest member), similarity as in batch.  It writes an ``articles`` row when the article
    is new ("new"), when its content changed ("update") and whenever a later report changes its
@@ -28,20 +32,26 @@ keyed stages, all in the global window with event-time timers:
    recomputed, canonical = earliest member) is written whenever it changes; a story left empty
    by corrections gets a row with ``article_count`` 0.
 
+A stream can start from a backfill's story index (``prior_index``: the latest row per article):
+each indexed article is a ``Seed`` entering every stage at ``seed_at`` as the backfill decided it
+(bands hold it with its status, the article stage its story, the story stage its members), so no
+row is written for it until an arrival changes it.  Seeds are not verified against each other
+(the backfill did that); a seeded member follows its canonical.
+
 Unlike the design sketch of a band storing each node's band-local story, bands store only
 "has a verified earlier match here": an article joins anchors only, so what a decision needs
 is which earlier matches are anchors, and the article's stage re-checks that among them.
 The hard reprint set gives batch's stories, canonicals and similarities in every arrival order
-tested (originals first, interleaved, shuffled, originals last with corrections).
+tested (originals first, interleaved, shuffled, originals last with corrections), and a stream
+continuing a backfill of half of it gives the one-run state.
 
-Where it can differ from batch (for reprints arriving within the TTL):
-- an earlier node's anchor status is judged from the reporting article's neighbourhood:
-  if its only earlier matches are members that share no band with the article, it counts as
-  a member (batch: an anchor) — a chain of members, rare in practice;
-- a late original corrects the articles it verifies with (and shares a band with); articles
-  that joined one of those (not the original) keep their story;
-- the ``max_cluster_size`` guard and the prior story index of batch runs are not applied;
-  buckets past ``max_bucket_size`` keep their smallest id hashes seen so far;
+Where it can still differ from batch (for reprints arriving within the TTL):
+- an earlier node counts as a member once it has any verified earlier match (batch: once one of
+  them is an anchor), and a follower hears of its anchor's status one link away only: chains of
+  two or more reprints-of-reprints, rare in practice;
+- a seeded member remembers only the canonical it joined, not other anchors it matched;
+- the ``max_cluster_size`` guard is not applied; buckets past ``max_bucket_size`` keep their
+  smallest id hashes seen so far;
 - an updated article's old fingerprint stays in the bands it left until its TTL;
 - ``similarity`` is the one at the last story change (not re-emitted on its own);
 - what the TTL has forgotten is forgotten: a reprint arriving later starts a new story (or
