@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from pipelines import current
+from pipelines import current, runstate
 from tests.support.cli import run_cli, run_cli_status
 
 
@@ -32,15 +32,25 @@ def current_articles(out) -> list:
     (lambda _: "\x00\xff garbage", "not a JSON document"),
     (lambda _: json.dumps({"files": "x"}), '"files" is a str, not an object'),
     (lambda _: json.dumps({"seen": {"https://a.example/x": "yesterday"}}), "not a timestamp"),
+    (lambda _: json.dumps({"validators": {"https://a.example/rss": "etag"}}), "not a dict"),
+    (lambda _: json.dumps({"pending_run": 7}), "not a run id"),
     (lambda _: json.dumps([1, 2]), "not an object"),
 ])
-def test_a_damaged_state_stops_the_run_at_once_and_repair_rebuilds_it(damage, problem, sample_output, tmp_path):
+def test_a_damaged_state_is_refused_naming_the_file_and_the_problem(damage, problem, tmp_path):
+    state = tmp_path / "_state" / "crawl_state.json"
+    state.parent.mkdir()
+    state.write_text(damage(json.dumps({"files": {"a.html": "2026-11-30T10:00:00+00:00"}, "pending_run": None})))
+    with pytest.raises(runstate.StateError) as error:
+        runstate.load_state(str(tmp_path))
+    assert str(state) in str(error.value) and problem in str(error.value) and "newsbeam repair --output" in str(error.value)
+
+
+def test_a_run_on_a_damaged_state_stops_at_once_and_repair_rebuilds_it(sample_output, tmp_path):
     out = copy_of(sample_output, tmp_path)
     state = out / "_state" / "crawl_state.json"
-    state.write_text(damage(state.read_text()), encoding="utf-8")
+    state.write_text(state.read_text()[:20], encoding="utf-8")
     code, _, stderr = run_cli_status("--sample", "--output", str(out))
-    assert code == 2 and str(state) in stderr and problem in stderr and "newsbeam repair --output" in stderr
-    assert "Traceback" not in stderr
+    assert code == 2 and str(state) in stderr and "not a JSON document" in stderr and "Traceback" not in stderr
     assert len(list((out / "articles").rglob("*.parquet"))) == 1  # nothing was written
 
     report = run_cli("repair", "--output", str(out))
