@@ -56,3 +56,10 @@ def test_decode_html_keeps_nearly_valid_utf8():
     body = ("<p>So schön winterlich</p>" * 200).encode("utf-8") + b"\xff<p>Gr\xfc\xdfe</p>"
     text = decode_html(body)
     assert text.count("So schön winterlich") == 200 and text.count("\ufffd") == 3
+
+
+@pytest.mark.parametrize("transport, meta", [(None, "iso-8859-1"), (None, "windows-1252"), ("iso-8859-15", None)])
+def test_valid_multibyte_utf8_wins_over_a_declared_single_byte_charset(transport, meta):
+    text = "Ein Gesetz für alle – „Zeitenwende“ in Köln"
+    body = (f"<meta charset={meta}>" if meta else "").encode() + f"<p>{text}</p>".encode()
+    assert text in decode_html(body, transport)

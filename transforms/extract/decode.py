@@ -54,21 +54,42 @@ def _codec(label: str) -> str:
     return _WHATWG_CODECS.get(label, label)
 
 
+def _single_byte(codec: str) -> bool:
+    """True for the Latin single-byte code pages (iso-8859-*, windows-125*)."""
+    try:
+        return codecs.lookup(codec).name.startswith(("iso8859", "cp125", "latin"))
+    except LookupError:
+        return False
+
+
+def _multibyte_utf8(body: bytes) -> bool:
+    """True when the bytes are valid UTF-8 and not plain ASCII: no single-byte text looks so."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not body.isascii()
+
+
 def decode_html(body: bytes, declared_charset: str | None = None) -> str:
     """Bytes -> text: a byte-order mark (it wins, as in browsers), then the transport charset, then
     ``<meta charset>``, then UTF-8 (also when only a few bytes are broken), then detection.
 
+    A declared Latin single-byte charset (iso-8859-1, windows-1252 ...) yields to UTF-8 when the
+    bytes are valid multi-byte UTF-8: servers and templates often say latin-1 of UTF-8 pages.
     The result is NFC (Vietnamese legacy code pages such as windows-1258 decode to combining
     tone marks)."""
     candidates = [_bom_codec(body), declared_charset]
     match = _META_CHARSET.search(body[:4096])
     if match:
         candidates.append(match.group(1).decode("ascii"))
+    utf8 = _multibyte_utf8(body)
     for charset in (*candidates, "utf-8"):
         if not charset:
             continue
+        codec = "utf-8" if utf8 and _single_byte(_codec(charset)) else _codec(charset)
         try:
-            return metadata.nfc(body.decode(_codec(charset)))
+            return metadata.nfc(body.decode(codec))
         except (LookupError, UnicodeDecodeError):
             continue
     mostly_utf8 = body.decode("utf-8", errors="replace")
