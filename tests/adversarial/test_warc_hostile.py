@@ -1,12 +1,14 @@
-"""Hostile WARC files: a record whose gzip-encoded body is a decompression bomb, archives cut at
-every byte, a response without HTTP headers.  Every record that starts in the file ends as a
-page or a failure row."""
+"""Hostile WARC files: a record whose gzip-, deflate- or br-encoded body is a decompression bomb,
+archives cut at every byte, a response without HTTP headers.  Every record that starts in the
+file ends as a page or a failure row."""
 
 import gzip
 import io
 import itertools
+import random
 import uuid
 
+import brotli
 import pytest
 
 from tests.support.bombs import MIB, bomb, peak_growth
@@ -28,6 +30,19 @@ def warc_record(kind: str, uri: str, block: bytes, content_type: str = "applicat
 
 def http_response(body: bytes, *headers: str) -> bytes:
     return "\r\n".join(["HTTP/1.1 200 OK", "Content-Type: text/html; charset=utf-8", *headers, "", ""]).encode() + body
+
+
+def br_bomb(size: int) -> bytes:
+    """``size`` bytes (whole MiBs) of HTML-looking filler in one brotli stream: 512 MiB is under 1 KB."""
+    block = b"<p>" + b" " * (MIB - 3)
+    compressor = brotli.Compressor(quality=5)
+    return b"".join([*(compressor.process(block) for _ in range(size // MIB)), compressor.finish()])
+
+
+def chunked(data: bytes, size: int = 1000) -> bytes:
+    """``data`` in HTTP/1.1 chunked transfer coding."""
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
 
 
 def archive(gzipped: bool) -> tuple[bytes, list[tuple[int, int, bool]]]:
@@ -65,9 +80,10 @@ def test_archive_cut_at_every_byte_leaves_a_page_or_a_failure_for_every_record(g
     assert lost == [], f"{len(lost)} (cut, record offset) pairs without a row, e.g. {lost[:5]}"
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
 def test_content_encoded_bomb_is_page_too_large_in_bounded_memory(tmp_path, encoding):
-    body = bomb(512 * MIB, encoding)  # 3 MB, and a few KB once the record is gzipped as well
+    # 3 MB (br: under 1 KB), and a few KB once the record is gzipped as well
+    body = br_bomb(512 * MIB) if encoding == "br" else bomb(512 * MIB, encoding)
     record = warc_record("response", "https://tin.example/bomb", http_response(body, f"Content-Encoding: {encoding}"))
     path = tmp_path / "bomb.warc.gz"
     path.write_bytes(gzip.compress(record) + gzip.compress(warc_record("response", "https://tin.example/ok", http_response(HTML))))
@@ -76,6 +92,42 @@ def test_content_encoded_bomb_is_page_too_large_in_bounded_memory(tmp_path, enco
     result, grown = peak_growth(setup, work)
     assert result == ["PageTooLarge", "https://tin.example/ok"]
     assert grown < MAX_GROWTH, f"reading a 512 MiB {encoding} body grew the peak RSS by {grown / MIB:.0f} MiB"
+
+
+def test_br_encoded_payloads_are_decoded_whole():
+    """warcio's own br decoder speaks brotli's old API: every br record was RecordUnreadable."""
+    words = random.Random(15).choices(["Hà", "Nội", "mưa", "lớn", "tin", "bão", "số", "9"], k=100_000)
+    big = b"<html><body><p>" + " ".join(words).encode() + b"</p></body></html>"  # 460 KB, 54 KB compressed
+    assert len(brotli.compress(big)) > 3 * 16384  # several of warcio's reads
+    records = [
+        warc_record("response", "https://tin.example/br", http_response(brotli.compress(HTML), "Content-Encoding: br")),
+        warc_record("response", "https://tin.example/big", http_response(brotli.compress(big), "Content-Encoding: BR")),
+        warc_record(
+            "response",
+            "https://tin.example/chunked",
+            http_response(chunked(brotli.compress(big)), "Content-Encoding: br", "Transfer-Encoding: chunked"),
+        ),
+    ]
+    for data in (b"".join(records), b"".join(map(gzip.compress, records))):
+        results = list(iter_warc_pages(io.BytesIO(data), "br.warc"))
+        assert [(r.get("error_type"), r.get("url"), r.get("body")) for r in results] == [
+            (None, "https://tin.example/br", HTML),
+            (None, "https://tin.example/big", big),
+            (None, "https://tin.example/chunked", big),
+        ]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+def test_encoded_payload_one_byte_over_the_cap_is_too_large(encoding):
+    compress = {"gzip": gzip.compress, "br": brotli.compress}[encoding]
+    cap = 200_000
+    payload = bytes(random.Random(7).getrandbits(8) for _ in range(cap + 1))  # little to compress
+    records = [
+        warc_record("response", f"https://tin.example/{len(body)}", http_response(compress(body), f"Content-Encoding: {encoding}"))
+        for body in (payload[:cap], payload)
+    ]
+    results = list(iter_warc_pages(io.BytesIO(b"".join(records)), "cap.warc", max_page_bytes=cap))
+    assert [r.get("error_type") or len(r["body"]) for r in results] == [cap, "PageTooLarge"]
 
 
 def test_response_without_http_headers_is_a_failure_and_dns_records_are_skipped():

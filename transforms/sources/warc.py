@@ -10,6 +10,11 @@ its headers, its content or its gzip member, or with a missing or wrong Content-
 ``MissingHttpHeaders`` (an http(s) response whose block has no HTTP status line),
 ``PageTooLarge`` (a payload over ``max_page_bytes`` once decoded, read no further) and
 ``RecordUnreadable`` (a payload that cannot be de-chunked or decompressed).
+
+Content-Encoding ``br`` is decoded by :class:`BrotliDecompressor`, registered here in warcio's
+table of decoders in place of warcio's own, which speaks the brotli API before 1.2 (every br
+record would be unreadable): its output is capped, so a br bomb is a ``PageTooLarge`` row read in
+bounded memory like a gzip or deflate one.
 """
 
 import functools
@@ -19,10 +24,12 @@ from email.message import Message
 from typing import BinaryIO
 
 import apache_beam as beam
+import brotli
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader
 from warcio.statusandheaders import StatusAndHeaders
 
 from transforms import records
@@ -32,6 +39,46 @@ from transforms.sources.read import ReadFiles, TooLarge, read_capped
 STAGE = "warc"
 METRICS_NAMESPACE = "warc"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_BROTLI_STEP = 1 << 20  # output asked of brotli at a time
+
+
+class BrotliDecompressor:
+    """warcio's decompressor interface (``decompress(data) -> bytes``, ``unused_data``, ``flush()``)
+    over brotli's streaming decoder (brotli >= 1.2, as urllib3's ``brotli`` extra requires).
+
+    warcio stops asking for output when its input ends, so each call returns all the output of
+    its input; but no more than ``limit`` bytes over the whole stream: past it the rest is never
+    decoded (``_read_body`` sets ``limit`` one byte past the page cap, so a br bomb ends as
+    ``PageTooLarge``, its output never more than the cap in memory).  Bytes after the end of
+    the brotli stream are ``unused_data``, as zlib leaves them.
+    """
+
+    def __init__(self, limit: int = ExtractConfig.max_page_bytes + 1):
+        self.limit = limit
+        self.unused_data = b""
+        self._decoder = brotli.Decompressor()
+        self._produced = 0
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._decoder.is_finished():
+            self.unused_data += data
+            return b""
+        pieces = []
+        while self._produced < self.limit:
+            room = self.limit - self._produced
+            piece = self._decoder.process(data, output_buffer_limit=min(room, _BROTLI_STEP))[:room]
+            data = b""  # fed once: then only asked for the output it holds back
+            pieces.append(piece)
+            self._produced += len(piece)
+            if not piece or self._decoder.can_accept_more_data() or self._decoder.is_finished():
+                break
+        return b"".join(pieces)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+BufferedReader.DECOMPRESSORS["br"] = BrotliDecompressor
 
 
 def _count(name: str) -> None:
@@ -89,7 +136,11 @@ def _read_body(record, max_page_bytes: int) -> tuple[bytes | None, tuple[str, st
     if _http_headers(record) is None:
         return None, ("MissingHttpHeaders", "an http(s) response whose block does not start with HTTP headers")
     try:
-        return read_capped(record.content_stream(), max_page_bytes), None
+        stream = record.content_stream()
+        decompressor = getattr(stream, "decompressor", None)
+        if isinstance(decompressor, BrotliDecompressor):
+            decompressor.limit = max_page_bytes + 1  # one byte over the cap says "too large"
+        return read_capped(stream, max_page_bytes), None
     except TooLarge as exc:
         return None, ("PageTooLarge", f"payload {exc}")
     except Exception as exc:  # noqa: BLE001 -- any decoder error on archived bytes is a record failure
