@@ -9,6 +9,7 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 
 from tests.support.beam import streaming_pipeline
 from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI, article_html
+from transforms.extract import metadata
 from transforms.extract.articles import Extract, ExtractConfig, page_to_article
 from transforms.extract.decode import PageRejected
 from transforms.extract.isolated import extract_document
@@ -20,7 +21,7 @@ NO_HINTS = PageHints(html_lang=None, structured_date=None, visible_date=None)
 VI_PAGE = article_html(
     "Giá vàng hôm nay tăng mạnh",
     PARAGRAPHS_VI,
-    canonical="https://baothu.example/gia-vang.html?utm_source=fb",
+    canonical="https://baothu.example/gia-vang-hom-nay.html?utm_source=fb",
     published="2026-11-16T08:30:00+07:00",
 )
 
@@ -28,13 +29,41 @@ VI_PAGE = article_html(
 def test_extract_document_and_page_to_article():
     doc = extract_document(VI_PAGE, None, ExtractConfig())
     article = page_to_article(raw_page("pages/a.html", b""), NO_HINTS, doc, min_words=20)
-    assert article["url"] == "https://baothu.example/gia-vang.html"
+    assert article["url"] == "https://baothu.example/gia-vang-hom-nay.html"
     assert article["title"] == "Giá vàng hôm nay tăng mạnh"
     assert article["published_at"].isoformat() == "2026-11-16T01:30:00+00:00"
     assert article["published_at_source"] == "page"
     assert article["language"] == "vi"
     assert article["domain"] == "baothu.example"
     assert PARAGRAPHS_VI[0] in article["text"] and "Trang chủ" not in article["text"]
+
+
+FETCHED = "https://baothu.example/kinh-te/gia-vang-tang-manh-102260307.htm"
+
+
+@pytest.mark.parametrize(
+    "canonical",
+    ["https://baothu.example/", "https://www.baothu.example", "https://baothu.example/kinh-te", "https://baothu.example/index.html"],
+)
+def test_a_canonical_home_or_section_is_not_the_articles_identity(canonical):
+    html = article_html("Giá vàng hôm nay tăng mạnh", PARAGRAPHS_VI, canonical=canonical)
+    doc = extract_document(html, FETCHED, ExtractConfig())
+    fetched = page_to_article(raw_page("a.html", b"", url=FETCHED), NO_HINTS, doc, min_words=20)
+    assert (fetched["url"], fetched["article_id"]) == (FETCHED, metadata.article_id(FETCHED, "a.html"))
+    doc = extract_document(html, None, ExtractConfig())
+    local = page_to_article(raw_page("pages/a.html", b""), NO_HINTS, doc, min_words=20)
+    assert (local["url"], local["article_id"]) == (None, metadata.article_id(None, "pages/a.html"))
+
+
+@pytest.mark.parametrize(
+    "canonical",
+    ["https://taz.de/!5928990/", "https://www.vg.no/i/dRwWqB", "https://baothu.example/gia-vang-tang-manh-theo-the-gioi",
+     "https://baothu.example/kinh-te/gia-vang.html"],
+)
+def test_an_article_like_canonical_is_the_articles_identity(canonical):
+    html = article_html("Giá vàng hôm nay tăng mạnh", PARAGRAPHS_VI, canonical=canonical)
+    doc = extract_document(html, FETCHED, ExtractConfig())
+    assert page_to_article(raw_page("a.html", b"", url=FETCHED), NO_HINTS, doc, min_words=20)["url"] == canonical
 
 
 def test_page_to_article_rejects_empty_and_short_texts():
@@ -61,9 +90,9 @@ def test_extract_transform_routes_every_page():
             articles | "ArticleKeys" >> beam.Map(lambda a: (a["source"], a["url"], a["language"])),
             equal_to(
                 [
-                    ("good-vi.html", "https://baothu.example/gia-vang.html", "vi"),
+                    ("good-vi.html", "https://baothu.example/gia-vang-hom-nay.html", "vi"),
                     ("good-en.html", "https://city.example/bus", "en"),
-                    ("truncated.html", "https://baothu.example/gia-vang.html", "vi"),
+                    ("truncated.html", "https://baothu.example/gia-vang-hom-nay.html", "vi"),
                 ]
             ),
             label="articles",

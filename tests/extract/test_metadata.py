@@ -38,9 +38,10 @@ def test_clean_title_strips_site_suffixes_only(title, sitename, expected):
 
 
 def test_article_url_prefers_page_canonical_then_fetched_url():
-    page = "https://Example.com/a?utm_source=x#top"
-    assert metadata.article_url(page, "https://other.example/b") == "https://example.com/a"
+    page = "https://Example.com/news/a?utm_source=x#top"
+    assert metadata.article_url(page, "https://other.example/b") == "https://example.com/news/a"
     assert metadata.article_url(None, "https://other.example/b") == "https://other.example/b"
+    assert metadata.article_url("https://example.com/news", "https://example.com/news/a") == "https://example.com/news/a"
     assert metadata.article_url("not a url", None) is None
 
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import py3langid
 from dateutil import parser as date_parser
 
-from transforms.urls import canonical_url, domain_of
+from transforms.urls import canonical_url, domain_of, is_front_page
 
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
@@ -108,13 +108,12 @@ def clean_title(title: str | None, sitename: str | None) -> str | None:
 
 
 def article_url(page_url: str | None, fetched_url: str | None) -> str | None:
-    """The canonical URL: the page's own (canonical link / og:url), else the one it was fetched from."""
-    for candidate in (page_url, fetched_url):
-        if candidate:
-            url = canonical_url(candidate)
-            if url:
-                return url
-    return None
+    """The canonical URL: the page's own (canonical link / og:url) unless it names a site's home
+    or a section front (templates point it there), else the one it was fetched from."""
+    url = canonical_url(page_url)
+    if url and not is_front_page(url):
+        return url
+    return canonical_url(fetched_url)
 
 
 def domain(url: str | None) -> str | None:
