@@ -1,17 +1,22 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.dedup.by_url import DedupByUrl, pick_representative
+from transforms.extract.metadata import article_id as id_of
+
+STORY = "The city council approved a new plan on Monday to expand the bus network into the northern districts"
+OTHER = "Heavy rain flooded several streets in the old town overnight and the river rose above its banks"
 
 
-def article(source, article_id="a1", published=None, words=100, sha="s1", domain="x.example"):
+def article(source, article_id="a1", published=None, words=100, sha="s1", domain="x.example", text=STORY):
     return {
+        "text": text,
         "article_id": article_id,
         "source": source,
-        "published_at": published and datetime(2026, 11, published, tzinfo=timezone.utc),
+        "published_at": published and datetime(2026, 11, published, tzinfo=UTC),
         "word_count": words,
         "content_sha1": sha * 20,
         "domain": domain,
@@ -47,3 +52,18 @@ def test_dedup_by_url_pipeline():
             equal_to([("a-copy.html", "dedup", "DuplicateUrl")]),
             label="failures",
         )
+
+
+def test_distinct_content_under_one_url_is_kept_under_its_source():
+    """Two different stories claiming one URL (a canonical link to a shared page) are both articles:
+    the first keeps the URL's id, the other gets the id of its source location."""
+    copies = [article("a.html", published=1, sha="1"), article("b.html", published=2, sha="2", text=OTHER)]
+    for order in (copies, copies[::-1]):
+        kept = pick_representative("a1", order)
+        assert [(a["source"], a["article_id"]) for a in kept] == [("a.html", "a1"), ("b.html", id_of(None, "b.html"))]
+
+
+def test_an_edited_copy_under_one_url_is_still_a_duplicate():
+    edited = STORY.replace("Monday", "Tuesday") + " after a long debate"
+    kept, dup = pick_representative("a1", [article("a.html", published=1, sha="1"), article("b.html", sha="2", text=edited)])
+    assert kept["source"] == "a.html" and (dup.value["source"], dup.value["error_type"]) == ("b.html", "DuplicateUrl")
