@@ -80,16 +80,24 @@ def _handler(gcs: FakeGcs):
                 gcs.objects[key] = (next(gcs.generations), updated, data_part.get_payload(decode=True))
                 return self.reply(200, gcs.resource(*key))
 
-        def do_GET(self):
+        def existing(self):
+            """(object key, query) of the request's object, or None once a 404/412 is sent."""
             url = urlparse(self.path)
             match = _OBJECT.match(url.path)
-            key = match and (match.group(1), unquote(match.group(2)))
+            key, query = match and (match.group(1), unquote(match.group(2))), parse_qs(url.query)
+            if not match or key not in gcs.objects:
+                return self.reply(404)
+            if gcs.precondition_fails(key, query):
+                return self.reply(412)
+            return key, query
+
+        def do_GET(self):
             with gcs.lock:
-                if not match or key not in gcs.objects:
-                    return self.reply(404)
-                if gcs.precondition_fails(key, parse_qs(url.query)):
-                    return self.reply(412)
-                if parse_qs(url.query).get("alt") != ["media"]:
+                found = self.existing()
+                if found is None:
+                    return
+                key, query = found
+                if query.get("alt") != ["media"]:
                     return self.reply(200, gcs.resource(*key))
                 data = gcs.objects[key][2]
             self.send_response(200)
@@ -98,15 +106,11 @@ def _handler(gcs: FakeGcs):
             self.wfile.write(data)
 
         def do_DELETE(self):
-            url = urlparse(self.path)
-            match = _OBJECT.match(url.path)
-            key = match and (match.group(1), unquote(match.group(2)))
             with gcs.lock:
-                if not match or key not in gcs.objects:
-                    return self.reply(404)
-                if gcs.precondition_fails(key, parse_qs(url.query)):
-                    return self.reply(412)
-                del gcs.objects[key]
+                found = self.existing()
+                if found is None:
+                    return
+                del gcs.objects[found[0]]
             self.send_response(204)
             self.end_headers()
 
