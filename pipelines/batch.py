@@ -11,13 +11,16 @@ import sys
 
 from pipelines import bounded, lease, runstate
 from pipelines.runners import dataflow
+from transforms.fetch import crawl_state
 
 
 def run(argv=None) -> dict:
     """Run the batch job to completion; returns the run summary."""
     config, run_ctx, options = bounded.prepare(argv)
     if dataflow.translated_only(options):
-        return bounded.execute(config, run_ctx, options, runstate.load_state(run_ctx.output))
+        offline = not dataflow.reads_at_build(options, run_ctx.output)  # a dry run on gs:// reads no state
+        state = crawl_state.empty_state() if offline else runstate.load_state(run_ctx.output)
+        return bounded.execute(config, run_ctx, options, state)
     with lease.hold_lease(run_ctx.output, run_ctx.run_id, config.output.lease_wait_s) as held:
         run_ctx = runstate.new_run_context(run_ctx.output)  # row_at after any wait: later than the holder's rows
         state = runstate.begin_run(run_ctx.output, run_ctx.run_id)

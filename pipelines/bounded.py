@@ -11,12 +11,14 @@ the job runs on the bundled sample; with an output or a config but no input it s
 """
 
 import argparse
+import shlex
 import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import apache_beam as beam
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -38,7 +40,12 @@ from transforms.dedup.by_url import DedupByUrl
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.crawl import CrawlWeb
-from transforms.sinks.parquet import ReadTable, WriteTable, table_files, unreadable_files
+from transforms.sinks.parquet import (
+    ReadTable,
+    WriteTable,
+    table_files,
+    unreadable_files,
+)
 from transforms.sinks.tables import CollectFailures, write_tables
 from transforms.sources.files import ReadHtmlFiles, file_patterns
 from transforms.sources.warc import ReadWarc
@@ -64,12 +71,12 @@ def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchCo
 
 def read_story_index(pipeline: beam.Pipeline, root: str):
     """The story index earlier runs wrote under ``root`` (None on the first run); ``StateError``
-    when a file of it is damaged."""
-    pattern = table_files(root, STORY_INDEX)
-    if not FileSystems.match([pattern])[0].metadata_list:
-        return None
-    for path, problem in unreadable_files(root, STORY_INDEX)[:1]:
-        raise runstate.damaged(root, path, f"not a readable Parquet file ({problem})")
+    when a file of it is damaged.  A dry run on gs:// translates the read unchecked, offline."""
+    if dataflow.reads_at_build(pipeline.options, root):
+        if not FileSystems.match([table_files(root, STORY_INDEX)])[0].metadata_list:
+            return None
+        for path, problem in unreadable_files(root, STORY_INDEX)[:1]:
+            raise runstate.damaged(root, path, f"not a readable Parquet file ({problem})")
     return pipeline | "ReadStoryIndex" >> ReadTable(root, STORY_INDEX)
 
 
@@ -134,7 +141,8 @@ def format_summary(summary: dict) -> str:
         f"{changes['joined_earlier_stories']} joined earlier stories, {changes['corrections']} corrections, "
         f"{changes['new_stories']} new stories, {changes['gone_stories']} gone\n"
         f"  failures {summary['failures']} ({reasons})\n"
-        f"  {summary['pages_per_s']} pages/s over {summary['elapsed_s']} s"
+        f"  {summary['pages_per_s']} pages/s over {summary['elapsed_s']} s\n"
+        f"  see what was found: newsbeam report --output {shlex.quote(summary['output'])}"
     )
 
 
@@ -152,6 +160,22 @@ def parse_args(argv):
     args, beam_args = parser.parse_known_args(argv)
     check_beam_args(beam_args, list(parser._option_string_actions))
     return args, beam_args
+
+
+def check_inputs(sources: SourcesConfig, options: PipelineOptions) -> None:
+    """``ConfigError`` for an input that matches no file or cannot be listed; a dry run lists no
+    gs:// input (it stays offline)."""
+    inputs = [(item, file_patterns([item])) for item in sources.html]
+    inputs += [(pattern, [pattern]) for pattern in (*sources.warc, *sources.url_lists)]
+    for item, patterns in inputs:
+        if not dataflow.reads_at_build(options, item):
+            continue
+        try:
+            found = any(FileSystems.match([pattern])[0].metadata_list for pattern in patterns)
+        except BeamIOError as exc:
+            raise ConfigError(f"cannot list {item}: {exc}") from None
+        if not found:
+            raise ConfigError(f"no input files match {item}")
 
 
 def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext, PipelineOptions]:
@@ -181,13 +205,9 @@ def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext,
     except ValueError as exc:
         raise ConfigError(f"{exc} (--wait)") from exc
     config = replace(config, sources=sources, output=output)
-    for item in sources.html:
-        if not allow_empty_inputs and not any(FileSystems.match([p])[0].metadata_list for p in file_patterns([item])):
-            raise ConfigError(f"no input files match {item}")
-    for pattern in (*sources.warc, *sources.url_lists):
-        if not allow_empty_inputs and not FileSystems.match([pattern])[0].metadata_list:
-            raise ConfigError(f"no files match {pattern}")
     options = PipelineOptions(beam_args)
+    if not allow_empty_inputs:
+        check_inputs(sources, options)
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = DEFAULT_RUNNER
     return config, runstate.new_run_context(output.root), options
