@@ -87,7 +87,18 @@ def test_invisible_characters_do_not_split_or_change_words():
 
 
 def test_token_hashes_tell_numbers_and_texts_apart():
-    hashes, numbers, offsets = token_hashes(["Giá 78,5 triệu", "", "hoà HOÀ hòa"])
-    assert offsets.tolist() == [0, 4, 4, 7]
-    assert numbers.tolist() == [False, True, True, False, False, False, False]
-    assert len(set(hashes[4:].tolist())) == 1 and len(set(hashes[:4].tolist())) == 4
+    hashes, numbers, offsets = token_hashes(["Giá vàng hôm nay mua vào 78,5 triệu đồng mỗi lượng", "", "hoà HOÀ hòa"])
+    assert offsets.tolist() == [0, 12, 12, 15]
+    assert numbers.tolist() == [False] * 6 + [True, True] + [False] * 7
+    assert len(set(hashes[12:].tolist())) == 1 and len(set(hashes[:12].tolist())) == 12
+
+
+@pytest.mark.parametrize(
+    "chrome", ["Page rendered in 789.0625 ms", "Rating: 3.5/5 (12 votes)", "Posted: Wednesday, January 30, 2008 2:31 PM EST"],
+)
+def test_numbers_of_page_chrome_lines_are_no_numbers(chrome):
+    sentence = "The central bank lowered the federal funds rate to 3 percent, its lowest level since 2005."
+    _, alone, _ = token_hashes([sentence])
+    _, numbers, _ = token_hashes([f"{chrome}\n{sentence}\n{chrome}"])
+    chrome_tokens = len(match_tokens(chrome))
+    assert alone.sum() == 2 and numbers.tolist() == [False] * chrome_tokens + alone.tolist() + [False] * chrome_tokens

@@ -111,28 +111,44 @@ def containment(jaccard: float, size_a: int, size_b: int) -> float:
 
 
 _NUMBER, _EDGE = np.uint64(0x8F1BBCDCBFA53E0B), np.uint64(0x3C6EF372FE94F82B)  # a masked number, no token
+_BEFORE, _AFTER = (-3, -2, -1, 1), (-1, 1, 2, 3)  # the tokens of a number's two contexts, by offset
 
 
 def number_sketches(hashes: np.ndarray, numbers: np.ndarray, offsets: np.ndarray, size: int) -> list:
     """Per text (``textmatch.token_hashes``' output): the bottom-``size`` sketch of its (number context,
-    number) pairs as sorted uint32.  The context of a number is the token before and the
-    token after it (a number among them masked; none at the text's edges): high 16 bits hash
-    the context, low 16 bits the number.  Two reprints agree on the numbers of every context
-    they share; two days of a templated report ("giá vàng SJC mua vào 78 5 triệu") share
-    contexts with other numbers.  Keeping the smallest values means two texts keep the same
-    shared contexts, whatever else they contain."""
+    number) pairs as sorted uint32.  A number has two contexts, the three tokens before it and
+    the three after it, each with the next token on the other side (numbers among them masked;
+    none past the text's edges): high 16 bits hash a context, low 16 bits the number.  Two
+    reprints agree on the numbers of every context they share; two days of a templated report
+    ("giá vàng SJC mua vào 78 5 triệu") share contexts with other numbers.  Four tokens are a
+    piece of one sentence, so two sentences that share only the word on each side of their
+    numbers ("at least 1 of the victims", "at least 3 of the county's stations") share no
+    context; one side is enough, so a word that changes beside a number (the weekday before a
+    date) leaves the other.  Keeping the smallest values means two texts keep the same shared
+    contexts, whatever else they contain."""
     count = len(offsets) - 1
     text_of = np.repeat(np.arange(count, dtype=np.uint64), np.diff(offsets))
     at = np.flatnonzero(numbers)
     masked = np.where(numbers, _NUMBER, hashes)
     first, last = offsets[:-1][text_of[at]], offsets[1:][text_of[at]] - 1
-    before = np.where(at > first, masked[np.maximum(at - 1, 0)], _EDGE)
-    after = np.where(at < last, masked[np.minimum(at + 1, max(len(masked) - 1, 0))], _EDGE)
-    context = _fmix(_fmix(before) ^ (after * _MIX[1]))
-    values = ((context >> np.uint64(48)) << np.uint64(16)) | (hashes[at] & np.uint64(0xFFFF))
-    keys = np.unique((text_of[at] << np.uint64(32)) | values)
+    number = hashes[at] & np.uint64(0xFFFF)
+    values = [
+        ((_context(masked, at, first, last, side, steps) >> np.uint64(48)) << np.uint64(16)) | number
+        for side, steps in enumerate((_BEFORE, _AFTER))
+    ]
+    keys = np.unique((np.tile(text_of[at], 2) << np.uint64(32)) | np.concatenate(values))
     cuts = np.searchsorted(keys >> np.uint64(32), np.arange(count + 1, dtype=np.uint64)).tolist()
     return [keys[a:b][:size].astype(np.uint32) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _context(masked: np.ndarray, at: np.ndarray, first: np.ndarray, last: np.ndarray, side: int, steps) -> np.ndarray:
+    """Hash of the tokens ``at + step`` for each step (``_EDGE`` outside the text), per side."""
+    context = np.full(len(at), side, dtype=np.uint64)
+    for n, step in enumerate(steps):
+        where = at + step
+        token = np.where((where >= first) & (where <= last), masked[np.clip(where, 0, max(len(masked) - 1, 0))], _EDGE)
+        context = _fmix(context ^ (token * _MIX[n]))
+    return context
 
 
 def number_conflicts(sketch_a: np.ndarray, sketch_b: np.ndarray, size: int) -> tuple:

@@ -12,7 +12,10 @@ written and in what a site wraps around them.  ``token_hashes`` maps both to the
   thuý/thúy, khoẻ/khỏe, quả/qủa) put the mark on different vowels, so a token is its letters
   without the five tone marks plus the marks it carries (``match_text`` writes them at its
   end), and every placement (and NFC or NFD input) gives one key;
-- numbers are kept: templated reports differ only in them (see ``minhash.number_sketches``).
+- numbers are kept: templated reports differ only in them (see ``minhash.number_sketches``);
+  a number votes there only inside an article line (``SENTENCE_WORDS`` words or more): the
+  short lines of page chrome that leak into a text ("Page rendered in 789.0625 ms", "Rating:
+  3.5/5 (12 votes)", "Posted: January 30, 2008") carry numbers that change from page to page.
 
 The characters are mapped by tables built once per process from ``unicodedata`` (letter ->
 case-folded letter without tone marks, its tone marks, or a separator) and tokens are hashed in
@@ -66,7 +69,7 @@ def _is_noise(line: str) -> bool:
 
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, nặng
 _TABLE_SIZE = 0x30000  # from here on (rare CJK letters, tags, private use) a code point is a letter as it is
-_SEPARATOR, _DROP, _EXPANDS = 0x20, 0xFFFFFFFE, 0xFFFFFFFF
+_SEPARATOR, _NEWLINE, _DROP, _EXPANDS = 0x20, 0x0A, 0xFFFFFFFE, 0xFFFFFFFF
 # Marks that change no letter (variation selectors: "➡️"; the grapheme joiner): dropped like
 # the format characters (soft hyphen, zero-width space and joiners, BOM).
 _INVISIBLE_MARK = re.compile("[\u034f\u180b-\u180f\ufe00-\ufe0f]")
@@ -116,15 +119,18 @@ def _tables() -> tuple:
 def match_text(text: str) -> str:
     """The matching form of an article text: its tokens separated by spaces, each token's
     tone marks at its end (NFC), as ``token_hashes`` hashes them."""
-    *_, normal = _tokenise(*_code_points([text]), *_tables(), True)
+    *_, normal = _tokenise(*_code_points([text]), *_tables(), True, SENTENCE_WORDS)
     return unicodedata.normalize("NFC", normal.tobytes().decode("utf-32-le", "surrogatepass"))
+
+
+SENTENCE_WORDS = 8  # a line with fewer words (tokens that are no number) is page chrome for numbers
 
 
 def token_hashes(texts: list) -> tuple:
     """Token hashes of several article texts at once, normalised as above: (uint64 hashes,
     is-number flags, offsets), text k's tokens being ``hashes[offsets[k] : offsets[k + 1]]``.
-    A token is a number if it starts with a digit 0-9."""
-    hashes, numbers, offsets, _ = _tokenise(*_code_points(texts), *_tables(), False)
+    A token is a number if it starts with a digit 0-9 and its line has ``SENTENCE_WORDS`` words."""
+    hashes, numbers, offsets, _ = _tokenise(*_code_points(texts), *_tables(), False, SENTENCE_WORDS)
     return hashes, numbers, offsets
 
 
@@ -152,10 +158,12 @@ def _fmix(x):
 
 
 @numba.njit(cache=True, nogil=True)
-def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_length, expansions, render):
+def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_length, expansions, render,
+              sentence_words):
     """One pass over the texts' code points: (token hashes, is-number flags, token offsets per
     text, and with ``render`` the normalised text, else nothing).  A token's hash is FNV-1a over
-    its letters, mixed with its length and tone marks."""
+    its letters, mixed with its length and tone marks; a number in a line of fewer than
+    ``sentence_words`` other tokens is not flagged."""
     texts = len(bounds) - 1
     capacity = len(code_points) // 2 + texts + 1
     hashes = np.empty(capacity, dtype=np.uint64)
@@ -166,8 +174,9 @@ def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_le
     for text in range(texts):
         offsets[text] = count
         token_hash, length, tone, first = _FNV_BASIS, 0, np.uint32(0), np.uint32(0)
+        line_start, line_words = count, 0
         for at in range(bounds[text], bounds[text + 1] + 1):
-            code = code_points[at] if at < bounds[text + 1] else np.uint32(_SEPARATOR)
+            code = code_points[at] if at < bounds[text + 1] else np.uint32(_NEWLINE)
             inside = code < _TABLE_SIZE
             letter = letters[code] if inside else code
             if inside:
@@ -194,6 +203,7 @@ def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_le
                 elif length:
                     hashes[count] = _fmix(token_hash ^ (np.uint64(length) * _LENGTH_MIX) ^ (np.uint64(tone) * _TONE_MIX))
                     numbers[count] = 48 <= first <= 57
+                    line_words += not numbers[count]
                     count += 1
                     if render:
                         for mark in range(5):
@@ -205,5 +215,9 @@ def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_le
                     token_hash, length, tone = _FNV_BASIS, 0, np.uint32(0)
                 else:
                     tone = np.uint32(0)  # marks between two separators belong to no token
+            if code == _NEWLINE:
+                if line_words < sentence_words:
+                    numbers[line_start:count] = False
+                line_start, line_words = count, 0
     offsets[texts] = count
     return hashes[:count], numbers[:count], offsets, normal[:written]
