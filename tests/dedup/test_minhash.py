@@ -7,8 +7,8 @@ from transforms.dedup import minhash
 from transforms.dedup.textmatch import match_text, token_hashes
 
 NUM_PERM = 128
-VERIFY = dict(min_jaccard=0.5, min_containment=0.5, min_shingles=20, max_number_conflict_ratio=0.05,
-              number_sketch_size=32)
+VERIFY = {"min_jaccard": 0.5, "min_containment": 0.5, "min_shingles": 20, "max_number_conflict_ratio": 0.05,
+          "number_sketch_size": 32}
 
 
 def words(n, seed):
@@ -70,7 +70,7 @@ def test_estimated_jaccard_and_containment():
     jaccard = minhash.estimate_jaccard(sig_full, sig_cut)
     assert 0.2 < jaccard < 0.42
     assert minhash.containment(jaccard, n_full, n_cut) > 0.85
-    sig_other, n_other, _ = fingerprint(words(400, 2))
+    sig_other, _, _ = fingerprint(words(400, 2))
     assert minhash.estimate_jaccard(sig_full, sig_other) < 0.05
     assert minhash.containment(0.0, 10, 0) == 0.0
 
@@ -112,8 +112,7 @@ def test_templated_reports_conflict_on_numbers():
 def test_truncated_copy_has_no_number_conflict():
     text = match_tokens(" ".join(f"in {1990 + i} the rate was {i} percent of {i * 7} cases" for i in range(60)))
     full, cut = sketch(text), sketch(text[: len(text) // 3])
-    shared, conflicts = minhash.number_conflicts(full, cut, 32)
-    assert conflicts == 0
+    assert minhash.number_conflicts(full, cut, 32)[1] == 0
 
 
 def test_verify_truncated_reprint_and_reject_unrelated():
@@ -150,7 +149,7 @@ def test_shingle_hashes_depend_on_order_and_content():
 
 
 def test_a_batch_of_texts_gives_each_text_its_own_rows():
-    texts = [words(300, 1), [], ["a"], ["a", "b", "c"], words(4, 2), words(50, 3), "in 2024 rate 5 up 7".split()]
+    texts = [words(300, 1), [], ["a"], ["a", "b", "c"], words(4, 2), words(50, 3), ["in", "2024", "rate", "5", "up", "7"]]
     batch = token_hashes([" ".join(t) for t in texts])
     for size in (1, 4):
         for tokens, row in zip(texts, minhash.shingle_rows(batch[0], batch[2], size)):
@@ -168,7 +167,7 @@ def test_number_sketch_keys_numbers_by_the_three_tokens_on_each_side():
     assert set(base.tolist()) <= set(sketch(("sang " + line.format("78 5")).split()).tolist())
     other = sketch(line.format("79 5").split())  # same contexts, one number differs
     assert sorted((base >> 16).tolist()) == sorted((other >> 16).tolist()) and len(set(base.tolist()) & set(other.tolist())) == 2
-    assert len(sketch("no numbers here".split())) == 0
+    assert len(sketch(["no", "numbers", "here"])) == 0
 
 
 def test_number_contexts_are_pieces_of_one_sentence():

@@ -68,9 +68,11 @@ def test_agency_tags_are_dropped_inline():
     [
         "Theo kế hoạch, dự án sẽ hoàn thành vào năm 2027.",
         "According to officials, three cases were found.",
-        "The photo: a story line that is long, about a photographer and a lot more words than any caption has, "
-        "going on and on about the exhibition that opened on Sunday in the old town hall and will run for a month "
-        "with more than two hundred works.",
+        (
+            "The photo: a story line that is long, about a photographer and a lot more words than any caption has, "
+            "going on and on about the exhibition that opened on Sunday in the old town hall and will run for a month "
+            "with more than two hundred works."
+        ),
     ],
 )
 def test_story_lines_are_kept(line):

@@ -19,6 +19,7 @@ true reprints in a shared bucket and keep unrelated pairs (J ~ 0.01) out of them
 ``choose_banding`` picks the split for a target similarity.
 """
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,7 +139,7 @@ def number_sketches(hashes: np.ndarray, numbers: np.ndarray, offsets: np.ndarray
     ]
     keys = np.unique((np.tile(text_of[at], 2) << np.uint64(32)) | np.concatenate(values))
     cuts = np.searchsorted(keys >> np.uint64(32), np.arange(count + 1, dtype=np.uint64)).tolist()
-    return [keys[a:b][:size].astype(np.uint32) for a, b in zip(cuts[:-1], cuts[1:])]
+    return [keys[a:b][:size].astype(np.uint32) for a, b in itertools.pairwise(cuts)]
 
 
 def _context(masked: np.ndarray, at: np.ndarray, first: np.ndarray, last: np.ndarray, side: int, steps) -> np.ndarray:

@@ -7,9 +7,10 @@ becomes an ``Edge`` from the later article to the earlier one.
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Optional, Sequence, TypedDict
+from typing import NamedTuple, TypedDict
 
 import numpy as np
 
@@ -83,13 +84,13 @@ class Node(TypedDict):
     sig: bytes  # 16-bit MinHash minima of the whole text (uint16 array)
     lead: bytes  # band keys of the lead's MinHash (uint64 array)
     nums: bytes  # number sketch (uint32 array)
-    sha: Optional[str]  # content_sha1 of the article's text
+    sha: str | None  # content_sha1 of the article's text
     origin: str  # in a batch run: "new" article, "update" of an indexed one, or "indexed" only
-    prev: Optional[dict]  # the indexed article's story fields (StoryFields), for "update"/"indexed"
-    domain: Optional[str]
-    title: Optional[str]
-    published_at: Optional[float]  # epoch seconds
-    precision: Optional[str]  # published_at_precision
+    prev: dict | None  # the indexed article's story fields (StoryFields), for "update"/"indexed"
+    domain: str | None
+    title: str | None
+    published_at: float | None  # epoch seconds
+    precision: str | None  # published_at_precision
 
 
 class Edge(NamedTuple):
@@ -97,20 +98,20 @@ class Edge(NamedTuple):
 
     id: str
     key: SortKey
-    story: Optional[str]  # the earlier article's story, once it is known to anchor one
+    story: str | None  # the earlier article's story, once it is known to anchor one
     jaccard: float
 
 
 # ---------------------------------------------------------------------------- who is the original
 
 
-def wire_rank(domain: Optional[str], wire_domains) -> int:
+def wire_rank(domain: str | None, wire_domains) -> int:
     """0 for a wire/agency domain (or a subdomain of one), else 1."""
     labels = (domain or "").lower().split(".")
     return 0 if any(".".join(labels[i:]) in wire_domains for i in range(len(labels))) else 1
 
 
-def sort_key(published_at: Optional[datetime], precision: Optional[str], rank: int, shingles: int,
+def sort_key(published_at: datetime | None, precision: str | None, rank: int, shingles: int,
              article_id: str) -> SortKey:
     """Who is the original: earliest published, then wire source, then longest, then id.
 
@@ -177,9 +178,9 @@ class StoryMember(TypedDict):
 
     id: str
     key: SortKey
-    domain: Optional[str]
-    title: Optional[str]
-    published_at: Optional[float]  # epoch seconds
+    domain: str | None
+    title: str | None
+    published_at: float | None  # epoch seconds
 
 
 def story_row(story_id: str, members: Sequence[StoryMember]) -> dict:
