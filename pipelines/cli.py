@@ -4,6 +4,7 @@
     newsbeam watch [--interval 60 | --once] [same flags]                        incremental runs over what is new
     newsbeam stream --pubsub_subscription ... --feed ... --output gs://... --runner=DataflowRunner   unbounded job
     newsbeam sql --output out "select ..."                                      query the current state
+    newsbeam report --output out [--since DATE] [--to FILE.html]                one HTML page of what was found
 """
 
 import importlib
@@ -15,7 +16,7 @@ from pipelines.runners import memory  # noqa: E402
 
 COMMANDS = {
     "batch": "pipelines.batch", "watch": "pipelines.watch", "stream": "pipelines.stream", "sql": "pipelines.current",
-    "repair": "pipelines.repair",
+    "repair": "pipelines.repair", "report": "pipelines.report",
 }
 BOUNDED = ("batch", "watch")
 

@@ -97,7 +97,7 @@ def parse_config(text: str) -> Config:
     return _build(Config, values, "")
 
 
-SUBCOMMANDS = ("batch", "watch", "stream", "sql", "repair")
+SUBCOMMANDS = ("batch", "watch", "stream", "sql", "repair", "report")
 
 
 def check_beam_args(beam_args: list, our_flags: list) -> None:

@@ -1,0 +1,193 @@
+"""``newsbeam report`` over an output two runs wrote (the bundled sample in two halves): every
+number on the page is a query's result, the page loads nothing from elsewhere, renders in
+headless Chromium with every plot, and lags of date-only pages are ranges that never go below 0."""
+
+import re
+import shlex
+import shutil
+import subprocess
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pipelines import report
+from schemas.tables import ARTICLES, STORIES
+from tests.support.cli import run_cli, run_cli_status
+from tests.support.paths import REPO
+from transforms.sinks.parquet import partition_path, write_shard
+
+PARAMS = {"story": None, "threshold": 0.5}  # the defaults of `newsbeam report` without --story/--config
+PLOTS = {"stories_by_day", "biggest_stories", "spread", "lag_distribution", "outlets", "outlet_matrix",
+         "story_sizes", "outcomes", "articles_by_day", "languages"}
+ABSENT = {"wire_share", "reuse"}  # no wire_source column, no reuse table yet
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+class ReportTables(HTMLParser):
+    """The cells of each ``table[data-query]`` of a report (an empty result: no rows)."""
+
+    def __init__(self, document: str):
+        super().__init__()
+        self.tables, self._rows, self._cell = {}, None, None
+        self.feed(document)
+
+    def handle_starttag(self, tag, attrs):
+        name = dict(attrs).get("data-query")
+        if name is not None:
+            self.tables[name] = self._rows = [] if tag == "table" else None
+        elif tag == "tr" and self._rows is not None:
+            self._rows.append([])
+        elif tag in ("td", "th") and self._rows is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._rows[-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "table":
+            self._rows = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture(scope="module")
+def output(tmp_path_factory):
+    """The sample in two runs, and the last run's summary."""
+    pages = REPO / "pipelines" / "sample" / "pages"
+    sites = sorted(str(p) for p in pages.iterdir())
+    out = tmp_path_factory.mktemp("report") / "out"
+    for part in (sites[::2], sites[1::2]):
+        stdout = run_cli(*[arg for site in part for arg in ("--input", site)], "--output", str(out))
+    return out, stdout
+
+
+@pytest.fixture(scope="module")
+def page(output, tmp_path_factory):
+    target = tmp_path_factory.mktemp("page") / "report.html"
+    run_cli("report", "--output", str(output[0]), "--to", str(target))
+    return target
+
+
+def test_the_run_summary_ends_with_the_report_command(output):
+    out, stdout = output
+    last = stdout.strip().splitlines()[-1]
+    assert last == f"  see what was found: newsbeam report --output {shlex.quote(str(out))}"
+    assert shlex.split(last.split(":", 1)[1])[:2] == ["newsbeam", "report"]
+
+
+def test_every_number_shown_is_a_query_result(output, page):
+    tables = ReportTables(page.read_text(encoding="utf-8")).tables
+    assert set(tables) == set(report.QUERIES) - ABSENT
+    con = report.connect(str(output[0]))
+    for name, shown in tables.items():
+        rows = report.fetch(con, name, PARAMS)
+        expected = [list(rows[0]), *([report.cell(v) for v in row.values()] for row in rows)] if rows else None
+        assert shown == expected, name
+    totals = report.fetch(con, "totals", PARAMS)[0]
+    assert (totals["articles"], totals["stories"], totals["failures"], totals["runs"]) == (35, 20, 1, 2)
+
+
+def test_the_page_loads_nothing_from_elsewhere(page):
+    document = page.read_text(encoding="utf-8")
+    assert not re.search(r"<script|<link|<img|<iframe|@import|url\((?!#)|(?:src|href)=\"(?!#|data:)", document)
+    assert document.count("<svg") == len(PLOTS)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium to render the page (apt-get install chromium)")
+def test_the_page_renders_in_headless_chromium(page, tmp_path):
+    import matplotlib.image
+
+    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,3000"]
+    shot = tmp_path / "report.png"
+    subprocess.run([*browser, f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert (pixels < 0.9).any(axis=2).mean() > 0.05, "the screenshot is (nearly) blank"
+    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    plots = dict(re.findall(r'<figure data-plot="(\w+)">\s*<svg[^>]*>(.*?)</svg>', dom, flags=re.DOTALL))
+    assert set(plots) == PLOTS
+    assert all("<path" in svg for svg in plots.values())
+
+
+def write_rows(root: Path, spec, rows: list[dict]) -> None:
+    extra = {"row_kind": "new", "row_at": datetime(2026, 11, 22, tzinfo=UTC), "run_id": "r1", "schema_version": 2}
+    write_shard([{**extra, **row} for row in rows], spec, partition_path(str(root), spec.name, "2026-11-22"), "part-r1-0000")
+
+
+def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def dated(tmp_path):
+    """Two stories: a timed original with a date-only, a timed and an undated reprint; a date-only
+    original with a timed reprint the next morning."""
+    articles = [  # (article_id, story, canonical, published_at, precision)
+        ("a0", "st-a", True, at(20, 9, 30), "minute"), ("a1", "st-a", False, at(20), "day"),
+        ("a2", "st-a", False, at(20, 12), "minute"), ("a3", "st-a", False, None, "none"),
+        ("b0", "st-b", True, at(18), "day"), ("b1", "st-b", False, at(19, 8), "minute"),
+    ]
+    write_rows(tmp_path, ARTICLES, [
+        {"article_id": a, "story_id": s, "is_canonical": c, "published_at": p, "published_at_precision": pr,
+         "domain": f"site-{a}.example", "title": f"title {a}", "text": f"text of {a}", "similarity": 1.0 if c else 0.6}
+        for a, s, c, p, pr in articles
+    ])
+    write_rows(tmp_path, STORIES, [
+        {"story_id": "st-a", "canonical_article_id": "a0", "title": "story a", "first_published_at": at(20, 9, 30),
+         "article_count": 4, "domain_count": 4},
+        {"story_id": "st-b", "canonical_article_id": "b0", "title": "story b", "first_published_at": at(18),
+         "article_count": 2, "domain_count": 2},
+    ])
+    return tmp_path
+
+
+def test_a_date_only_time_gives_a_lag_range_never_negative(dated):
+    con = report.connect(str(dated))
+    lags = {row["title"]: (row["lag_min_h"], row["lag_max_h"]) for row in report.fetch(con, "spread", PARAMS)}
+    assert lags == {
+        "title a0": (0, 0), "title a1": (0, 26.5),  # 00:00 UTC of the original's day, not 9.5 h before it
+        "title a2": (2.5, 2.5), "title a3": (None, None),
+        "title b0": (0, 0), "title b1": (0, 46),  # the date could end 36 h after its midnight: 0, not -4 h
+    }
+    assert report.fetch(con, "lag_summary", PARAMS) == [
+        {"timed": 1, "median_h": 2.5, "p90_h": 2.5, "date_only_ranges": 2, "undated": 1}
+    ]
+    assert "2.5 h" in report.render(con, str(dated), PARAMS) and "date only" in report.render(con, str(dated), PARAMS)
+
+
+def test_since_and_story_narrow_the_report(dated):
+    assert report.fetch(report.connect(str(dated), date(2026, 11, 19)), "totals", PARAMS)[0]["stories"] == 1
+    chosen = report.fetch(report.connect(str(dated)), "spread", {**PARAMS, "story": "st-b"})
+    assert {row["story_id"] for row in chosen} == {"st-b"}
+    code, _, stderr = run_cli_status("report", "--output", str(dated), "--story", "st-x")
+    assert code == 2 and "no story st-x" in stderr
+
+
+def test_wire_and_reuse_sections_show_only_when_their_data_exists(dated):
+    con = report.connect(str(dated))
+    assert "Wire agencies" not in report.render(con, str(dated), PARAMS)
+    con.execute("create table main.wired as select *, if(domain = 'site-a0.example', 'TTXVN', null) as wire_source "
+                "from main.articles")
+    con.execute("create or replace view main.articles as select * from main.wired")
+    con.execute("create view main.reuse as select 'a2' as article_id, 'st-b' as source_story_id")
+    tables = ReportTables(report.render(con, str(dated), PARAMS)).tables
+    assert tables["wire_share"][1:] == [["(none credited)", "5", "83.3"], ["TTXVN", "1", "16.7"]]
+    assert tables["reuse"][1:] == [["1", "1", "1"]]
+
+
+def test_an_empty_failures_folder_reads_as_no_failures(output, tmp_path):
+    """The README's failures query and the report, on an output whose failures folder holds no file."""
+    out = tmp_path / "out"
+    shutil.copytree(output[0], out)
+    for path in (out / "failures").glob("*/*.parquet"):
+        path.unlink()
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Query the output", 1)[1]
+    query = next(s for s in re.search(r"```sql\n(.*?)```", section, re.DOTALL).group(1).split(";") if "from failures" in s)
+    assert run_cli("sql", "--output", str(out), "--csv", query).strip() == "stage,error_type,inputs"
+    run_cli("report", "--output", str(out))
+    tables = ReportTables((out / "report.html").read_text(encoding="utf-8")).tables
+    assert tables["outcomes"][1:] == [["article", "35"]] and tables["failures_by_reason"] is None
