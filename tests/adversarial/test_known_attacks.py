@@ -12,9 +12,9 @@ specific refusal or failure row (not just "no crash"), and is bounded in time an
   process's peak RSS bounded (measured in a fresh interpreter, ``tests.support.bombs``).
 - Feeds: billion-laughs entity expansion and XXE (a local file holding a secret, a server that
   records whether it is contacted) end as entries and a ``feed`` failure row in bounded time and
-  memory, with no secret in any output and no request sent.  One form of entity expansion does
-  *not* hold yet (a "quadratic blowup": one large entity referenced many times): see
-  ``test_quadratic_entity_blowup_is_bounded``, a strict xfail.
+  memory, with no secret in any output and no request sent; so does a "quadratic blowup" (one
+  large entity referenced many times), which feedparser's lenient parser expanded without limit
+  until feeds lost their document type declaration.
 
 Recovery after ``kill -9`` at any moment of a run is covered by
 ``tests/pipelines/test_watch.py::test_killed_and_restarted_watch_loses_and_duplicates_nothing``
@@ -290,12 +290,6 @@ def test_billion_laughs_feed_is_bounded(tmp_path, one_line):
     assert grown < 150 * MIB and seconds < 30.0  # about 5 s on one line: expat expands 8 MiB before it stops
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real bug, transforms/sources/feeds.py: feedparser's loose parser expands a 'safe' entity "
-    "(a value without '&') with no limit after expat refuses the amplification: a 200 KB feed "
-    "(one 100 KB entity, 20,000 references) takes 84 s and 5.7 GiB, and its title is 2 GB",
-)
 def test_quadratic_entity_blowup_is_bounded(tmp_path):
     """A scaled-down quadratic blowup: a 60 KB feed whose title expands to 50 MB."""
     text = "&big;" * 5_000

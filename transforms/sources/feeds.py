@@ -5,10 +5,12 @@ Each entry becomes a URL entry (``records.UrlEntry``) with its canonical URL (se
 one row per feed (``FeedMalformed`` when entries were still recovered, ``FeedUnparseable``
 when none were, ``NotAFeed`` for a well-formed body that is no feed), plus one per entry
 without a usable http(s) link (``EntryWithoutLink``), a blank one included: it resolves to the
-feed's own URL, which is no article.
+feed's own URL, which is no article.  A feed's document type declaration is dropped before
+parsing (``without_prolog``): no entity it declares is ever expanded.
 """
 
 import io
+import re
 import unicodedata
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -43,6 +45,22 @@ def _published_at(entry) -> datetime | None:
     return None
 
 
+_XML_DECLARATION = re.compile(rb"<\?xml[^>]*\?>")
+_ELEMENT = re.compile(rb"<[A-Za-z_]")
+
+
+def without_prolog(body: bytes) -> bytes:
+    """The feed from its root element on, after its XML declaration (which names the encoding):
+    the document type declaration between them is dropped.  A feed needs none (feedparser knows
+    HTML's named entities), and its entity declarations are how entity bombs get in: feedparser's
+    lenient parser expands a declared entity with no limit once expat has refused it."""
+    declaration = _XML_DECLARATION.match(body)
+    root = _ELEMENT.search(body, declaration.end() if declaration else 0)
+    if root is None:
+        return body
+    return (declaration.group(0) if declaration else b"") + body[root.start():]
+
+
 def parse_feed(
     body: bytes, feed_url: str, content_type: str | None = None
 ) -> tuple[list[dict], list[dict]]:
@@ -51,7 +69,7 @@ def parse_feed(
     headers = {"content-location": feed_url, "content-type": content_type or "application/xml"}
     # A file object, never bytes/str: feedparser would open a str/bytes that looks like a path or URL.
     # Leading white space before the XML declaration (a common CMS bug) would make it malformed.
-    parsed = feedparser.parse(io.BytesIO((body or b"").lstrip()), response_headers=headers)
+    parsed = feedparser.parse(io.BytesIO(without_prolog((body or b"").lstrip())), response_headers=headers)
 
     entries, failures, seen = [], [], set()
     itself = canonical_url(feed_url)
