@@ -7,7 +7,8 @@ and ../shared/data/extraction/vn-real (9 Vietnamese pages; gold URL, title and t
 upstream tests, written out below) it scores, per field:
 
 - title: equal after NFC and whitespace folding;
-- published_at: the same instant to the minute ("minute"), the gold's local day ("day"), and
+- published_at: the same instant to the minute ("minute"; a gold time at midnight is a bare date,
+  matched by the same day), the gold's local day ("day"), and
   "zone": times whose wall clock is right but whose instant is off by whole hours (a wrong
   zone); pages whose gold time has no zone are left out of the date columns;
 - author: the same set of names (ours split on ";"), case-insensitive;
@@ -28,7 +29,7 @@ import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -206,8 +207,9 @@ def score(guess: Guess, gold: Gold) -> dict:
         at = guess.published
         if at is None:
             result.update(minute=False, day=False, zone=False)
-        elif guess.day_only:
-            result.update(minute=False, day=at.date() == gold.published.date(), zone=True)
+        elif guess.day_only:  # right to the minute when the gold is a bare date too (midnight)
+            right_day = at.date() == gold.published.date()
+            result.update(minute=right_day and gold.published.time() == time(0), day=right_day, zone=True)
         else:
             right = at.replace(second=0, microsecond=0) == minute
             off = (at.replace(second=0, microsecond=0) - minute).total_seconds()

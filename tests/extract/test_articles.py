@@ -11,12 +11,13 @@ from tests.support.beam import streaming_pipeline
 from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI, article_html
 from transforms.extract import metadata
 from transforms.extract.articles import Extract, ExtractConfig, page_to_article
+from transforms.extract.dates import DateHints
 from transforms.extract.decode import PageRejected
 from transforms.extract.isolated import extract_document
 from transforms.extract.metadata import PageHints
 from transforms.records import raw_page
 
-NO_HINTS = PageHints(html_lang=None, structured_date=None, visible_date=None)
+NO_HINTS = PageHints(html_lang=None, dates=DateHints((), (), (), ()))
 
 VI_PAGE = article_html(
     "Giá vàng hôm nay tăng mạnh",

@@ -14,6 +14,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.extract import metadata
+from transforms.extract.dates import Page, published_time
 from transforms.extract.decode import PageRejected, check_page, decode_html
 from transforms.extract.isolated import IsolatedExtractor
 from transforms.extract.metadata import PageHints
@@ -48,9 +49,9 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
         raise PageRejected("TooShort", f"{word_count} words < {min_words}")
     url = metadata.article_url(doc.get("url"), page.get("url"))
     language = metadata.language(text, hints.html_lang)
-    page_dates = [hints.structured_date, metadata.visible_time(hints.visible_date, language), doc.get("date")]
-    published = metadata.published_time(page_dates, page.get("feed_published_at"))
     title = metadata.clean_title(doc.get("title") or page.get("feed_title"), doc.get("sitename"))
+    context = Page(url or page.get("url"), title, hints.html_lang, language)
+    published = published_time(hints.dates, doc.get("date"), page.get("feed_published_at"), context)
     return Article(
         article_id=metadata.article_id(url, page["source"]),
         url=url,
@@ -62,6 +63,7 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
         published_at=published.at,
         published_at_source=published.source,
         published_at_precision=published.precision,
+        published_at_zone=published.zone,
         fetched_at=page.get("fetched_at"),
         language=language,
         text=text,
