@@ -183,3 +183,11 @@ def test_number_contexts_are_pieces_of_one_sentence():
     day = sketch(match_tokens("The plant has been shut since its fire of Nov. 15, 2019, the company said on Monday."))
     month = sketch(match_tokens("The plant has been shut since its fire of Nov. 2019, the company said on Monday."))
     assert minhash.number_conflicts(day, month, 32)[1] == 0
+
+
+def test_a_context_with_several_numbers_in_one_text_is_a_list_and_no_conflict():
+    item = "{} plans start at ${} a month for 500 contacts, with a free trial of thirty days."
+    edited = "Moosend plans start $9 a month for 500 contacts, with a free trial of thirty days."  # "at" dropped
+    listing = sketch(match_tokens(" ".join([edited, item.format("Brevo", 12), item.format("Klaviyo", 20)])))
+    cut = sketch(match_tokens(item.format("Moosend", 9)))  # a copy that kept the first item only
+    assert minhash.number_conflicts(listing, cut, 32) == (2, 0)  # "for 500 contacts" agrees, on both sides
