@@ -54,6 +54,7 @@ def test_a_canonical_home_or_section_is_not_the_articles_identity(canonical):
     doc = extract_document(html, None, ExtractConfig())
     local = page_to_article(raw_page("pages/a.html", b""), NO_HINTS, doc, min_words=20)
     assert (local["url"], local["article_id"]) == (None, metadata.article_id(None, "pages/a.html"))
+    assert local["domain"] == fetched["domain"] == "baothu.example"
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
         article_id=metadata.article_id(url, page["source"]),
         url=url,
         source=page["source"],
-        domain=metadata.domain(url),
+        domain=metadata.domain(url or doc.get("url")),  # a canonical naming the site's home still names the site
         feed_url=page.get("feed_url"),
         title=title,
         author=metadata.clean_title(doc.get("author"), None),
