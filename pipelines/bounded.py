@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import runstate
+from pipelines import progress, runstate
 from pipelines.config import (
     Config,
     ConfigError,
@@ -43,6 +43,7 @@ from transforms.fetch.crawl import CrawlWeb
 from transforms.sinks.parquet import (
     ReadTable,
     WriteTable,
+    column_values,
     table_files,
     unreadable_files,
 )
@@ -69,15 +70,30 @@ def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchCo
     return pages, [failures for _, failures in outputs], updates
 
 
-def read_story_index(pipeline: beam.Pipeline, root: str):
+def read_story_index(pipeline: beam.Pipeline, root: str, fingerprint_version: str):
     """The story index earlier runs wrote under ``root`` (None on the first run); ``StateError``
-    when a file of it is damaged.  A dry run on gs:// translates the read unchecked, offline."""
+    when a file of it is damaged or holds fingerprints of other settings (a newsbeam upgrade or
+    changed ``dedup`` settings: ``newsbeam repair`` fingerprints the articles again).  A dry run
+    on gs:// translates the read unchecked, offline."""
     if dataflow.reads_at_build(pipeline.options, root):
         if not FileSystems.match([table_files(root, STORY_INDEX)])[0].metadata_list:
             return None
         for path, problem in unreadable_files(root, STORY_INDEX)[:1]:
             raise runstate.damaged(root, path, f"not a readable Parquet file ({problem})")
+        for path, versions in stale_index_files(root, fingerprint_version)[:1]:
+            raise runstate.damaged(root, path, f"story index rows of fingerprint version {sorted(versions)}, but "
+                                               f"these settings fingerprint as {fingerprint_version!r}")
     return pipeline | "ReadStoryIndex" >> ReadTable(root, STORY_INDEX)
+
+
+def stale_index_files(root: str, fingerprint_version: str) -> list:
+    """(path, other versions) of each story-index file holding fingerprints of another version."""
+    stale = []
+    for found in FileSystems.match([table_files(root, STORY_INDEX)])[0].metadata_list:
+        versions = column_values(found.path, "fingerprint_version") - {fingerprint_version}
+        if versions:
+            stale.append((found.path, versions))
+    return stale
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, crawl_state: dict) -> None:
@@ -85,13 +101,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
     pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state, config.extract.max_page_bytes)
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
-    prior_index = read_story_index(pipeline, run.output)
+    prior_index = read_story_index(pipeline, run.output, config.dedup.fingerprint_version)
     article_rows, stories, index_rows, known_failures = articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
     failures = [*failure_sets, extract_failures, dup_failures, known_failures] | "Failures" >> CollectFailures()
     write_tables(
         [(ARTICLES, article_rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)],
         lambda spec: WriteTable(spec, run.output, run.run_id, run.ingest_date, config.output.shards, run.started_at),
     )
+    progress.attach(pipeline, {"read": [pages], "extracted": [extracted, extract_failures], "clustered": [article_rows]})
     if updates is not None:
         path = runstate.pending_updates_path(run.output, run.run_id)
         (
@@ -219,8 +236,9 @@ def execute(config: Config, run: RunContext, options: PipelineOptions, state: di
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config, run, state)
-    result = pipeline.run()
-    if dataflow.translated_only(options):
-        return {"run_id": run.run_id, "output": run.output, **dataflow.translation_summary(pipeline.runner, options)}
-    result.wait_until_finish()
+    with progress.shown(options, config.sources):
+        result = pipeline.run()
+        if dataflow.translated_only(options):
+            return {"run_id": run.run_id, "output": run.output, **dataflow.translation_summary(pipeline.runner, options)}
+        result.wait_until_finish()
     return {"run_id": run.run_id, "output": run.output, **run_summary(result, time.monotonic() - started)}
