@@ -12,8 +12,11 @@ output's lease, it
    ``articles`` or ``failures`` rows, ``seen`` from the URLs of fetched articles; feed validators
    and pending retries start empty (each feed is downloaded once in full; an article met again
    is a ``DuplicateUrl`` row, not a second article);
-3. writes story-index rows for the articles that have none left (fingerprints of their latest
-   text, their current story fields), so later runs still know them.
+3. writes story-index rows for the articles that have none left of the configuration's
+   fingerprint version (fingerprints of their latest text, their current story fields), so later
+   runs still know them, then sets aside index files of other versions: after a newsbeam upgrade
+   or a change of ``dedup`` settings that changes fingerprints, runs refuse the output until
+   this command has fingerprinted its articles again.
 
 The rows of a set-aside ``articles``/``stories``/``failures`` file leave the current state: the
 report lists the files (ingesting their inputs again brings them back).
@@ -27,6 +30,7 @@ from typing import Optional
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import current, lease, runstate
+from pipelines.bounded import stale_index_files
 from pipelines.config import Config, load_config
 from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
 from transforms.dedup.fingerprints import fingerprints, index_row
@@ -49,7 +53,13 @@ def repair(root: str, config: Config, now: Optional[datetime] = None) -> dict:
         set_aside.append(set_file_aside(root, runstate.state_path(root), quarantine, str(exc).split(". `newsbeam repair")[0]))
         runstate.save_state(root, rebuilt_state(root, now))
         state_rebuilt = True
-    return {"set_aside": set_aside, "state_rebuilt": state_rebuilt, "index_rows_written": rebuild_index(root, config, now)}
+    written = rebuild_index(root, config, now)
+    version = config.dedup.fingerprint_version
+    set_aside += [
+        set_file_aside(root, path, quarantine, f"fingerprint version {sorted(versions)}, not {version!r}")
+        for path, versions in stale_index_files(root, version)
+    ]
+    return {"set_aside": set_aside, "state_rebuilt": state_rebuilt, "index_rows_written": written}
 
 
 def set_file_aside(root: str, path: str, quarantine: str, problem: str) -> dict:
@@ -79,14 +89,17 @@ def rebuilt_state(root: str, now: datetime) -> dict:
 
 
 def rebuild_index(root: str, config: Config, now: datetime) -> int:
-    """Write story-index rows for the current articles that have none; returns how many."""
+    """Write story-index rows for the current articles that have none of this configuration's
+    fingerprint version; returns how many."""
     con = current.connect(root)
     if FileSystems.match([table_files(root, STORY_INDEX)])[0].metadata_list:
         literal = table_files(root, STORY_INDEX).replace("'", "''")
-        missing = f"select * from articles where article_id not in (select article_id from read_parquet('{literal}'))"
+        indexed = f"select article_id from read_parquet('{literal}', union_by_name = 1) where fingerprint_version = $version"
+        missing = f"select * from articles where article_id not in ({indexed})"
     else:
         missing = "select * from articles"
-    articles = con.sql(missing + " order by article_id").fetch_arrow_table().to_pylist()
+    params = {"version": config.dedup.fingerprint_version} if "$version" in missing else None
+    articles = con.sql(missing + " order by article_id", params=params).fetch_arrow_table().to_pylist()
     if not articles:
         return 0
     run_id = f"repair-{now:%Y%m%dT%H%M%SZ}"

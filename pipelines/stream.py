@@ -11,7 +11,8 @@ from).  URL entries pass a first-seen filter (``--ttl_days``), are fetched polit
 assigned to stories by ``transforms.dedup.stream.AssignStories`` (the batch reprint rules with state
 bounded by the TTL), starting from the story index a backfill (``newsbeam batch``) left in ``--output``.  Tables (``articles``, ``stories``, ``failures``) are written per event-time
 window of ``--window_s`` seconds by ``WriteWindowedTable``: append-only, with ``row_kind``/``row_at``
-saying why and when a row was written (the latest row per id is the current state).
+saying why and when a row was written (the latest row per id is the current state), and the
+``story_index`` rows of its decisions, so a later batch run on the same output continues it.
 
 Beam's local runners cannot run this job offline (see BEAM-NOTES: PeriodicImpulse busy-waits on the
 FnApiRunner; nothing after a GroupByKey is emitted); it targets Dataflow and is checked offline with
@@ -36,7 +37,7 @@ from apache_beam.utils.timestamp import Timestamp
 from pipelines.bounded import read_story_index
 from pipelines.config import Config, ConfigError, check_beam_args, load_config
 from pipelines.runners import dataflow
-from schemas.tables import ARTICLES, FAILURES, STORIES
+from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
 from transforms.dedup.stream import AssignStories
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
@@ -112,11 +113,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, settings: StreamSett
         )
         page_sets, failure_sets = [*page_sets, fetched], [*failure_sets, fetch_failures]
     articles, extract_failures = page_sets | "AllPages" >> FlattenInto(windows) | "Extract" >> Extract(config.extract)
-    prior_index = read_story_index(pipeline, settings.output)  # a backfill's (or a batch run's) index
-    rows, stories, dup_failures = articles | "Stories" >> AssignStories(config.dedup, settings.ttl_s, prior_index, settings.start)
+    prior_index = read_story_index(pipeline, settings.output, config.dedup.fingerprint_version)  # a backfill's index
+    rows, stories, index_rows, dup_failures = articles | "Stories" >> AssignStories(
+        config.dedup, settings.ttl_s, prior_index, settings.start
+    )
     failures = [*failure_sets, extract_failures, dup_failures] | "Failures" >> CollectFailures(windows)
     write_tables(
-        [(ARTICLES, rows), (STORIES, stories), (FAILURES, failures)],
+        [(ARTICLES, rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)],
         lambda spec: WriteWindowedTable(spec, settings.output, settings.run_id, settings.window_s, config.output.shards),
     )
 

@@ -4,6 +4,8 @@ damaged file aside and rebuilds, and the next run continues as if nothing happen
 import json
 import shutil
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines import current, runstate
@@ -86,3 +88,20 @@ def test_a_damaged_articles_file_is_named_by_the_views_and_set_aside(sample_outp
     report = run_cli("repair", "--output", str(out))
     assert f"set aside {articles_file}" in report and "ingest their inputs again" in report
     assert run_cli("sql", "--output", str(out), "--csv", "select count(*) as n from articles").split() == ["n", "0"]
+
+
+def test_an_index_of_other_fingerprint_settings_is_refused_then_fingerprinted_again(sample_output, tmp_path):
+    """After an upgrade or a change of dedup settings, a run would otherwise ignore the index and
+    ingest every known page again as a new article."""
+    out = copy_of(sample_output, tmp_path)
+    [index_file] = (out / "story_index").rglob("part-*.parquet")
+    rows = pq.read_table(index_file)
+    old = pa.array(["old-settings"] * len(rows))
+    pq.write_table(rows.set_column(rows.column_names.index("fingerprint_version"), "fingerprint_version", old), index_file)
+    code, _, stderr = run_cli_status("--sample", "--output", str(out))
+    assert code == 2 and str(index_file) in stderr and "fingerprint version ['old-settings']" in stderr
+
+    report = run_cli("repair", "--output", str(out))
+    assert "index rows written for 35 articles" in report and f"set aside {index_file}" in report
+    assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
+    assert current_articles(out) == current_articles(sample_output)

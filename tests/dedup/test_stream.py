@@ -119,7 +119,7 @@ def run_stream(steps, tmp_path, params=PARAMS, ttl_s=7 * DAY, prior=None):
     with beam.Pipeline(options=options) as p:
         prior_index = p | "Prior" >> beam.Create(prior) if prior is not None else None
         outputs = p | stream | AssignStories(params, ttl_s, prior_index, seed_at=T0 if prior is not None else None)
-        for name, rows in zip(("rows", "stories", "failures"), outputs):
+        for name, rows in zip(("rows", "stories", "index", "failures"), outputs):
             (out / name).mkdir(parents=True)
             rows | f"Dump{name}" >> beam.Map(_dump, out / name)
     return tuple([pickle.loads(f.read_bytes()) for f in (out / name).iterdir()] for name in ("rows", "stories", "failures"))

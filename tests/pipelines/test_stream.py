@@ -136,6 +136,34 @@ def test_a_stream_continues_the_backfill_in_its_output(tmp_path):
     ]
 
 
+def test_a_batch_run_continues_a_stream_output(tmp_path):
+    """The stream gets the reprints; a later `newsbeam batch` on its output gets the original and a
+    reprint again: the original re-anchors the story, the repeat is a DuplicateUrl row."""
+    pages, original = sample_pages()
+    reprints = sorted(url for url in pages if url != original)
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    events = (
+        TestStream()
+        .add_elements([TimestampedValue(pages[url], epoch(start) + i) for i, url in enumerate(reprints)])
+        .advance_watermark_to(epoch(start + timedelta(days=1)))
+        .advance_watermark_to_infinity()
+    )
+    out = tmp_path / "out"
+    with streaming_pipeline() as p:
+        stream.build_pipeline(p, Config(), stream.StreamSettings(run_id="s4", output=str(out), window_s=HOUR),
+                              sources=lambda pipeline, *_: ([], [pipeline | events], []))
+    later = tmp_path / "later"
+    later.mkdir()
+    for url in (original, reprints[0]):
+        (later / Path(pages[url]["source"]).name).write_bytes(pages[url]["body"])
+    stdout = run_cli("--input", str(later), "--output", str(out))
+    assert "failures 1 (dedup.DuplicateUrl=1)" in stdout
+    con = current.connect(str(out))
+    rows = con.sql("select url, story_id, is_canonical from articles").fetchall()
+    assert len(rows) == 3 and len({story for _, story, _ in rows}) == 1
+    assert [url for url, _, canonical in rows if canonical] == [original]
+
+
 def test_url_entries_are_fetched_once_per_ttl(local_web, tmp_path):
     page = local_web.route("/a.html", Reply(200, article_html("Mưa lớn ở miền Trung", PARAGRAPHS_VI).encode(), {"Content-Type": "text/html"}))
     gone = local_web.route("/gone.html", Reply(404, b"no"))

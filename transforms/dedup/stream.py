@@ -1,6 +1,6 @@
 """Reprint detection in the streaming job: story assignment with TTL-bounded state.
 
-    rows, stories, failures = articles | AssignStories(DedupConfig(), ttl_s=7 * 86400, prior_index, seed_at)
+    rows, stories, index, failures = articles | AssignStories(DedupConfig(), 7 * 86400, prior_index, seed_at)
 
 The rules of the batch job (``transforms.dedup.rules``: fingerprint, LSH band keys, verification,
 ``sort_key``, best anchor, story ids and rows), made incrementally.  Beam graphs have no cycles, so a story
@@ -24,10 +24,10 @@ stages, all in the global window with event-time timers:
    nodes, one is an anchor unless an earlier anchor of the set verifies with it (sharing a
    band) or it is known to have an earlier match; the article joins the most similar anchor
    (then the earliest), else it is an anchor starting its own story.  Anchor = canonical
-   (earliest member), similarity as in batch.  It writes an ``articles`` row when the article
-   is new ("new"), when its content changed ("update") and whenever a later report changes its
-   story or canonical flag ("correction", e.g. its original arrived late); the same content again
-   is a ``DuplicateUrl`` failure.  Rows are append-only; the latest ``row_at`` per article wins.
+   (earliest member), similarity as in batch.  It writes an ``articles`` row (and a
+   ``story_index`` row) when the article is new ("new"), when its content changed ("update") and
+   whenever a later report changes its story or canonical flag ("correction", e.g. its original
+   arrived late); the same content again is a ``DuplicateUrl`` failure.  Rows are append-only; the latest ``row_at`` per article wins.
 3. ``_StoryState`` keyed by story id: members join and leave; a ``stories`` row (counts
    recomputed, canonical = earliest member) is written whenever it changes; a story left empty
    by corrections gets a row with ``article_count`` 0.
@@ -88,6 +88,7 @@ from transforms.dedup.rules import (
 from transforms.records import (
     FAILED,
     Article,
+    StoryFields,
     epoch_seconds,
     failure,
     from_epoch_seconds,
@@ -95,6 +96,7 @@ from transforms.records import (
 
 MEMBERSHIP = "membership"
 FOLLOWS = "follows"
+INDEX = "index"
 _NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "sha")
 
 
@@ -198,6 +200,15 @@ def merge_reports(reports: dict, incoming: list) -> dict:
         previous = merged.get(report.node["id"])
         merged[report.node["id"]] = report._replace(had_earlier=report.had_earlier or bool(previous and previous.had_earlier))
     return merged
+
+
+def index_row(article: Article, node: Node, fields: StoryFields, config: DedupConfig) -> dict:
+    """The ``story_index`` row of a decision, as batch writes it (so a batch run can continue a
+    stream's output)."""
+    return fingerprints.index_row({
+        **node, "domain": article.get("domain"), "title": article.get("title"),
+        "published_at": epoch_seconds(article.get("published_at")), "precision": article.get("published_at_precision"),
+    }, fields, config)
 
 
 def member_info(article: Article, node: Node) -> dict:
@@ -400,10 +411,10 @@ class _ArticleState(beam.DoFn):
         kind = "new" if previous is None else "update" if previous.sha != node["sha"] else "correction"
         Metrics.counter("streaming", f"rows_{kind}").inc()
         decided.write(Decided(node["sha"], story, is_canonical, similarity))
-        yield {
-            **article, "story_id": story, "is_canonical": is_canonical, "similarity": similarity,
-            "row_kind": kind, "row_at": from_epoch_seconds(float(ts)),
-        }
+        fields = StoryFields(story_id=story, is_canonical=is_canonical, similarity=similarity)
+        row_at = from_epoch_seconds(float(ts))
+        yield {**article, **fields, "row_kind": kind, "row_at": row_at}
+        yield beam.pvalue.TaggedOutput(INDEX, {**index_row(article, node, fields, self.config), "row_at": row_at})
         if previous is not None and previous.story_id != story:
             yield beam.pvalue.TaggedOutput(MEMBERSHIP, (previous.story_id, ("leave", article["article_id"])))
         yield beam.pvalue.TaggedOutput(MEMBERSHIP, (story, ("join", member_info(article, node))))
@@ -460,7 +471,8 @@ class _StoryState(beam.DoFn):
 
 
 class AssignStories(beam.PTransform):
-    """Articles (timestamped with their arrival) -> (articles rows, stories rows, failures).
+    """Articles (timestamped with their arrival) -> (articles rows, stories rows, story-index rows,
+    failures), the outputs of batch's ``DetectReprints``.
 
     Rows carry ``row_kind`` and ``row_at`` (see ``schemas.tables``).  ``prior_index``: the
     ``story_index`` rows of a backfill (a bounded PCollection) to start from, loaded at event time
@@ -503,11 +515,11 @@ class AssignStories(beam.PTransform):
             | "ArticleInputs" >> beam.Flatten().with_output_types(Tuple[str, Any])
             | "Articles"
             >> beam.ParDo(_ArticleState(config, self.ttl_s))
-            .with_outputs(MEMBERSHIP, FAILED, main="rows")
+            .with_outputs(MEMBERSHIP, INDEX, FAILED, main="rows")
         )
         decided[MEMBERSHIP].element_type = Tuple[str, Any]  # a tagged output has no type hint of its own
         stories = decided[MEMBERSHIP] | "Stories" >> beam.ParDo(_StoryState(self.ttl_s))
-        return decided.rows, stories, decided[FAILED]
+        return decided.rows, stories, decided[INDEX], decided[FAILED]
 
 
 class _Seeds(beam.PTransform):

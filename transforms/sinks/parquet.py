@@ -59,6 +59,22 @@ def unreadable_files(root: str, spec: TableSpec) -> list:
     return problems
 
 
+def column_values(path: str, column: str) -> set:
+    """The values a Parquet file's column takes, as far as its footer's statistics say: the min and
+    max of each row group (a column holding one value gives exactly it); None where a row group
+    has no statistics."""
+    with FileSystems.open(path) as handle:
+        metadata = pq.ParquetFile(handle).metadata
+    if column not in metadata.schema.names:
+        return {None}
+    index = metadata.schema.names.index(column)
+    values = set()
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(index).statistics
+        values |= {statistics.min, statistics.max} if statistics is not None and statistics.has_min_max else {None}
+    return values
+
+
 def read_rows(path: str, batch_size: int = 4096):
     """The rows of one Parquet file as dicts, a record batch at a time."""
     with FileSystems.open(path) as handle:
