@@ -35,16 +35,17 @@ DAY_BEFORE_H, DAY_AFTER_H = 14, 36  # a bare date (00:00 UTC of the day) spans U
 ORIGINAL, REPRINT, SOLO = "#c0392b", "#2e86c1", "#aab7b8"
 
 # The report's scope: the current-state views narrowed to --since ({since}: a DATE literal or NULL), and
-# every reprint with the lag from its story's original.  A time with only a date spans DAY_BEFORE_H before
-# to DAY_AFTER_H after its stored midnight, so a lag involving one is a range, never negative.
+# every reprint with the lag from its story's original.  A time with only a date (or, in rows written before
+# the precision was, 00:00 UTC) spans DAY_BEFORE_H before to DAY_AFTER_H after its stored midnight, so a lag
+# involving one is a range, never negative.
 SCOPE = {
     "stories": "select * from main.stories where {since} is null or first_published_at >= {since}",
     "articles": "select * from main.articles where {since} is null or story_id in (select story_id from report.stories)",
     "failures": "select * from main.failures where {since} is null or \"at\" >= {since}",
     "timed": f"""
-        select *,
-            published_at - if(published_at_precision = 'day', interval {DAY_BEFORE_H} hour, interval 0 hour) as earliest,
-            published_at + if(published_at_precision = 'day', interval {DAY_AFTER_H} hour, interval 0 hour) as latest
+        select *, coalesce(published_at_precision = 'day', published_at = date_trunc('day', published_at)) as bare_date,
+            published_at - if(bare_date, interval {DAY_BEFORE_H} hour, interval 0 hour) as earliest,
+            published_at + if(bare_date, interval {DAY_AFTER_H} hour, interval 0 hour) as latest
         from report.articles
     """,
     "reprints": """
@@ -185,7 +186,7 @@ def cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, date):
@@ -351,8 +352,7 @@ SECTIONS = (
             lambda rows: _days(rows, {"timed": REPRINT, "date_only": SOLO}, "articles")),
     Section("Languages", ("languages",), "", lambda rows: _bars(rows, "language", "articles", "articles")),
     Section("Borderline pairs", ("borderline",),
-            "Reprints closest to the dedup threshold (similarity to their original): check that they are the same story.",
-            None),
+            "Reprints closest to the dedup threshold (similarity to their original): check that they are the same story."),
 )
 
 
