@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: articles.published_at_zone
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ _ARTICLES = pa.schema(
         pa.field("published_at", _UTC),
         pa.field("published_at_source", pa.string()),
         pa.field("published_at_precision", pa.string()),
+        pa.field("published_at_zone", pa.string()),
         pa.field("fetched_at", _UTC),
         pa.field("language", pa.string()),
         pa.field("text", pa.string()),

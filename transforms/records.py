@@ -55,6 +55,7 @@ class Article(TypedDict):
     published_at: Optional[datetime]
     published_at_source: str  # page / feed / none
     published_at_precision: str  # second / minute / day (a bare date: 00:00 UTC of that day) / none
+    published_at_zone: str  # stated (the page gives the zone) / guessed (its country's or language's) / none
     fetched_at: Optional[datetime]
     language: Optional[str]
     text: str
