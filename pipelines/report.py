@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 
 from pipelines import current
 from pipelines.config import load_config
+from schemas.tables import ARTICLES, FAILURES
+from transforms.sinks.parquet import table_files
 
 Rows = list[dict[str, Any]]
 TOP_STORIES = 10  # rows of the biggest stories
@@ -420,6 +422,9 @@ def main(argv=None) -> int:
     started = time.monotonic()
     dedup = load_config(args.config).dedup
     params = {"story": args.story, "threshold": min(dedup.min_jaccard, dedup.min_containment)}
+    if not any(FileSystems.match([table_files(args.output, spec)])[0].metadata_list for spec in (ARTICLES, FAILURES)):
+        print(f"error: no articles or failures under {args.output}: not a newsbeam output", file=sys.stderr)
+        return 2
     con = connect(args.output, args.since)
     if args.story and not con.execute("select 1 from stories where story_id = ?", [args.story]).fetchone():
         print(f"error: no story {args.story} in {args.output}" + (f" since {args.since}" if args.since else ""),

@@ -167,6 +167,11 @@ def test_since_and_story_narrow_the_report(dated):
     assert code == 2 and "no story st-x" in stderr
 
 
+def test_a_folder_without_tables_is_no_output(tmp_path):
+    code, _, stderr = run_cli_status("report", "--output", str(tmp_path / "typo"))
+    assert code == 2 and "not a newsbeam output" in stderr and not (tmp_path / "typo").exists()
+
+
 def test_wire_and_reuse_sections_show_only_when_their_data_exists(dated):
     con = report.connect(str(dated))
     assert "Wire agencies" not in report.render(con, str(dated), PARAMS)
