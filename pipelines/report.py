@@ -4,9 +4,10 @@
     newsbeam report --output out --since 2026-11-17 --story st-1b39d3a2b9e37e399c3a --to nov.html
 
 Every number in the report is a result of one of ``QUERIES`` (DuckDB SQL over the views of
-``pipelines.current``, narrowed by ``--since``), shown as a table whose header names the query;
+``pipelines.current``, narrowed by ``--since``), shown as a table captioned with the query's name;
 the plots are drawn from the same rows (matplotlib, inline SVG).  The page loads nothing: no
-script, font, style sheet or image from elsewhere.
+script, font, style sheet or image from elsewhere.  ``--config`` (the runs' configuration) sets
+the dedup threshold that borderline pairs are measured against.
 """
 
 import argparse
