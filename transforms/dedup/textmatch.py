@@ -116,14 +116,14 @@ def _tables() -> tuple:
     return letters, tones, expansion_start, expansion_length, np.array(expansions, dtype=np.uint32)
 
 
+SENTENCE_WORDS = 8  # a line with fewer words (tokens that are no number) is page chrome for numbers
+
+
 def match_text(text: str) -> str:
     """The matching form of an article text: its tokens separated by spaces, each token's
     tone marks at its end (NFC), as ``token_hashes`` hashes them."""
     *_, normal = _tokenise(*_code_points([text]), *_tables(), True, SENTENCE_WORDS)
     return unicodedata.normalize("NFC", normal.tobytes().decode("utf-32-le", "surrogatepass"))
-
-
-SENTENCE_WORDS = 8  # a line with fewer words (tokens that are no number) is page chrome for numbers
 
 
 def token_hashes(texts: list) -> tuple:
