@@ -23,17 +23,14 @@ Recovery after ``kill -9`` at any moment of a run is covered by
 """
 
 import socket
-import threading
 import time
 from dataclasses import replace
 
 import pytest
 
 from tests.support.bombs import MIB, bomb, peak_growth
-from tests.support.fetching import CONFIG, HTML, entry
+from tests.support.fetching import CONFIG, HTML, fetch_within
 from tests.support.localweb import Reply
-from transforms.fetch.client import Fetcher, HostPacer
-from transforms.fetch.polite import fetch_page
 from transforms.sources.feeds import parse_feed
 
 SECRET = "SECRET-MARKER-7f3a9c"
@@ -53,28 +50,6 @@ def connects(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", recorded)
     return seen
-
-
-def attempt(url: str, config=CONFIG, limit_s: float = 20.0):
-    """(failures row or raw page, seconds) of one fetch, in a thread the test gives up on after
-    ``limit_s`` so that a hang fails the test instead of stalling it."""
-    result = {}
-
-    def work():
-        fetcher = Fetcher(config)
-        started = time.monotonic()
-        try:
-            outcome = fetch_page(fetcher, HostPacer(0), entry(url))
-            result["value"] = getattr(outcome, "value", outcome)
-        finally:
-            result["seconds"] = time.monotonic() - started
-            fetcher.close()
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    thread.join(limit_s)
-    assert not thread.is_alive(), f"still fetching {url} after {limit_s} s"
-    return result["value"], result["seconds"]
 
 
 def refusal(row: dict) -> tuple:
@@ -104,7 +79,7 @@ def test_loopback_in_disguise_is_refused_before_connecting(local_web, connects, 
     local_web.route("/internal", Reply(200, b"internal admin page"))
     port = local_web.url("").rsplit(":", 1)[1]
     url = f"http://{host}:{port}/internal"
-    row, seconds = attempt(url, NO_LOOPBACK)
+    row, seconds = fetch_within(url, NO_LOOPBACK)
     assert refusal(row) == ("ssrf", "Blocked", None, 1)
     assert reason in row["message"] and row["source"] == url
     assert (connects, local_web.hits) == ([], [])
@@ -122,7 +97,7 @@ def test_loopback_in_disguise_is_refused_before_connecting(local_web, connects, 
     ],
 )
 def test_cloud_metadata_addresses_are_refused_before_connecting(connects, url, reason):
-    row, seconds = attempt(url, CONFIG)  # loopback allowed: metadata addresses still are not
+    row, seconds = fetch_within(url, CONFIG)  # loopback allowed: metadata addresses still are not
     assert refusal(row) == ("ssrf", "Blocked", None, 1)
     assert reason in row["message"]
     assert connects == [] and seconds < 2.0
@@ -149,7 +124,7 @@ def test_redirect_from_an_allowed_server_to_a_forbidden_target_is_refused(local_
     server, port = local_web.url("").split("//")[1].split(":")
     target = location.format(port=port)
     url = local_web.route("/evil", Reply(302, headers={"Location": target}))
-    row, seconds = attempt(url, CONFIG)
+    row, seconds = fetch_within(url, CONFIG)
     assert refusal(row) == ("ssrf", "Blocked", None, 1)
     assert row["message"].startswith(f"{target}: ") and reason in row["message"]
     assert [hit.path for hit in local_web.hits] == ["/robots.txt", "/evil"]
@@ -167,7 +142,7 @@ def test_redirect_loops_end_as_a_loop_at_once(local_web):
     local_web.route("/c", Reply(307, headers={"Location": local_web.url("/a")}), host=1)  # back across hosts
     for start, status, asked in [("/self", 302, ["/self"]), ("/a", 307, ["/a", "/b", "/c"])]:
         local_web.hits.clear()
-        row, seconds = attempt(local_web.url(start))
+        row, seconds = fetch_within(local_web.url(start))
         assert refusal(row) == ("fetch", "RedirectLoop", status, 1), start
         assert [hit.path for hit in local_web.hits if hit.path != "/robots.txt"] == asked  # each URL once
         assert seconds < 2.0
@@ -177,7 +152,7 @@ def test_an_endless_redirect_chain_stops_at_max_redirects(local_web):
     for n in range(50):
         local_web.route(f"/hop/{n}", Reply(302, headers={"Location": f"/hop/{n + 1}?from={n}"}))
         local_web.route(f"/hop/{n}?from={n - 1}", Reply(302, headers={"Location": f"/hop/{n + 1}?from={n}"}))
-    row, seconds = attempt(local_web.url("/hop/0"))
+    row, seconds = fetch_within(local_web.url("/hop/0"))
     assert refusal(row) == ("fetch", "TooManyRedirects", 302, 1)
     assert len(local_web.hits) == 1 + CONFIG.max_redirects + 1  # robots.txt, then the allowed hops
     assert seconds < 2.0
@@ -189,7 +164,7 @@ def test_a_slow_endless_redirect_chain_ends_at_the_total_deadline(local_web):
     for n in range(50):
         local_web.route(f"/slow/{n}", Reply(302, headers={"Location": f"/slow/{n + 1}"}, delay_s=0.3))
     config = replace(CONFIG, max_redirects=50, total_timeout_s=1.5, read_timeout_s=1.0, max_retries=0)
-    row, seconds = attempt(local_web.url("/slow/0"), config)
+    row, seconds = fetch_within(local_web.url("/slow/0"), config)
     assert refusal(row) == ("fetch", "Timeout", None, 1)
     assert seconds < config.total_timeout_s + 1.0
     assert len(local_web.hits_for("/slow/10")) == 0

@@ -1,6 +1,10 @@
-"""Fetch settings and URL entries shared by the fetch tests."""
+"""Fetch settings, URL entries and a bounded fetch shared by the fetch tests."""
 
-from transforms.fetch.client import FetchConfig
+import threading
+import time
+
+from transforms.fetch.client import Fetcher, FetchConfig, HostPacer
+from transforms.fetch.polite import fetch_page
 
 CONFIG = FetchConfig(
     user_agent="news-reprints-test/1.0 (+tests)",
@@ -25,3 +29,25 @@ def entry(url, **extra):
 
 
 RSS = b"<rss><channel><item><link>http://x/1</link></item></channel></rss>"
+
+
+def fetch_within(url: str, config=CONFIG, limit_s: float = 20.0):
+    """(a raw page or a failures row, seconds) of one ``fetch_page``, run in a thread the test
+    gives up on after ``limit_s``, so a hang fails the test instead of stalling it."""
+    result = {}
+
+    def work():
+        fetcher = Fetcher(config)
+        started = time.monotonic()
+        try:
+            outcome = fetch_page(fetcher, HostPacer(0), entry(url))
+            result["value"] = getattr(outcome, "value", outcome)  # a failure comes tagged
+        finally:
+            result["seconds"] = time.monotonic() - started
+            fetcher.close()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(limit_s)
+    assert not thread.is_alive(), f"still fetching {url} after {limit_s} s"
+    return result["value"], result["seconds"]
