@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.extract import metadata
-from transforms.extract.dates import Page, published_time
+from transforms.extract.dates import Page, own_item, published_time
 from transforms.extract.decode import PageRejected, check_page, decode_html
 from transforms.extract.isolated import IsolatedExtractor
 from transforms.extract.metadata import PageHints
@@ -43,15 +43,20 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
     """Turn trafilatura's fields plus the raw page's context into a normalised article."""
     if doc is None or not doc.get("text"):
         raise PageRejected("NoMainText", "trafilatura found no main text")
-    text = metadata.clean_text(doc["text"])
+    text = metadata.clean_text(metadata.with_lead(doc["text"], hints.lead))
     word_count = metadata.word_count(text)
     if word_count < min_words:
         raise PageRejected("TooShort", f"{word_count} words < {min_words}")
     url = metadata.article_url(doc.get("url"), page.get("url"))
     language = metadata.language(text, hints.html_lang)
-    title = metadata.clean_title(doc.get("title") or page.get("feed_title"), doc.get("sitename"))
+    meta_title = doc.get("title") or page.get("feed_title")
+    own = own_item(hints.dates.items, Page(url or page.get("url"), meta_title, hints.html_lang, language))
+    site = metadata.domain(url or doc.get("url") or page.get("url"))
+    site_names = (doc.get("sitename"), *hints.site_names, site, site.split(".")[0] if site else None)
+    title = metadata.article_title(meta_title, hints, own, *site_names)
     context = Page(url or page.get("url"), title, hints.html_lang, language)
     published = published_time(hints.dates, doc.get("date"), page.get("feed_published_at"), context)
+    author = metadata.authors(own, doc.get("author"), doc.get("byline"), text, language, *site_names)
     return Article(
         article_id=metadata.article_id(url, page["source"]),
         url=url,
@@ -59,7 +64,7 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
         domain=metadata.domain(url or doc.get("url")),  # a canonical naming the site's home still names the site
         feed_url=page.get("feed_url"),
         title=title,
-        author=metadata.clean_title(doc.get("author"), None),
+        author=author,
         published_at=published.at,
         published_at_source=published.source,
         published_at_precision=published.precision,

@@ -106,6 +106,9 @@ class JsonLdItem(NamedTuple):
     headline: str | None
     published: str
     other_dates: tuple[str, ...]  # dateCreated, dateModified
+    people: tuple[str, ...] = ()  # names of its authors that are not organisations (persons, plain names)
+    organisations: tuple[str, ...] = ()  # names of its authors typed as an organisation
+    publishers: tuple[str, ...] = ()  # names of its publishers
 
 
 class DateHints(NamedTuple):
@@ -179,15 +182,36 @@ def _items_of(data) -> list[JsonLdItem]:
     nodes += [g for n in nodes if isinstance(n.get("@graph"), list) for g in n["@graph"] if isinstance(g, dict)]
     return [
         JsonLdItem(
-            tuple(t for t in _as_list(n.get("@type")) if isinstance(t, str)),
+            _types(n),
             _item_url(n),
             n["headline"] if isinstance(n.get("headline"), str) else None,
             n["datePublished"],
             tuple(n[k] for k in ("dateCreated", "dateModified") if isinstance(n.get(k), str)),
+            *_authors(n.get("author")),
+            tuple(name for name, _ in _named(n.get("publisher"))),
         )
         for n in nodes
         if isinstance(n.get("datePublished"), str)
     ]
+
+
+def _types(node: dict) -> tuple[str, ...]:
+    return tuple(t for t in _as_list(node.get("@type")) if isinstance(t, str))
+
+
+def _named(value) -> list[tuple[str, dict]]:
+    """(name, object) of each name or named object in a JSON-LD value (an object or a list of them)."""
+    entries = [(v, {}) if isinstance(v, str) else (v.get("name"), v) for v in _as_list(value) if isinstance(v, str | dict)]
+    return [(name, node) for name, node in entries if isinstance(name, str)]
+
+
+def _authors(value) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(people, organisations) among the names of a JSON-LD ``author``."""
+    people, organisations = [], []
+    for name, node in _named(value):
+        is_organisation = any("organization" in t.lower() for t in _types(node))
+        (organisations if is_organisation else people).append(name)
+    return tuple(people), tuple(organisations)
 
 
 def _as_list(value) -> list:

@@ -11,20 +11,30 @@ import time
 from typing import TYPE_CHECKING
 
 from transforms.extract.decode import PageRejected
-from transforms.extract.metadata import PageHints, page_hints
+from transforms.extract.metadata import PageHints, other_stories, page_hints
 
 if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
     from transforms.extract.articles import ExtractConfig
 
 DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
 
-def extract_document(html: str, url: str | None, config: "ExtractConfig") -> dict | None:
-    """Run trafilatura on one page; the fields we keep, or None when it finds no main text."""
+def extract_document(page: "str | HtmlElement", url: str | None, config: "ExtractConfig") -> dict | None:
+    """Run trafilatura on one page (its HTML, or its tree from trafilatura's ``load_html``); the fields
+    we keep, or None when it finds no main text.  Other stories' ``<article>``s beside the page's own
+    (``metadata.other_stories``) are pruned first; ``byline`` is what trafilatura reads from the
+    page's byline markup (rel, itemprop or class "author")."""
     import trafilatura  # imported here: the isolated child process imports it once
+    from trafilatura.metadata import extract_author
+    from trafilatura.utils import load_html
 
+    tree = load_html(page)
+    if tree is None:
+        return None
     doc = trafilatura.bare_extraction(
-        html,
+        tree,
         url=url,
         with_metadata=True,
         deduplicate=False,
@@ -32,6 +42,7 @@ def extract_document(html: str, url: str | None, config: "ExtractConfig") -> dic
         include_tables=config.include_tables,
         include_comments=config.include_comments,
         date_extraction_params=DATE_PARAMS,
+        prune_xpath=[f"(//article)[{i}]" for i in other_stories(tree)] or None,
     )
     if doc is None:
         return None
@@ -39,6 +50,7 @@ def extract_document(html: str, url: str | None, config: "ExtractConfig") -> dic
         "text": doc.text,
         "title": doc.title,
         "author": doc.author,
+        "byline": extract_author(tree),
         "url": doc.url,
         "date": doc.date,
         "sitename": doc.sitename,
@@ -46,8 +58,12 @@ def extract_document(html: str, url: str | None, config: "ExtractConfig") -> dic
 
 
 def extract_page(html: str, url: str | None, config: "ExtractConfig") -> tuple[PageHints, dict | None]:
-    """What the child computes for one page: its HTML's hints and trafilatura's fields."""
-    return page_hints(html), extract_document(html, url, config)
+    """What the child computes for one page: its HTML's hints and trafilatura's fields (the page is
+    parsed once for both)."""
+    from trafilatura.utils import load_html
+
+    tree = load_html(html)
+    return page_hints(html, tree), extract_document(tree, url, config) if tree is not None else None
 
 
 def _child_loop(conn, config: "ExtractConfig") -> None:
