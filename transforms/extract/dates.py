@@ -106,9 +106,8 @@ class JsonLdItem(NamedTuple):
     headline: str | None
     published: str
     other_dates: tuple[str, ...]  # dateCreated, dateModified
-    people: tuple[str, ...] = ()  # names of its authors that are not organisations (persons, plain names)
-    organisations: tuple[str, ...] = ()  # names of its authors typed as an organisation
-    publishers: tuple[str, ...] = ()  # names of its publishers
+    authors: tuple[str, ...] = ()  # its authors' names (people or organisations)
+    publishers: tuple[str, ...] = ()  # its publishers' names
 
 
 class DateHints(NamedTuple):
@@ -187,8 +186,8 @@ def _items_of(data) -> list[JsonLdItem]:
             n["headline"] if isinstance(n.get("headline"), str) else None,
             n["datePublished"],
             tuple(n[k] for k in ("dateCreated", "dateModified") if isinstance(n.get(k), str)),
-            *_authors(n.get("author")),
-            tuple(name for name, _ in _named(n.get("publisher"))),
+            _names(n.get("author")),
+            _names(n.get("publisher")),
         )
         for n in nodes
         if isinstance(n.get("datePublished"), str)
@@ -199,19 +198,10 @@ def _types(node: dict) -> tuple[str, ...]:
     return tuple(t for t in _as_list(node.get("@type")) if isinstance(t, str))
 
 
-def _named(value) -> list[tuple[str, dict]]:
-    """(name, object) of each name or named object in a JSON-LD value (an object or a list of them)."""
-    entries = [(v, {}) if isinstance(v, str) else (v.get("name"), v) for v in _as_list(value) if isinstance(v, str | dict)]
-    return [(name, node) for name, node in entries if isinstance(name, str)]
-
-
-def _authors(value) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(people, organisations) among the names of a JSON-LD ``author``."""
-    people, organisations = [], []
-    for name, node in _named(value):
-        is_organisation = any("organization" in t.lower() for t in _types(node))
-        (organisations if is_organisation else people).append(name)
-    return tuple(people), tuple(organisations)
+def _names(value) -> tuple[str, ...]:
+    """The names in a JSON-LD value: names, or objects with a name (one, or a list of them)."""
+    names = (v.get("name") if isinstance(v, dict) else v for v in _as_list(value))
+    return tuple(name for name in names if isinstance(name, str))
 
 
 def _as_list(value) -> list:

@@ -37,11 +37,12 @@ _MAX_DATELINE_CHARS = 24  # "(Chinhphu.vn) - " before a lead that is the page's 
 # Author names: separators, credit words before a name, and job titles that are no name (folded).
 _NAME_SEPARATORS = re.compile(r"\s*(?:[;,/|&]|\b(?:and|und|og|và)\b)\s*", re.IGNORECASE)
 _PARENTHESES = re.compile(r"\s*\([^()]*\)")
-_CREDIT_PREFIX = re.compile(r"^(?:autor(?:in)?|author|text|von|by|bởi)\s+", re.IGNORECASE)
+_CREDIT_PREFIX = re.compile(r"^(?:autor(?:in)?|author|text|von|by|bởi|theo)\s+", re.IGNORECASE)
 _JOB_TITLES = frozenset({
     "journalist", "journalistin", "reporter", "redakteur", "redakteurin", "redaktion", "editor", "author", "autor",
     "autorin", "correspondent", "staff", "writer", "phongvien", "pv", "ctv", "기자",
 })
+_MAX_NAME_WORDS = 6
 _SOURCE_CREDITS = frozenset({"theo", "nguon", "anh", "video"})  # "Theo Reuters" ending a Vietnamese text: a source
 _WORD = re.compile(r"\w+")
 _MIN_WORDS_TO_DETECT = 15
@@ -162,46 +163,45 @@ def article_id(url: str | None, source: str) -> str:
 def authors(
     own: JsonLdItem | None, metas: str | None, byline: str | None, text: str, language: str | None, *site_names: str | None
 ) -> str | None:
-    """The article's authors, "; "-joined: the people its JSON-LD item names, else those its metas
-    name (``metas``: trafilatura's author), else those its byline markup names (``byline``: rel,
-    itemprop or class "author") unless the item credits an organisation, else, on a Vietnamese
-    page, a line of capitalised names ending the text.  Site and publisher names, job titles
-    ("Journalist"), credit words ("Von ...") and repeated names are no people.  A page naming no
-    person keeps the publication it credits ("BBC News")."""
-    if metas == byline:  # trafilatura read the byline markup itself: no <meta> names an author
-        metas = None
+    """The article's authors, "; "-joined: those its JSON-LD item names, else those its metas name
+    (``metas``: trafilatura's author), else those its byline markup names (``byline``: rel, itemprop
+    or class "author"), else, on a Vietnamese page, a line of capitalised names ending the text.
+    Site and publisher names, job titles ("Journalist"), credit words ("Von ...") and repeated
+    names are no authors; a page crediting only its publication keeps it ("BBC News")."""
     sites = site_keys((*site_names, *(own.publishers if own else ())))
-    credited = (own.people + own.organisations) if own else ()
-    candidates = [own.people if own else (), [metas or ""]]
-    if not (own and own.organisations):
-        candidates.append([byline or ""])
-    for names in candidates:
-        people = [name for name in _names(names) if not _names_site(name, sites)]
-        if people:
-            return "; ".join(people)
+    credited = own.authors if own else ()
+    for names in (credited, [metas or ""], [byline or ""]):
+        if named := [name for name in _names(names) if not _names_site(name, sites)]:
+            return "; ".join(named)
     if language == "vi" and (line := _name_line(text)):
         return line
     return "; ".join(_names(credited) or _names([metas or ""])) or None
 
 
 def _names(values: Iterable[str]) -> list[str]:
-    """Single names out of name lists ("A, B and C"): without credit words, parenthesised initials
-    and job titles, each once (names equal once folded: "Emma-Mackenzie" is "Emma Mackenzie")."""
+    """Single names out of name lists ("A, B and C"): without credit words and parenthesised
+    initials, each once (names equal once folded: "Emma-Mackenzie" is "Emma Mackenzie"); job
+    titles, links and descriptions are no names."""
     names, seen = [], set()
     for value in values:
         for part in _NAME_SEPARATORS.split(_PARENTHESES.sub("", clean_text(unescape(value)))):
             name = _CREDIT_PREFIX.sub("", part.strip())
             folded = _fold(name)
-            if folded and folded not in seen and folded not in _JOB_TITLES and not name.lower().startswith("http"):
+            if folded and folded not in seen and folded not in _JOB_TITLES and _is_name(name):
                 seen.add(folded)
                 names.append(name)
     return names
 
 
+def _is_name(name: str) -> bool:
+    """Not a link, nor a description of more than six words ("professor at the faculty of ...")."""
+    return not name.lower().startswith("http") and len(name.split()) <= _MAX_NAME_WORDS
+
+
 def _name_line(text: str) -> str | None:
     """The text's last line when it is a name: two to five capitalised words without digits (a
-    Vietnamese byline), not a source credit ("Theo Reuters")."""
-    line = text.rsplit("\n", 1)[-1].strip()
+    Vietnamese byline; "(tổng hợp)" after it left out), not a source credit ("Theo Reuters")."""
+    line = _PARENTHESES.sub("", text.rsplit("\n", 1)[-1]).strip()
     words = line.split()
     if not 2 <= len(words) <= 5 or len(line) > 40 or _fold(words[0]) in _SOURCE_CREDITS:
         return None
