@@ -65,6 +65,7 @@ def test_a_run_on_a_damaged_state_stops_at_once_and_repair_rebuilds_it(sample_ou
     assert current_articles(out) == current_articles(sample_output)
 
 
+@pytest.mark.slow  # ~30 s: the other repair tests cover the same path
 def test_a_damaged_story_index_file_is_named_set_aside_and_rebuilt(sample_output, tmp_path):
     out = copy_of(sample_output, tmp_path)
     [index_file] = (out / "story_index").rglob("part-*.parquet")

@@ -78,6 +78,7 @@ def test_job_translates_for_dataflow(command, flags, steps, tmp_path):
     assert not output.exists(), "a dry run must not write any output"
 
 
+@pytest.mark.slow  # a sample run, then a translation
 def test_stream_from_a_backfill_translates_for_dataflow(tmp_path):
     """A stream given a backfill's output reads its story index (file by file) and seeds its state."""
     pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="needs apache-beam[gcp]")
