@@ -11,7 +11,13 @@ import time
 from typing import TYPE_CHECKING
 
 from transforms.extract.decode import PageRejected
-from transforms.extract.metadata import PageHints, other_stories, page_hints
+from transforms.extract.metadata import (
+    PageHints,
+    names_only_site,
+    other_stories,
+    page_hints,
+    site_names,
+)
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -24,10 +30,8 @@ DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": 
 def extract_document(page: "str | HtmlElement", url: str | None, config: "ExtractConfig") -> dict | None:
     """Run trafilatura on one page (its HTML, or its tree from trafilatura's ``load_html``); the fields
     we keep, or None when it finds no main text.  Other stories' ``<article>``s beside the page's own
-    (``metadata.other_stories``) are pruned first; ``byline`` is what trafilatura reads from the
-    page's byline markup (rel, itemprop or class "author")."""
+    (``metadata.other_stories``) are pruned first."""
     import trafilatura  # imported here: the isolated child process imports it once
-    from trafilatura.metadata import extract_author
     from trafilatura.utils import load_html
 
     tree = load_html(page)
@@ -46,24 +50,24 @@ def extract_document(page: "str | HtmlElement", url: str | None, config: "Extrac
     )
     if doc is None:
         return None
-    return {
-        "text": doc.text,
-        "title": doc.title,
-        "author": doc.author,
-        "byline": extract_author(tree),
-        "url": doc.url,
-        "date": doc.date,
-        "sitename": doc.sitename,
-    }
+    return {"text": doc.text, "title": doc.title, "author": doc.author, "url": doc.url, "date": doc.date, "sitename": doc.sitename}
 
 
 def extract_page(html: str, url: str | None, config: "ExtractConfig") -> tuple[PageHints, dict | None]:
-    """What the child computes for one page: its HTML's hints and trafilatura's fields (the page is
-    parsed once for both)."""
+    """What the child computes for one page (parsed once): its HTML's hints and trafilatura's fields,
+    with ``byline``, the names trafilatura reads from the byline markup (rel, itemprop or class
+    "author"), when its author (from the metas) is the site's name only."""
+    from trafilatura.metadata import extract_author
     from trafilatura.utils import load_html
 
     tree = load_html(html)
-    return page_hints(html, tree), extract_document(tree, url, config) if tree is not None else None
+    if tree is None:
+        return page_hints(html), None
+    hints = page_hints(html, tree)
+    doc = extract_document(tree, url, config)
+    if doc and names_only_site(doc["author"], *site_names(hints, doc["sitename"], doc["url"] or url)):
+        doc["byline"] = extract_author(tree)
+    return hints, doc
 
 
 def _child_loop(conn, config: "ExtractConfig") -> None:

@@ -128,6 +128,19 @@ def article_title(title: str | None, hints: "PageHints", own: JsonLdItem | None,
     return clean_title(title, *site_names)
 
 
+def site_names(hints: "PageHints", sitename: str | None, url: str | None) -> tuple[str | None, ...]:
+    """The names a page's site goes by: trafilatura's sitename, the page's site-name <meta>s, its
+    domain and the domain's first label ("golem.de", "golem")."""
+    site = domain(url)
+    return (sitename, *hints.site_names, site, site.split(".")[0] if site else None)
+
+
+def names_only_site(names: str | None, *site_names: str | None) -> bool:
+    """True when ``names`` (trafilatura's author) name no one but the site ("mdr.de", "n-tv NACHRICHTEN")."""
+    sites = site_keys(site_names)
+    return bool(names) and all(_names_site(name, sites) for name in _names([names]))
+
+
 def _is_headline(text: str, sites: frozenset[str]) -> bool:
     """Long enough for a headline (two words, or eight characters of a language without spaces) and
     not the site's name."""
@@ -297,21 +310,19 @@ def _metas(tree: lxml.html.HtmlElement) -> dict[str, list[str]]:
 def lead(tree: lxml.html.HtmlElement, descriptions: list[str]) -> str | None:
     """The page's lead paragraph (sapo), wherever it stands beside the article body: the element
     marked as the sapo (``data-role="sapo"`` or class ``sapo``, as Vietnamese CMSs mark it), else
-    the first element whose text is the page's description (a dateline before it allowed)."""
+    the innermost element whose text is the page's description (a dateline before it allowed)."""
     marked = tree.xpath("//body//*[@data-role='sapo' or contains(concat(' ', normalize-space(@class), ' '), ' sapo ')]")
     if marked and len(text := _text(marked[0])) >= _MIN_LEAD_CHARS:
         return text
-    folded = {_fold(d) for d in descriptions if len(d) >= _MIN_LEAD_CHARS}
-    body = tree.find("body")
-    if not folded or body is None:
-        return None
-    for element in body.iter("p", "h2", "h3", "div", "span"):
-        opening = _fold("".join(islice(element.itertext(), 4)))
-        if not any(d[:16] in opening for d in folded):
+    for description in (" ".join(d.split()) for d in descriptions):
+        if len(description) < _MIN_LEAD_CHARS:
             continue
-        text = _text(element)
-        if any(_fold(text).endswith(d) and len(_fold(text)) - len(d) <= _MAX_DATELINE_CHARS for d in folded):
-            return text
+        for found in tree.xpath("//body//text()[contains(normalize-space(.), $start)]", start=description[:_MIN_LEAD_CHARS]):
+            element = found.getparent()
+            for block in islice([element, *element.iterancestors()], 4):
+                text = _text(block)
+                if text.endswith(description) and len(text) - len(description) <= _MAX_DATELINE_CHARS:
+                    return text
     return None
 
 
