@@ -6,10 +6,13 @@ On the first N pages of ../shared/data/extraction/trafilatura-eval (unpacked to 
 it times, in one run: (a) a single-process ``trafilatura.bare_extraction`` loop, (b1) the batch
 pipeline in-process, (b2) the batch pipeline with two worker processes and (b3) in-process with
 two extractor processes (``extract.processes: 2``), and prints pages/s and the ratios b/a.  It then checks page by page that the pipeline's article text equals
-trafilatura's own output (after the pipeline's documented normalisation: NFC + whitespace).
+trafilatura's own output (after the pipeline's documented normalisation: NFC + whitespace), and
+scores both texts against the corpus gold (``evaldata.json``: snippets each page's text must and
+must not contain; precision, recall and F1 as trafilatura's own evaluation counts them).
 """
 
 import argparse
+import json
 import sys
 import tarfile
 import tempfile
@@ -22,11 +25,13 @@ import trafilatura
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from pipelines import batch  # noqa: E402
-from transforms.extract.articles import _DATE_PARAMS, ExtractConfig  # noqa: E402
-from transforms.extract.metadata import clean_text, word_count  # noqa: E402
+from pipelines import batch
+from transforms.extract.articles import ExtractConfig
+from transforms.extract.isolated import DATE_PARAMS
+from transforms.extract.metadata import clean_text, word_count
 
-TARBALL = REPO.parent / "shared" / "data" / "extraction" / "trafilatura-eval" / "trafilatura-tests-eval-cache.tar.gz"
+EVAL = REPO.parent / "shared" / "data" / "extraction" / "trafilatura-eval"
+TARBALL = EVAL / "trafilatura-tests-eval-cache.tar.gz"
 
 
 def unpack_pages(folder: Path, limit: int) -> list:
@@ -49,7 +54,7 @@ def trafilatura_loop(paths: list) -> tuple[float, dict]:
             deduplicate=False,
             include_tables=config.include_tables,
             include_comments=config.include_comments,
-            date_extraction_params=_DATE_PARAMS,
+            date_extraction_params=DATE_PARAMS,
         )
         texts[str(path)] = doc.text if doc is not None else None
     return time.perf_counter() - started, texts
@@ -73,6 +78,23 @@ def compare(reference: dict, ours: dict, min_words: int) -> list:
         if ours.get(source) != expected:
             mismatches.append(source)
     return mismatches
+
+
+def snippet_scores(texts: dict) -> str:
+    """Precision, recall and F1 of texts (source path -> text or None) against the gold snippets of
+    ``evaldata.json``: a "with" snippet found is a true positive, a "without" one a false positive."""
+    gold = {item["file"]: item for item in json.loads((EVAL / "evaldata.json").read_text(encoding="utf-8")).values()}
+    tp = fp = fn = 0
+    for source, text in texts.items():
+        item = gold.get(Path(source).name)
+        if item is None:
+            continue
+        found = " ".join((text or "").split())
+        hits = sum(" ".join(w.split()) in found for w in item["with"])
+        tp, fn = tp + hits, fn + len(item["with"]) - hits
+        fp += sum(" ".join(w.split()) in found for w in item["without"])
+    precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    return f"precision {precision:.4f}  recall {recall:.4f}  F1 {2 * tp / max(1, 2 * tp + fp + fn):.4f}"
 
 
 def main() -> None:
@@ -104,6 +126,8 @@ def main() -> None:
         print(f"text equal to trafilatura's own output: {n - len(mismatches)}/{n} pages ({1 - len(mismatches) / n:.1%})")
         for source in mismatches[:20]:
             print(f"  mismatch: {Path(source).name}")
+        print(f"gold snippets, trafilatura loop: {snippet_scores(reference)}")
+        print(f"gold snippets, pipeline:         {snippet_scores(results['pipeline in-process'])}")
 
 
 if __name__ == "__main__":
