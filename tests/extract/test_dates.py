@@ -1,13 +1,12 @@
 """Publication times of real-page patterns (issue 19), page to article: the right item's date, in
 the zone the page states, else its country's or language's zone, marked as a guess."""
 
-import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from tests.extract.pages import article_of, json_ld, paragraphs
 from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI
-from transforms.extract.articles import ExtractConfig, page_to_article
 from transforms.extract.dates import (
     DateHints,
     Page,
@@ -17,8 +16,6 @@ from transforms.extract.dates import (
     parse_stamp,
     published_time,
 )
-from transforms.extract.isolated import extract_page
-from transforms.records import Article, raw_page
 
 TITLE_VI = "Giá vàng hôm nay tăng mạnh"
 TITLE_EN = "Bus network grows into the northern districts"
@@ -26,21 +23,11 @@ TITLE_EN = "Bus network grows into the northern districts"
 
 def page(head: str = "", byline: str = "", *, lang: str = "vi", padding: str = "") -> str:
     """A small article page: ``head`` markup, ``padding`` before the article, ``byline`` under its title."""
-    title, paragraphs = (TITLE_VI, PARAGRAPHS_VI) if lang == "vi" else (TITLE_EN, PARAGRAPHS_EN)
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    title, body = (TITLE_VI, paragraphs(PARAGRAPHS_VI)) if lang == "vi" else (TITLE_EN, paragraphs(PARAGRAPHS_EN))
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>{head}</head>'
         f"<body>{padding}<article><h1>{title}</h1>{byline}{body}</article></body></html>"
     )
-
-
-def json_ld(*items: dict) -> str:
-    return "".join(f'<script type="application/ld+json">{json.dumps(item)}</script>' for item in items)
-
-
-def article_of(html: str, url: str) -> Article:
-    hints, doc = extract_page(html, url, ExtractConfig())
-    return page_to_article(raw_page("page.html", b"", url=url), hints, doc, min_words=20)
 
 
 def published(html: str, url: str) -> tuple:

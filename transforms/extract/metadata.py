@@ -32,6 +32,9 @@ _DOMAIN_LIKE = re.compile(r"^[\w.-]+\.(?:vn|com|net|org|info|news)$", re.IGNOREC
 _DATE_LIKE = re.compile(r"^\d{1,4}([./-])\d{1,2}\1\d{1,4}$")
 _STARTS_WITH_PUNCTUATION = re.compile(r"^\s*[^\w\s]")
 _MAX_HEADINGS = 20
+_TITLE_METAS = ("og:title", "twitter:title")
+_SITE_NAME_METAS = ("og:site_name", "application-name", "twitter:site", "publisher")
+_DESCRIPTION_METAS = ("description", "og:description", "twitter:description")
 _MIN_LEAD_CHARS = 20
 _MAX_DATELINE_CHARS = 24  # "(Chinhphu.vn) - " before a lead that is the page's description
 # Author names: separators, credit words before a name, and job titles that are no name (folded).
@@ -68,7 +71,7 @@ def content_sha1(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    """Accent- and case-insensitive key used to compare a title suffix with the site name."""
+    """Accent-, case- and punctuation-insensitive key: titles, names and site names compare by it."""
     decomposed = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
     return re.sub(r"[\W_]+", "", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
@@ -250,13 +253,12 @@ def page_hints(html: str, tree: lxml.html.HtmlElement | None = None) -> PageHint
         return hints
     metas = _metas(tree)
     headings = [(_text(h), h) for h in islice(tree.iter("h1"), _MAX_HEADINGS)]
-    title = tree.find(".//title")
     return hints._replace(
         headings=tuple(text for text, _ in headings if text),
         marked_heading=next((text for text, h in headings if text and _marks_title(h)), None),
-        titles=tuple(metas.get("og:title", []) + metas.get("twitter:title", []) + ([_text(title)] if title is not None else [])),
-        site_names=tuple(n.lstrip("@") for k in ("og:site_name", "application-name", "twitter:site", "publisher") for n in metas.get(k, [])),
-        lead=lead(tree, [d for k in ("description", "og:description", "twitter:description") for d in metas.get(k, [])]),
+        titles=_titles(tree, metas),
+        site_names=tuple(name.lstrip("@") for name in _meta_values(metas, _SITE_NAME_METAS)),
+        lead=lead(tree, _meta_values(metas, _DESCRIPTION_METAS)),
     )
 
 
@@ -264,9 +266,7 @@ def other_stories(tree: lxml.html.HtmlElement) -> list[int]:
     """Positions (1-based, in page order) of the ``<article>``s that hold another story's ``<h1>``
     than the page's own ``<article>`` (the one whose ``<h1>`` a page title begins or ends with):
     the next story a page appends below its own.  None when the page's own is not found."""
-    metas = _metas(tree)
-    title = tree.find(".//title")
-    titles = [_fold(t) for t in metas.get("og:title", []) + metas.get("twitter:title", []) + ([_text(title)] if title is not None else [])]
+    titles = [_fold(title) for title in _titles(tree, _metas(tree))]
 
     def holds_headline(story: lxml.html.HtmlElement) -> bool:
         headings = (_fold(_text(h)) for h in islice(story.iter("h1"), _MAX_HEADINGS))
@@ -296,6 +296,16 @@ def _marks_title(heading: lxml.html.HtmlElement) -> bool:
     return "headline" in itemprop or "name" in itemprop or heading.get("data-role") == "title"
 
 
+def _titles(tree: lxml.html.HtmlElement, metas: dict[str, list[str]]) -> tuple[str, ...]:
+    """The page's meta titles: og:title, twitter:title, <title>."""
+    title = tree.find(".//title")
+    return tuple(_meta_values(metas, _TITLE_METAS) + ([_text(title)] if title is not None else []))
+
+
+def _meta_values(metas: dict[str, list[str]], keys: tuple[str, ...]) -> list[str]:
+    return [value for key in keys for value in metas.get(key, [])]
+
+
 def _metas(tree: lxml.html.HtmlElement) -> dict[str, list[str]]:
     """<meta> contents by property, name or itemprop (lower-case)."""
     metas: dict[str, list[str]] = {}
@@ -314,7 +324,7 @@ def lead(tree: lxml.html.HtmlElement, descriptions: list[str]) -> str | None:
     marked = tree.xpath("//body//*[@data-role='sapo' or contains(concat(' ', normalize-space(@class), ' '), ' sapo ')]")
     if marked and len(text := _text(marked[0])) >= _MIN_LEAD_CHARS:
         return text
-    for description in (" ".join(d.split()) for d in descriptions):
+    for description in dict.fromkeys(" ".join(d.split()) for d in descriptions):
         if len(description) < _MIN_LEAD_CHARS:
             continue
         for found in tree.xpath("//body//text()[contains(normalize-space(.), $start)]", start=description[:_MIN_LEAD_CHARS]):
