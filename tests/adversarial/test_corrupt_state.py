@@ -91,6 +91,7 @@ def test_a_damaged_articles_file_is_named_by_the_views_and_set_aside(sample_outp
     assert run_cli("sql", "--output", str(out), "--csv", "select count(*) as n from articles").split() == ["n", "0"]
 
 
+@pytest.mark.slow  # a sample run, a refused run, a repair and a rerun
 def test_an_index_of_other_fingerprint_settings_is_refused_then_fingerprinted_again(sample_output, tmp_path):
     """After an upgrade or a change of dedup settings, a run would otherwise ignore the index and
     ingest every known page again as a new article."""

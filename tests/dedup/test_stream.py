@@ -241,7 +241,7 @@ def test_a_late_original_reaches_members_that_share_no_band_with_it(tmp_path):
     }
 
 
-@pytest.mark.parametrize("backfill_first", ["reprints", "originals"])
+@pytest.mark.parametrize("backfill_first", ["reprints", pytest.param("originals", marks=pytest.mark.slow)])
 def test_a_stream_continues_a_backfill_as_one_batch_run(backfill_first, hard, batch_result, tmp_path):
     articles, _ = hard
     order = sorted(articles, key=lambda a: a["published_at"], reverse=backfill_first == "reprints")

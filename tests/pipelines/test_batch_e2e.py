@@ -150,6 +150,7 @@ def as_schema_1(root: Path):
             pq.write_table(rows.rename_columns(["is_anchor" if c == "is_canonical" and table == "story_index" else c for c in rows.column_names]), path)
 
 
+@pytest.mark.slow  # two sample runs over a rewritten copy
 def test_an_output_of_schema_1_is_read_and_continued(sample_run, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(sample_run[0], out)

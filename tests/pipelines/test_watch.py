@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
 
 from tests.support.cli import read_table, run_cli
 from tests.support.pagegen import article_html
@@ -91,6 +92,7 @@ def test_killed_and_restarted_watch_loses_and_duplicates_nothing(tmp_path):
     assert not list(out.rglob(".tmp-*")), "temporary files left behind"
 
 
+@pytest.mark.slow  # two watch rounds through the CLI
 def test_a_broken_link_in_the_watched_folder_is_one_failure_row(tmp_path):
     incoming, out = tmp_path / "incoming", tmp_path / "out"
     incoming.mkdir()
