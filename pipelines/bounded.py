@@ -44,8 +44,7 @@ from transforms.sinks.parquet import (
     ReadTable,
     WriteTable,
     column_values,
-    table_files,
-    unreadable_files,
+    table_footers,
 )
 from transforms.sinks.tables import CollectFailures, write_tables
 from transforms.sources.files import ReadHtmlFiles, file_patterns
@@ -76,23 +75,26 @@ def read_story_index(pipeline: beam.Pipeline, root: str, fingerprint_version: st
     changed ``dedup`` settings: ``newsbeam repair`` fingerprints the articles again).  A dry run
     on gs:// translates the read unchecked, offline."""
     if dataflow.reads_at_build(pipeline.options, root):
-        if not FileSystems.match([table_files(root, STORY_INDEX)])[0].metadata_list:
+        footers = table_footers(root, STORY_INDEX)
+        if not footers:
             return None
-        for path, problem in unreadable_files(root, STORY_INDEX)[:1]:
-            raise runstate.damaged(root, path, f"not a readable Parquet file ({problem})")
-        for path, versions in stale_index_files(root, fingerprint_version)[:1]:
+        for path, footer in footers:
+            if isinstance(footer, str):
+                raise runstate.damaged(root, path, f"not a readable Parquet file ({footer})")
+        for path, versions in stale_index_files(footers, fingerprint_version)[:1]:
             raise runstate.damaged(root, path, f"story index rows of fingerprint version {sorted(versions)}, but "
                                                f"these settings fingerprint as {fingerprint_version!r}")
     return pipeline | "ReadStoryIndex" >> ReadTable(root, STORY_INDEX)
 
 
-def stale_index_files(root: str, fingerprint_version: str) -> list:
-    """(path, other versions) of each story-index file holding fingerprints of another version."""
+def stale_index_files(footers: list, fingerprint_version: str) -> list:
+    """(path, other versions) of each story-index file (``table_footers``) holding fingerprints of
+    another version."""
     stale = []
-    for found in FileSystems.match([table_files(root, STORY_INDEX)])[0].metadata_list:
-        versions = column_values(found.path, "fingerprint_version") - {fingerprint_version}
+    for path, footer in footers:
+        versions = column_values(footer, "fingerprint_version") - {fingerprint_version}
         if versions:
-            stale.append((found.path, versions))
+            stale.append((path, versions))
     return stale
 
 

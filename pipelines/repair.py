@@ -36,7 +36,7 @@ from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
 from transforms.dedup.fingerprints import fingerprints, index_row
 from transforms.fetch.crawl_state import empty_state, seen_key
 from transforms.records import StoryFields
-from transforms.sinks.parquet import partition_path, stamped, table_files, unreadable_files, write_shard
+from transforms.sinks.parquet import partition_path, stamped, table_files, table_footers, unreadable_files, write_shard
 
 TABLES = (ARTICLES, STORIES, FAILURES, STORY_INDEX)
 
@@ -50,14 +50,14 @@ def repair(root: str, config: Config, now: Optional[datetime] = None) -> dict:
     try:
         runstate.load_state(root)
     except runstate.StateError as exc:
-        set_aside.append(set_file_aside(root, runstate.state_path(root), quarantine, str(exc).split(". `newsbeam repair")[0]))
+        set_aside.append(set_file_aside(root, runstate.state_path(root), quarantine, exc.problem))
         runstate.save_state(root, rebuilt_state(root, now))
         state_rebuilt = True
     written = rebuild_index(root, config, now)
     version = config.dedup.fingerprint_version
     set_aside += [
         set_file_aside(root, path, quarantine, f"fingerprint version {sorted(versions)}, not {version!r}")
-        for path, versions in stale_index_files(root, version)
+        for path, versions in stale_index_files(table_footers(root, STORY_INDEX), version)
     ]
     return {"set_aside": set_aside, "state_rebuilt": state_rebuilt, "index_rows_written": written}
 

@@ -63,13 +63,18 @@ def state_path(root: str) -> str:
 
 
 class StateError(RuntimeError):
-    """A file an output's runs depend on (its state, a table file) is damaged."""
+    """A file an output's runs depend on (its state, a table file) is damaged: ``problem`` says how."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
 
 
 def damaged(root: str, path: str, problem: str) -> StateError:
     return StateError(
         f"{path}: {problem}. `newsbeam repair --output {root}` sets the damaged file aside and rebuilds "
-        "what the tables hold (see README: Repair)"
+        "what the tables hold (see README: Repair)",
+        problem,
     )
 
 

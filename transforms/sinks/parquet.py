@@ -47,24 +47,28 @@ def table_files(root: str, spec: TableSpec) -> str:
     return FileSystems.join(root, spec.name, "*", "part-*.parquet")
 
 
-def unreadable_files(root: str, spec: TableSpec) -> list:
-    """(path, error) for each finished file of a table whose Parquet footer cannot be read."""
-    problems = []
+def table_footers(root: str, spec: TableSpec) -> list:
+    """(path, Parquet metadata, or the error that stopped reading it) of each finished file of a
+    table: one read of each footer."""
+    footers = []
     for found in FileSystems.match([table_files(root, spec)])[0].metadata_list:
         try:
             with FileSystems.open(found.path) as handle:
-                pq.read_metadata(handle)
+                footers.append((found.path, pq.read_metadata(handle)))
         except (OSError, ValueError, pa.ArrowException) as exc:
-            problems.append((found.path, f"{type(exc).__name__}: {exc}"))
-    return problems
+            footers.append((found.path, f"{type(exc).__name__}: {exc}"))
+    return footers
 
 
-def column_values(path: str, column: str) -> set:
+def unreadable_files(root: str, spec: TableSpec) -> list:
+    """(path, error) for each finished file of a table whose Parquet footer cannot be read."""
+    return [(path, footer) for path, footer in table_footers(root, spec) if isinstance(footer, str)]
+
+
+def column_values(metadata: pq.FileMetaData, column: str) -> set:
     """The values a Parquet file's column takes, as far as its footer's statistics say: the min and
     max of each row group (a column holding one value gives exactly it); None where a row group
     has no statistics."""
-    with FileSystems.open(path) as handle:
-        metadata = pq.ParquetFile(handle).metadata
     if column not in metadata.schema.names:
         return {None}
     index = metadata.schema.names.index(column)
