@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3  # 3: articles.published_at_zone
+SCHEMA_VERSION = 4  # 3: articles.published_at_zone; 4: articles.wire_source, reuse, passage_index
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ _ARTICLES = pa.schema(
         pa.field("text", pa.string()),
         pa.field("word_count", pa.int32()),
         pa.field("content_sha1", pa.string()),
+        pa.field("wire_source", pa.string()),
         pa.field("story_id", pa.string()),
         pa.field("is_canonical", pa.bool_()),
         pa.field("similarity", pa.float32()),
@@ -85,6 +86,41 @@ _FAILURES = pa.schema(
     ]
 )
 
+# Passage reuse (transforms/dedup/reuse.py): an article's passages taken from other stories, as
+# offsets into its ``text`` and into the source article's.  An article's rows are written as one
+# set whenever the set changes (row_kind "new"); a set that became empty is one row with no source
+# (row_kind "retraction").  The current state is each article's latest set.
+_REUSE = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("start", pa.int32()),
+        pa.field("end", pa.int32()),
+        pa.field("source_article_id", pa.string()),
+        pa.field("source_story_id", pa.string()),
+        pa.field("source_start", pa.int32()),
+        pa.field("source_end", pa.int32()),
+        pa.field("similarity", pa.float32()),
+        pa.field("row_kind", pa.string()),
+        pa.field("row_at", _UTC),
+        *_STAMP,
+    ]
+)
+
+# Passage-reuse state read by the next batch run: an article's sampled passage seeds and a digest
+# of its reuse set; a row when an article is first seen, its content changes or its reuse set
+# changes (<= 2 KB a row, docs/scale.md).
+_PASSAGE_INDEX = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("content_sha1", pa.string()),
+        pa.field("seeds", pa.binary()),
+        pa.field("reuse_digest", pa.string()),
+        pa.field("passage_version", pa.string()),
+        pa.field("row_at", _UTC),
+        *_STAMP,
+    ]
+)
+
 # Reprint-detection state read by the next batch run (transforms/dedup/batch.py): a row when an
 # article is first clustered and whenever its content or story changes; the latest row_at per
 # article is its current fingerprint and story (<= 1 KB a row with the defaults, docs/scale.md).
@@ -114,3 +150,5 @@ ARTICLES = TableSpec("articles", _ARTICLES, ("article_id", "row_at"))
 STORIES = TableSpec("stories", _STORIES, ("story_id", "row_at"))
 FAILURES = TableSpec("failures", _FAILURES, ("source", "stage", "error_type"))
 STORY_INDEX = TableSpec("story_index", _STORY_INDEX, ("article_id", "row_at"))
+REUSE = TableSpec("reuse", _REUSE, ("article_id", "row_at", "start"))
+PASSAGE_INDEX = TableSpec("passage_index", _PASSAGE_INDEX, ("article_id", "row_at"))
