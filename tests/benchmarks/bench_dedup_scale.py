@@ -133,7 +133,7 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
             | "Read" >> beam.FlatMap(read_part)
         )
         if dedup:
-            rows, stories, index, _ = articles | "Dedup" >> DetectReprints(DedupConfig(**params))
+            rows, stories, index, *_ = articles | "Dedup" >> DetectReprints(DedupConfig(**params))
             counted = {"articles": rows, "stories": stories, "index": index}
         else:
             counted = {"articles": articles}

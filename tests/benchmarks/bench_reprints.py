@@ -212,7 +212,7 @@ def detect_with_true_dates(matched: dict, manifest: dict) -> tuple:
     ]
     with tempfile.TemporaryDirectory() as out:
         with beam.Pipeline(runner="FnApiRunner") as p:
-            rows, _, _, _ = p | beam.Create(articles) | DetectReprints()
+            rows, *_ = p | beam.Create(articles) | DetectReprints()
             (rows | beam.Map(lambda r: f"{r['article_id']}\t{r['story_id']}\t{int(r['is_canonical'])}")
              | beam.io.WriteToText(f"{out}/result"))
         lines = [line.split("\t") for f in Path(out).glob("result*") for line in f.read_text().splitlines()]

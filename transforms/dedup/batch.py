@@ -1,6 +1,6 @@
 """Reprint detection in the batch job: near-duplicate story clusters, incremental across runs.
 
-    articles, stories, index_rows = articles | DetectReprints(DedupConfig(), prior_index)
+    articles, stories, index_rows, failures, members = articles | DetectReprints(DedupConfig(), prior_index)
 
 How it decides (the rules in ``transforms.dedup.rules``, per-shard steps in
 ``transforms.dedup.clustering``, Beam wiring here):
@@ -221,7 +221,7 @@ def _article_rows(item):
 
 
 class DetectReprints(beam.PTransform):
-    """Articles -> (``articles`` rows, ``stories`` rows, ``story_index`` rows, failures).
+    """Articles -> (``articles`` rows, ``stories`` rows, ``story_index`` rows, failures, members).
 
     ``prior_index``: an optional PCollection of the ``story_index`` rows earlier runs wrote (rows
     of another ``fingerprint_version`` are ignored).  Every story is decided again over the
@@ -229,7 +229,8 @@ class DetectReprints(beam.PTransform):
     over all of them gives; articles rows are the new and updated articles and a ``correction``
     for every indexed article whose story fields changed, ``stories`` rows the stories that
     changed (``article_count`` 0: gone), index rows those of new, updated and corrected
-    articles.  A same-content copy of an indexed article is a ``DuplicateUrl`` failure."""
+    articles.  A same-content copy of an indexed article is a ``DuplicateUrl`` failure.  Members:
+    every article's story as shard batches (``clustering.stories``), for ``reuse.DetectReuse``."""
 
     def __init__(self, config: DedupConfig = DedupConfig(), prior_index=None):
         super().__init__()
@@ -272,7 +273,7 @@ class DetectReprints(beam.PTransform):
             {f"round{n}": batches for n, batches in enumerate(assigned)}
             | "JoinStories" >> beam.CoGroupByKey()
             | "Stories" >> beam.FlatMap(_step, clustering.stories, config).with_outputs(
-                "stories", "left", "corrections", "index", main="fields"
+                "stories", "left", "corrections", "index", "members", main="fields"
             )
         )
         if first_run:  # every story is new: nothing to compare with
@@ -289,7 +290,7 @@ class DetectReprints(beam.PTransform):
             | "ArticleRows" >> beam.FlatMap(_article_rows).with_outputs(FAILED, main="rows")
         )
         article_rows = (rows.rows, results.corrections) | "AllArticleRows" >> beam.Flatten()
-        return article_rows, story_rows, results.index, rows[FAILED]
+        return article_rows, story_rows, results.index, rows[FAILED], results.members
 
     def _reconciled(self, new_nodes):
         """The new nodes reconciled with the story index's latest rows (``clustering.reconcile``)."""

@@ -149,7 +149,7 @@ def shard_of(key, shards: int) -> int:
     return (key if isinstance(key, int) else id_hash(key)) % shards
 
 
-class _Outbox:
+class Outbox:
     """One shard's outputs: batched by the shard of their key, (tag, (shard, packed [items]))
     pairs (``put``: for a later join), or one pair per row (``emit``: for a table), then its
     counters."""
@@ -187,7 +187,7 @@ def reconcile(group: tuple, config: DedupConfig) -> list:
         held = latest.get(row["article_id"])
         if held is None or index_order(row) >= index_order(held):
             latest[row["article_id"]] = row
-    nodes, outbox = [], _Outbox(config.lsh_shards)
+    nodes, outbox = [], Outbox(config.lsh_shards)
     for node in unpacked(groups["new"]):
         row = latest.pop(node["id"], None)
         if row is None:
@@ -219,7 +219,7 @@ def send_nodes(group: tuple, config: DedupConfig) -> list:
     nodes = defaultdict(list)
     for node in unpacked(groups["nodes"]):
         nodes[node["h"]].append(node)
-    outbox = _Outbox(config.lsh_shards)
+    outbox = Outbox(config.lsh_shards)
     for source, target in unique_rows(np.concatenate(requested)).tolist():
         for node in nodes.get(source, ()):
             outbox.put(None, target, (target, node))
@@ -233,13 +233,13 @@ def decide_shard(group: tuple, config: DedupConfig) -> list:
     partners = defaultdict(list)
     for target, node in unpacked(groups["partners"]):
         partners[target].append(node)
-    outbox = _Outbox(config.lsh_shards)
+    outbox = Outbox(config.lsh_shards)
     for node in unpacked(groups["node"]):
         _decide_one(node, partners.get(node["h"], ()), outbox, config)
     return outbox.pairs()
 
 
-def _decide_one(node: Node, partners, outbox: _Outbox, config: DedupConfig):
+def _decide_one(node: Node, partners, outbox: Outbox, config: DedupConfig):
     article_id = node["id"]
     incoming, asked = [], False
     for other in partners:
@@ -259,7 +259,7 @@ def _decide_one(node: Node, partners, outbox: _Outbox, config: DedupConfig):
         outbox.put("status", article_id, (article_id, ("anchor", story_id)))
 
 
-def _open(article: OpenArticle, outbox: _Outbox):
+def _open(article: OpenArticle, outbox: Outbox):
     article_id = article.node["id"]
     outbox.count("open_after_round")
     outbox.put("open", article_id, (article_id, article))
@@ -272,7 +272,7 @@ def answer(group: tuple, config: DedupConfig) -> list:
     """Tell every article that asked about an earlier one what that one's status is."""
     _, groups = group
     statuses = dict(unpacked(groups["status"]))
-    outbox = _Outbox(config.lsh_shards)
+    outbox = Outbox(config.lsh_shards)
     for earlier_id, later_id in unpacked(groups["asks"]):
         if earlier_id in statuses:
             outbox.put(None, later_id, (later_id, (earlier_id, statuses[earlier_id])))
@@ -286,7 +286,7 @@ def resolve(group: tuple, config: DedupConfig, final: bool) -> list:
     answers = defaultdict(list)
     for article_id, reply in unpacked(groups["answers"]):
         answers[article_id].append(reply)
-    outbox = _Outbox(config.lsh_shards)
+    outbox = Outbox(config.lsh_shards)
     for article_id, article in unpacked(groups["open"]):
         earlier, status = dict(article.earlier), article.status
         for earlier_id, (earlier_status, story) in answers.get(article_id, ()):
@@ -308,7 +308,8 @@ def stories(group: tuple, config: DedupConfig) -> list:
     """A shard's stories, compared with what the index held.
 
     Outputs: story fields of new and updated articles, to the shard of their id (main output:
-    their rows are written with the article); "corrections" (slim ``articles`` rows) and new
+    their rows are written with the article); every article's (id, story id, sort key, its
+    story's canonical's sort key, its story's size) to the shard of its id ("members", for passage reuse); "corrections" (slim ``articles`` rows) and new
     "index" rows for indexed articles whose story fields changed; "index" rows for new and
     updated articles; every story's row, flagged when something in it changed ("stories"); and
     the earlier story of each article that moved ("left"), so that story is written again."""
@@ -316,12 +317,13 @@ def stories(group: tuple, config: DedupConfig) -> list:
     members = defaultdict(list)
     for story_id, node in unpacked(b for batches in groups.values() for b in batches):
         members[story_id].append(node)
-    outbox = _Outbox(config.lsh_shards)
+    outbox = Outbox(config.lsh_shards)
     for anchor_story, nodes in members.items():
         for story_id, kept in split_story(anchor_story, nodes, config):
-            changed = False
+            changed, story_key = False, min(node["key"] for node in kept)
             for node, fields in story_fields(story_id, kept):
                 changed |= _member_changes(node, fields, outbox, config)
+                outbox.put("members", node["id"], (node["id"], story_id, node["key"], story_key, len(kept)))
             is_new = all(node["origin"] == "new" for node in kept)
             outbox.count("new_stories", int(changed and is_new))
             outbox.count("joined_earlier_stories", 0 if is_new else sum(node["origin"] == "new" for node in kept))
@@ -329,7 +331,7 @@ def stories(group: tuple, config: DedupConfig) -> list:
     return outbox.pairs()
 
 
-def _member_changes(node: Node, fields: StoryFields, outbox: _Outbox, config: DedupConfig) -> bool:
+def _member_changes(node: Node, fields: StoryFields, outbox: Outbox, config: DedupConfig) -> bool:
     """Emit what one member's story fields change; True when they change anything."""
     prev = node["prev"]
     if prev is not None and prev["story_id"] != fields["story_id"]:
@@ -354,7 +356,7 @@ def changed_stories(group: tuple, config: DedupConfig) -> list:
     _, groups = group
     rows = {story_id: (row, changed) for story_id, row, changed in unpacked(groups["stories"])}
     left = set(unpacked(groups["left"]))
-    outbox = _Outbox(config.lsh_shards)
+    outbox = Outbox(config.lsh_shards)
     for story_id in sorted(left - rows.keys()):
         outbox.count("gone_stories")
         outbox.emit(None, story_row(story_id, []))

@@ -57,11 +57,12 @@ _CAPTION_MAX = 200
 
 def strip_attribution(text: str) -> str:
     """Drop attribution/caption/link-rail lines and inline agency tags; keep story lines."""
-    kept = [line for line in text.split("\n") if not _is_noise(line)]
+    kept = [line for line in text.split("\n") if not is_noise(line)]
     return _AGENCY_TAG.sub(" ", "\n".join(kept))
 
 
-def _is_noise(line: str) -> bool:
+def is_noise(line: str) -> bool:
+    """An attribution, caption or link-rail line ("Theo TTXVN", "Ảnh: …", "Read more: …")."""
     if _NOISE_LINE.match(line):
         return True
     return len(line) <= _CAPTION_MAX and ":" in line and _CAPTION.search(line) is not None
@@ -122,7 +123,7 @@ SENTENCE_WORDS = 8  # a line with fewer words (tokens that are no number) is pag
 def match_text(text: str) -> str:
     """The matching form of an article text: its tokens separated by spaces, each token's
     tone marks at its end (NFC), as ``token_hashes`` hashes them."""
-    *_, normal = _tokenise(*_code_points([text]), *_tables(), True, SENTENCE_WORDS)
+    normal = _tokenise(*_code_points([text]), *_tables(), True, SENTENCE_WORDS)[3]
     return unicodedata.normalize("NFC", normal.tobytes().decode("utf-32-le", "surrogatepass"))
 
 
@@ -130,13 +131,21 @@ def token_hashes(texts: list) -> tuple:
     """Token hashes of several article texts at once, normalised as above: (uint64 hashes,
     is-number flags, offsets), text k's tokens being ``hashes[offsets[k] : offsets[k + 1]]``.
     A token is a number if it starts with a digit 0-9 and its line has ``SENTENCE_WORDS`` words."""
-    hashes, numbers, offsets, _ = _tokenise(*_code_points(texts), *_tables(), False, SENTENCE_WORDS)
+    hashes, numbers, offsets, *_ = _tokenise(*_code_points(texts), *_tables(), False, SENTENCE_WORDS)
     return hashes, numbers, offsets
 
 
-def _code_points(texts: list) -> tuple:
-    """(UTF-32 code points of the texts without attribution, NFC, one after another; bounds)."""
-    texts = [unicodedata.normalize("NFC", strip_attribution(text)) for text in texts]
+def token_spans(texts: list) -> tuple:
+    """Token hashes of whole texts (attribution lines kept) with where each token is: (uint64
+    hashes, int32 starts, int32 ends, offsets); a token's start and end index its text (NFC)."""
+    hashes, _, offsets, _, starts, ends = _tokenise(*_code_points(texts, strip=False), *_tables(), False, SENTENCE_WORDS)
+    return hashes, starts, ends, offsets
+
+
+def _code_points(texts: list, strip: bool = True) -> tuple:
+    """(UTF-32 code points of the texts, NFC, without attribution with ``strip``, one after
+    another; bounds)."""
+    texts = [unicodedata.normalize("NFC", strip_attribution(text) if strip else text) for text in texts]
     bounds = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum([len(text) for text in texts], out=bounds[1:])
     return np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32), bounds
@@ -161,13 +170,16 @@ def _fmix(x):
 def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_length, expansions, render,
               sentence_words):
     """One pass over the texts' code points: (token hashes, is-number flags, token offsets per
-    text, and with ``render`` the normalised text, else nothing).  A token's hash is FNV-1a over
+    text, with ``render`` the normalised text (else nothing), each token's start and end in its
+    text).  A token's hash is FNV-1a over
     its letters, mixed with its length and tone marks; a number in a line of fewer than
     ``sentence_words`` other tokens is not flagged."""
     texts = len(bounds) - 1
     capacity = len(code_points) // 2 + texts + 1
     hashes = np.empty(capacity, dtype=np.uint64)
     numbers = np.empty(capacity, dtype=np.bool_)
+    starts = np.empty(capacity, dtype=np.int32)
+    ends = np.empty(capacity, dtype=np.int32)
     offsets = np.empty(texts + 1, dtype=np.int64)
     normal = np.empty(len(code_points) * 8 + texts if render else 0, dtype=np.uint32)
     count, written = 0, 0
@@ -195,6 +207,8 @@ def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_le
                 if letter_k != _SEPARATOR:
                     if length == 0:
                         first = letter_k
+                        starts[count] = at - bounds[text]
+                    ends[count] = at + 1 - bounds[text]
                     token_hash = (token_hash ^ np.uint64(letter_k)) * _FNV_PRIME
                     length += 1
                     if render:
@@ -220,4 +234,4 @@ def _tokenise(code_points, bounds, letters, tones, expansion_start, expansion_le
                     numbers[line_start:count] = False
                 line_start, line_words = count, 0
     offsets[texts] = count
-    return hashes[:count], numbers[:count], offsets, normal[:written]
+    return hashes[:count], numbers[:count], offsets, normal[:written], starts[:count], ends[:count]

@@ -1,0 +1,73 @@
+"""Passage reuse in the batch job: which passages of each article other stories hold.
+
+    reuse_rows, index_rows = (articles, members) | DetectReuse(dedup_config, reuse_config, prior_passages)
+
+The rules are in ``transforms.dedup.passages``; this is the Beam wiring.  Like the stories, every
+article's reuse set is decided again in every run over the passage index's latest rows and this
+run's articles, with each article's story as ``DetectReprints`` decided it (its ``members``), so
+the sets are those of one run over all the articles, whatever their order and split into runs;
+rows are written only for the sets that changed.
+
+1. *Records*: this run's articles are cut into units and sampled seeds (``passage_records``).
+2. *Holders*: every clustered article with its record (this run's, else the index's) and story;
+   its seeds go to their seed shard.
+3. *Shared seeds*: per seed, the articles of different stories holding it; each pair's shared
+   seeds go to the target's shard, and the source's holder is sent there too.
+4. *Decide*: each article's units held by older stories' articles (``reuse_rows``), its set
+   compared with the digest the index holds.
+"""
+
+import apache_beam as beam
+
+from transforms.dedup import passages
+from transforms.dedup.batch import BatchByShard, PoolStep
+from transforms.dedup.passages import ReuseConfig
+from transforms.dedup.rules import DedupConfig
+
+
+class DetectReuse(beam.PTransform):
+    """(articles, members) -> (``reuse`` rows, ``passage_index`` rows).
+
+    ``members``: ``DetectReprints``' last output; ``prior_passages``: an optional PCollection of
+    the ``passage_index`` rows earlier runs wrote (rows of another ``passage_version`` are ignored)."""
+
+    def __init__(self, config: DedupConfig, reuse: ReuseConfig, prior_passages=None):
+        super().__init__()
+        self.config, self.reuse, self.prior_passages = config, reuse, prior_passages
+
+    def expand(self, inputs):
+        articles, members = inputs
+        config, reuse, shards = self.config, self.reuse, self.config.lsh_shards
+        records = (
+            articles
+            | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
+            | "Records" >> beam.ParDo(PoolStep(passages.record_batch, config, reuse, burst=shards)).with_outputs("records")
+        ).records
+        pipeline, version = articles.pipeline, reuse.passage_version
+        prior = self.prior_passages if self.prior_passages is not None else pipeline | "NoPrior" >> beam.Create([])
+        prior_batches = (
+            prior
+            | "CompatiblePrior" >> beam.Filter(lambda r: r["passage_version"] == version)
+            | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
+        )
+        holders = (
+            {"new": records, "prior": prior_batches, "members": members}
+            | "JoinHolders" >> beam.CoGroupByKey()
+            | "Holders" >> beam.ParDo(PoolStep(passages.holders_of, config, reuse)).with_outputs("holders", "postings")
+        )
+        shared = (
+            holders.postings
+            | "GroupSeeds" >> beam.GroupByKey()
+            | "SharedSeeds" >> beam.ParDo(PoolStep(passages.shared_seeds, config, reuse)).with_outputs("matches", "requests")
+        )
+        sources = (
+            {"holders": holders.holders, "requests": shared.requests}
+            | "JoinRequests" >> beam.CoGroupByKey()
+            | "SendHolders" >> beam.ParDo(PoolStep(passages.send_holders, config, reuse))
+        )
+        decided = (
+            {"holders": holders.holders, "matches": shared.matches, "sources": sources}
+            | "JoinMatches" >> beam.CoGroupByKey()
+            | "Decide" >> beam.ParDo(PoolStep(passages.decide_reuse, config, reuse)).with_outputs("index", main="rows")
+        )
+        return decided.rows, decided.index
