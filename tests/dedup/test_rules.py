@@ -42,10 +42,11 @@ def test_a_bare_date_counts_as_the_end_of_its_day():
 
 
 def test_wire_rank_and_story_id():
-    assert wire_rank("vnanet.vn", ("vnanet.vn",)) == 0
-    assert wire_rank("english.vnanet.vn", ("vnanet.vn",)) == 0
-    assert wire_rank("notvnanet.vn", ("vnanet.vn",)) == 1
-    assert wire_rank(None, ("vnanet.vn",)) == 1
+    assert wire_rank("vnanet.vn", ("vnanet.vn",), None) == 0
+    assert wire_rank("english.vnanet.vn", ("vnanet.vn",), "VNA") == 0
+    assert wire_rank("baomoi.example", ("vnanet.vn",), "VNA") == 1  # credits an agency
+    assert wire_rank("notvnanet.vn", ("vnanet.vn",), None) == 2
+    assert wire_rank(None, ("vnanet.vn",), None) == 2
     assert story_id_for("https://a.example/1") == story_id_for("https://a.example/1") != story_id_for("x")
 
 

@@ -43,7 +43,8 @@ def fingerprints(articles: list, config: DedupConfig, chunk: int = 64) -> list:
             "h": id_hash(article["article_id"]),
             "key": sort_key(
                 article.get("published_at"), article.get("published_at_precision"),
-                wire_rank(article.get("domain"), config.wire_domains), len(rows), article["article_id"],
+                wire_rank(article.get("domain"), config.wire_domains, article.get("wire_source")), len(rows),
+                article["article_id"],
             ),
             "n": len(rows),
             "sig": signature.astype(np.uint16).tobytes(),

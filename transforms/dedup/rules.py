@@ -69,7 +69,7 @@ class SortKey(NamedTuple):
     """Who is the original: the smallest key (see ``sort_key``)."""
 
     when: float  # epoch seconds (a bare date: its latest possible instant; none: infinity)
-    wire_rank: int  # 0 for a wire/agency domain
+    wire_rank: int  # 0 for a wire/agency domain, 1 for an article crediting an agency, 2 else
     length: int  # minus the shingle count: longer first
     article_id: str
 
@@ -105,10 +105,13 @@ class Edge(NamedTuple):
 # ---------------------------------------------------------------------------- who is the original
 
 
-def wire_rank(domain: str | None, wire_domains) -> int:
-    """0 for a wire/agency domain (or a subdomain of one), else 1."""
+def wire_rank(domain: str | None, wire_domains, wire_source: str | None) -> int:
+    """0 for a wire/agency domain (or a subdomain of one), 1 for an article crediting an agency
+    (its ``wire_source``), else 2."""
     labels = (domain or "").lower().split(".")
-    return 0 if any(".".join(labels[i:]) in wire_domains for i in range(len(labels))) else 1
+    if any(".".join(labels[i:]) in wire_domains for i in range(len(labels))):
+        return 0
+    return 1 if wire_source else 2
 
 
 def sort_key(published_at: datetime | None, precision: str | None, rank: int, shingles: int,

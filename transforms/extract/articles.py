@@ -8,12 +8,12 @@ an article (``metadata``).  Every page ends as an article or a failures row with
 """
 
 import collections
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.extract import metadata
+from transforms.extract import metadata, wire
 from transforms.extract.dates import Page, own_item, published_time
 from transforms.extract.decode import PageRejected, check_page, decode_html
 from transforms.extract.isolated import IsolatedExtractor
@@ -34,13 +34,17 @@ class ExtractConfig:
     favor_precision: bool = False
     include_tables: bool = True
     include_comments: bool = False
+    wire_agencies: dict = field(default_factory=lambda: dict(wire.AGENCIES))  # agency code -> the names crediting it
 
     def __post_init__(self):
         check_ranges(self, "extract")
+        object.__setattr__(self, "wire_agencies", wire.check_agencies(self.wire_agencies))
 
 
-def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words: int) -> Article:
-    """Turn trafilatura's fields plus the raw page's context into a normalised article."""
+def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words: int,
+                    agencies: wire.Agencies = wire.DEFAULT_AGENCIES) -> Article:
+    """Turn trafilatura's fields plus the raw page's context into a normalised article; ``agencies``:
+    the agencies ``wire_source`` names (``wire.agency_lookup`` of ``ExtractConfig.wire_agencies``)."""
     if doc is None or not doc.get("text"):
         raise PageRejected("NoMainText", "trafilatura found no main text")
     text = metadata.clean_text(metadata.with_lead(doc["text"], hints.lead))
@@ -73,6 +77,9 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
         text=text,
         word_count=word_count,
         content_sha1=metadata.content_sha1(text),
+        wire_source=wire.wire_source(
+            text, (doc.get("author"), doc.get("byline"), author), agencies, doc.get("after_text", ()),
+        ),
     )
 
 
@@ -90,6 +97,7 @@ class _ExtractFn(beam.DoFn):
 
     def setup(self):
         self._idle = [IsolatedExtractor(self._config) for _ in range(self._config.processes)]
+        self._agencies = wire.agency_lookup(self._config.wire_agencies)
         self._in_flight = collections.deque()
 
     def process(self, page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
@@ -130,7 +138,7 @@ class _ExtractFn(beam.DoFn):
         try:
             if isinstance(result, PageRejected):
                 raise result
-            article = page_to_article(page, *result, self._config.min_words)
+            article = page_to_article(page, *result, self._config.min_words, self._agencies)
         except PageRejected as exc:
             return _rejected(page["source"], exc.error_type, str(exc))
         except Exception as exc:  # noqa: BLE001 -- a bug or a page we did not foresee: record it, keep the run alive

@@ -18,6 +18,7 @@ from transforms.extract.metadata import (
     page_hints,
     site_names,
 )
+from transforms.extract.wire import lines_after
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -56,7 +57,9 @@ def extract_document(page: "str | HtmlElement", url: str | None, config: "Extrac
 def extract_page(html: str, url: str | None, config: "ExtractConfig") -> tuple[PageHints, dict | None]:
     """What the child computes for one page (parsed once): its HTML's hints and trafilatura's fields,
     with ``byline``, the names trafilatura reads from the byline markup (rel, itemprop or class
-    "author"), when its author (from the metas) is the site's name only."""
+    "author"), when its author (from the metas) is the site's name only, and ``after_text``, the
+    short blocks right after the text that trafilatura left out (``wire.lines_after``: a sign-off
+    "— AP" as a heading)."""
     from trafilatura.metadata import extract_author
     from trafilatura.utils import load_html
 
@@ -65,6 +68,8 @@ def extract_page(html: str, url: str | None, config: "ExtractConfig") -> tuple[P
         return page_hints(html), None
     hints = page_hints(html, tree)
     doc = extract_document(tree, url, config)
+    if doc:
+        doc["after_text"] = lines_after(tree, doc["text"])
     if doc and names_only_site(doc["author"], *site_names(hints, doc["sitename"], doc["url"] or url)):
         doc["byline"] = extract_author(tree)
     return hints, doc
