@@ -34,9 +34,10 @@ from pipelines.config import (
 from pipelines.runners import dataflow
 from pipelines.runners.memory import DEFAULT_RUNNER
 from pipelines.runstate import RunContext
-from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
+from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, REUSE, STORIES, STORY_INDEX, TableSpec
 from transforms.dedup.batch import DetectReprints
 from transforms.dedup.by_url import DedupByUrl
+from transforms.dedup.reuse import DetectReuse
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.crawl import CrawlWeb
@@ -69,30 +70,36 @@ def read_sources(pipeline: beam.Pipeline, sources: SourcesConfig, fetch: FetchCo
     return pages, [failures for _, failures in outputs], updates
 
 
-def read_story_index(pipeline: beam.Pipeline, root: str, fingerprint_version: str):
-    """The story index earlier runs wrote under ``root`` (None on the first run); ``StateError``
-    when a file of it is damaged or holds fingerprints of other settings (a newsbeam upgrade or
-    changed ``dedup`` settings: ``newsbeam repair`` fingerprints the articles again).  A dry run
-    on gs:// translates the read unchecked, offline."""
+def read_state(pipeline: beam.Pipeline, root: str, spec: TableSpec, version_column: str, version: str):
+    """A state table earlier runs wrote under ``root`` (the story or passage index; None on the
+    first run); ``StateError`` when a file of it is damaged or holds rows of another ``version``
+    (a newsbeam upgrade or changed ``dedup``/``reuse`` settings: ``newsbeam repair`` redoes them).
+    A dry run on gs:// translates the read unchecked, offline."""
     if dataflow.reads_at_build(pipeline.options, root):
-        footers = table_footers(root, STORY_INDEX)
+        footers = table_footers(root, spec)
         if not footers:
             return None
         for path, footer in footers:
             if isinstance(footer, str):
                 raise runstate.damaged(root, path, f"not a readable Parquet file ({footer})")
-        for path, versions in stale_index_files(footers, fingerprint_version)[:1]:
-            raise runstate.damaged(root, path, f"story index rows of fingerprint version {sorted(versions)}, but "
-                                               f"these settings fingerprint as {fingerprint_version!r}")
-    return pipeline | "ReadStoryIndex" >> ReadTable(root, STORY_INDEX)
+        for path, versions in stale_files(footers, version_column, version)[:1]:
+            raise runstate.damaged(root, path, f"{spec.name} rows of {version_column} {sorted(versions)}, but "
+                                               f"these settings give {version!r}")
+    label = "".join(part.title() for part in spec.name.split("_"))
+    return pipeline | f"Read{label}" >> ReadTable(root, spec)
 
 
-def stale_index_files(footers: list, fingerprint_version: str) -> list:
-    """(path, other versions) of each story-index file (``table_footers``) holding fingerprints of
-    another version."""
+def read_story_index(pipeline: beam.Pipeline, root: str, config: Config):
+    """The story index earlier runs wrote under ``root`` (``read_state``)."""
+    return read_state(pipeline, root, STORY_INDEX, "fingerprint_version", config.dedup.fingerprint_version)
+
+
+def stale_files(footers: list, version_column: str, version: str) -> list:
+    """(path, other versions) of each state-table file (``table_footers``) holding rows of another
+    ``version`` in ``version_column``."""
     stale = []
     for path, footer in footers:
-        versions = column_values(footer, "fingerprint_version") - {fingerprint_version}
+        versions = column_values(footer, version_column) - {version}
         if versions:
             stale.append((path, versions))
     return stale
@@ -103,12 +110,18 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
     pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state, config.extract.max_page_bytes)
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
-    prior_index = read_story_index(pipeline, run.output, config.dedup.fingerprint_version)
-    article_rows, stories, index_rows, known_failures = articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
+    prior_index = read_story_index(pipeline, run.output, config)
+    article_rows, stories, index_rows, known_failures, members = (
+        articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
+    )
     failures = [*failure_sets, extract_failures, dup_failures, known_failures] | "Failures" >> CollectFailures()
+    tables = [(ARTICLES, article_rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)]
+    if config.reuse.enabled:
+        prior_passages = read_state(pipeline, run.output, PASSAGE_INDEX, "passage_version", config.reuse.passage_version)
+        reuse_rows, passage_rows = (articles, members) | "Reuse" >> DetectReuse(config.dedup, config.reuse, prior_passages)
+        tables += [(REUSE, reuse_rows), (PASSAGE_INDEX, passage_rows)]
     write_tables(
-        [(ARTICLES, article_rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)],
-        lambda spec: WriteTable(spec, run.output, run.run_id, run.ingest_date, config.output.shards, run.started_at),
+        tables, lambda spec: WriteTable(spec, run.output, run.run_id, run.ingest_date, config.output.shards, run.started_at),
     )
     progress.attach(pipeline, {"read": [pages], "extracted": [extracted, extract_failures], "clustered": [article_rows]})
     if updates is not None:

@@ -14,6 +14,7 @@ from typing import Any, Optional, get_type_hints
 
 import yaml
 
+from transforms.dedup.passages import ReuseConfig
 from transforms.dedup.rules import DedupConfig
 from transforms.extract.articles import ExtractConfig
 from transforms.fetch.client import FetchConfig
@@ -51,6 +52,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    reuse: ReuseConfig = field(default_factory=ReuseConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 

@@ -11,7 +11,9 @@ The tables are append-only events (``schemas.tables``); the views fold them:
   story fields (any row, ``correction`` included);
 - ``stories``: one row per story that has members: its latest row;
 - ``failures``: every failure row;
-- ``article_events``, ``story_events``: the raw rows.
+- ``reuse``: each article's passages taken from other stories: its latest set of rows (a
+  ``retraction`` row: the set became empty);
+- ``article_events``, ``story_events``, ``reuse_events``: the raw rows.
 
 "Latest" is the greatest ``row_at`` (ties: the later ``run_id``).  A table with no files yet is an
 empty view with its schema.  Rows written before schema version 2 have no ``row_kind``/``row_at``:
@@ -27,7 +29,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines.runstate import damaged
-from schemas.tables import ARTICLES, FAILURES, STORIES, TableSpec
+from schemas.tables import ARTICLES, FAILURES, REUSE, STORIES, TableSpec
 from transforms.sinks.parquet import table_files, unreadable_files
 
 _LATEST = "row_number() over (partition by {key} order by row_at desc nulls last, run_id desc) = 1"
@@ -49,6 +51,12 @@ VIEWS = {
         ) where article_count > 0
     """,
     "failures": "select * from failure_events",
+    "reuse": f"""
+        select * exclude ({_EVENT_COLUMNS}) from (
+            select * from reuse_events
+            qualify dense_rank() over (partition by article_id order by row_at desc nulls last, run_id desc) = 1
+        ) where row_kind = 'new'
+    """,
 }
 
 
@@ -70,7 +78,8 @@ def _events(con: duckdb.DuckDBPyConnection, name: str, root: str, spec: TableSpe
 def connect(root: str, con: duckdb.DuckDBPyConnection = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (a new in-memory one, or ``con``) with the views of ``root``'s current state."""
     con = con or duckdb.connect()
-    for name, spec in (("article_events", ARTICLES), ("story_events", STORIES), ("failure_events", FAILURES)):
+    events = (("article_events", ARTICLES), ("story_events", STORIES), ("failure_events", FAILURES), ("reuse_events", REUSE))
+    for name, spec in events:
         _events(con, name, root, spec)
     for name, query in VIEWS.items():
         con.execute(f"create or replace view {name} as {query}")
@@ -81,7 +90,8 @@ def main(argv=None) -> int:
     """``newsbeam sql``: run one query over an output's current state and print the result."""
     parser = argparse.ArgumentParser(prog="newsbeam sql", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("query", help="SQL over the views articles, stories, failures, article_events, story_events")
+    parser.add_argument("query", help="SQL over the views articles, stories, failures, reuse, article_events, story_events, "
+                                      "reuse_events")
     parser.add_argument("--output", default="out", help="output root (default: out)")
     parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     args = parser.parse_args(argv)

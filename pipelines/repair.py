@@ -30,7 +30,7 @@ from typing import Optional
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import current, lease, runstate
-from pipelines.bounded import stale_index_files
+from pipelines.bounded import stale_files
 from pipelines.config import Config, load_config
 from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
 from transforms.dedup.fingerprints import fingerprints, index_row
@@ -57,7 +57,7 @@ def repair(root: str, config: Config, now: Optional[datetime] = None) -> dict:
     version = config.dedup.fingerprint_version
     set_aside += [
         set_file_aside(root, path, quarantine, f"fingerprint version {sorted(versions)}, not {version!r}")
-        for path, versions in stale_index_files(table_footers(root, STORY_INDEX), version)
+        for path, versions in stale_files(table_footers(root, STORY_INDEX), "fingerprint_version", version)
     ]
     return {"set_aside": set_aside, "state_rebuilt": state_rebuilt, "index_rows_written": written}
 

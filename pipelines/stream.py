@@ -113,7 +113,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, settings: StreamSett
         )
         page_sets, failure_sets = [*page_sets, fetched], [*failure_sets, fetch_failures]
     articles, extract_failures = page_sets | "AllPages" >> FlattenInto(windows) | "Extract" >> Extract(config.extract)
-    prior_index = read_story_index(pipeline, settings.output, config.dedup.fingerprint_version)  # a backfill's index
+    prior_index = read_story_index(pipeline, settings.output, config)  # a backfill's index
     rows, stories, index_rows, dup_failures = articles | "Stories" >> AssignStories(
         config.dedup, settings.ttl_s, prior_index, settings.start
     )

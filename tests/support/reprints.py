@@ -13,6 +13,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from tests.support.paths import FIXTURES
 from transforms.dedup.batch import DetectReprints
+from transforms.dedup.reuse import DetectReuse
 from transforms.dedup.rules import DedupConfig
 from transforms.extract.metadata import content_sha1
 
@@ -44,18 +45,24 @@ def hard_set():
 
 
 OUTPUTS = ("articles", "stories", "index", "failures")
+REUSE_OUTPUTS = ("reuse", "passages")
 
 
-def run_detect(articles, tmp_path, prior=None, params=DedupConfig()):
-    """Run DetectReprints on the FnApiRunner as run number n in ``tmp_path``; return its
-    (articles, stories, index, failures) rows, stamped with ``row_at`` = T0 + n hours as the
-    table writer does."""
+def run_detect(articles, tmp_path, prior=None, params=DedupConfig(), reuse=None, prior_passages=None):
+    """Run DetectReprints (and with a ``ReuseConfig`` ``reuse``, DetectReuse after it) on the
+    FnApiRunner as run number n in ``tmp_path``; return its (articles, stories, index, failures
+    [, reuse, passages]) rows, stamped with ``row_at`` = T0 + n hours as the table writer does."""
     n = len(list(tmp_path.iterdir()))
     out, row_at = tmp_path / f"run{n}", T0 + timedelta(hours=n)
+    names = OUTPUTS + (REUSE_OUTPUTS if reuse is not None else ())
     with TestPipeline(runner="FnApiRunner") as p:
         prior_rows = p | "Prior" >> beam.Create(prior) if prior is not None else None
-        results = p | "Articles" >> beam.Create(articles) | DetectReprints(params, prior_rows)
-        for name, rows in zip(OUTPUTS, results):
+        created = p | "Articles" >> beam.Create(articles)
+        *results, members = created | DetectReprints(params, prior_rows)
+        if reuse is not None:
+            passages = p | "PriorPassages" >> beam.Create(prior_passages) if prior_passages is not None else None
+            results += list((created, members) | DetectReuse(params, reuse, passages))
+        for name, rows in zip(names, results):
             (
                 rows
                 | f"Encode{name}" >> beam.Map(lambda row: base64.b64encode(pickle.dumps(row)).decode())
@@ -64,9 +71,9 @@ def run_detect(articles, tmp_path, prior=None, params=DedupConfig()):
     return tuple(
         [
             {"row_at": row_at, **pickle.loads(base64.b64decode(line))}
-            for f in sorted(out.glob(f"{name}*")) for line in f.read_text().split()
+            for f in sorted(out.glob(f"{name}-*")) for line in f.read_text().split()
         ]
-        for name in OUTPUTS
+        for name in names
     )
 
 

@@ -52,6 +52,7 @@ MIN_UNIT_TOKENS = 8  # a shorter sentence joins its neighbour
 _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
 _QUOTE = re.compile(r'“[^”\n]{1,800}”|"[^"\n]{1,800}"|«[^»\n]{1,800}»|„[^“”\n]{1,800}[“”]')
+_OPENING = "\"'“‘«("  # a sentence may start with these
 _SENTENCE_END = re.compile(r"\n+|[.!?…]+[\"'”’»)\]]*[ \t]+")
 
 
@@ -64,7 +65,7 @@ class ReuseConfig:
     seed_rate: float = setting(0.5, above=0, at_most=1)  # share of shingles kept as seeds
     max_record_bytes: int = setting(2048, at_least=256)  # an article's record: long texts keep fewer seeds
     min_unit_seeds: int = setting(3, at_least=1)  # a unit is held with at least this many shared seeds ...
-    min_coverage: float = setting(0.6, above=0, at_most=1)  # ... and this share of its seeds
+    min_coverage: float = setting(0.55, above=0, at_most=1)  # ... and this share of its seeds
     min_passage_words: int = setting(12, at_least=1)  # shorter passages (a shared title, a phrase) are not reported
     stitch_containment: float = setting(0.8, above=0, at_most=1)  # one article holding this much of another stitched it
     max_seed_holders: int = setting(128, at_least=2)  # a seed in more articles is boilerplate, not reuse
@@ -145,36 +146,29 @@ def _quoted(text: str, token_starts: np.ndarray) -> np.ndarray:
 
 
 def _units(text: str, token_starts: np.ndarray, token_ends: np.ndarray) -> tuple:
-    """(starts, ends, paragraph numbers) of a text's units: sentences, short ones joined to a neighbour."""
-    cuts, breaks = [0], []
+    """(starts, ends, paragraph numbers) of a text's units: its sentences, a short one (fewer than
+    ``MIN_UNIT_TOKENS`` words) joined to its neighbour in the same paragraph."""
+    if not len(token_starts):
+        return np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    cuts, breaks = [], []
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
-        if match.group()[0] == "\n":
+        line_end = match.group()[0] == "\n"
+        if line_end or (end < len(text) and (text[end].isupper() or text[end].isdigit() or text[end] in _OPENING)):
             cuts.append(end)
-            breaks.append(True)
-        elif end < len(text) and (text[end].isupper() or text[end].isdigit() or text[end] in "\"'“‘«("):
-            cuts.append(end)
-            breaks.append(False)
-    bounds = np.array(cuts + [len(text)], dtype=np.int64)
-    tokens = np.bincount(np.searchsorted(bounds, token_starts, side="right") - 1, minlength=len(cuts))
-    units = []  # [start, last token end, paragraph, tokens]
-    paragraph = 0
-    for k, start in enumerate(cuts):
-        if k and breaks[k - 1]:
-            paragraph += 1
-        if not tokens[k]:
-            continue
-        if units and units[-1][2] == paragraph and (units[-1][3] < MIN_UNIT_TOKENS or tokens[k] < MIN_UNIT_TOKENS):
-            units[-1][3] += int(tokens[k])
-        else:
-            units.append([start, 0, paragraph, int(tokens[k])])
-    if not units:
-        return np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
-    starts = np.array([u[0] for u in units], dtype=np.int64)
-    # a unit ends after its last token's trailing punctuation (before the next unit's whitespace)
-    last = np.searchsorted(token_starts, np.r_[starts[1:], len(text)], side="left") - 1
-    ends = np.array([_end_of(text, int(token_ends[i]), int(stop)) for i, stop in zip(last, np.r_[starts[1:], len(text)])])
-    return starts, ends, np.array([u[2] for u in units], dtype=np.int64)
+            breaks.append(line_end)
+    segment = np.searchsorted(np.array(cuts, dtype=np.int64), token_starts, side="right")  # 0: before the first cut
+    paragraph_of = np.r_[0, np.cumsum(breaks, dtype=np.int64)]
+    segments, first_token, tokens = np.unique(segment, return_index=True, return_counts=True)  # those with words
+    paragraphs = paragraph_of[segments]
+    long = tokens >= MIN_UNIT_TOKENS
+    new_unit = np.r_[True, (paragraphs[1:] != paragraphs[:-1]) | (long[1:] & long[:-1])]
+    unit_of_token = (np.cumsum(new_unit) - 1)[np.searchsorted(segments, segment)]
+    first = np.flatnonzero(np.r_[True, unit_of_token[1:] != unit_of_token[:-1]])
+    last = np.r_[first[1:] - 1, len(token_starts) - 1]
+    stops = np.r_[token_starts[first[1:]], len(text)]
+    ends = [_end_of(text, end, stop) for end, stop in zip(token_ends[last].tolist(), stops.tolist())]
+    return token_starts[first].astype(np.int64), np.array(ends, dtype=np.int64), paragraphs[new_unit]
 
 
 def _end_of(text: str, token_end: int, stop: int) -> int:
@@ -380,36 +374,49 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """A seed shard's seeds held by articles of at least two stories (and at most
     ``max_seed_holders`` articles): for every ordered pair of such articles of other stories,
-    (target, source, seed, holders in the target's story, holders in the source's) to the
-    target's shard ("matches") and (source, target) to the source's ("requests")."""
+    (target, source, seed, holders in the target's story, holders in the source's), to the
+    target's shard."""
     _, parts = group
-    seeds = np.concatenate([np.frombuffer(p[0], dtype=np.uint32) for p in parts])
+    seeds = np.concatenate([np.frombuffer(p[0], dtype=np.uint32) for p in parts]).astype(np.int64)
     ids, stories = (np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2))
-    order = np.lexsort((ids, seeds))
+    order = np.lexsort((ids, stories, seeds))
     seeds, ids, stories = seeds[order], ids[order], stories[order]
-    cuts = np.r_[0, np.flatnonzero(np.diff(seeds)) + 1, len(seeds)]
-    matches = []
-    for start, end in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
-        if end - start < 2 or end - start > reuse.max_seed_holders:
-            continue
-        _, story, story_holders = np.unique(stories[start:end], return_inverse=True, return_counts=True)
-        if len(story_holders) < 2:
-            continue
-        target, source = np.meshgrid(np.arange(end - start), np.arange(end - start), indexing="ij")
-        other = story[target] != story[source]
-        target, source = target[other], source[other]
-        matches.append(np.stack([
-            ids[start + target], ids[start + source], np.full(len(target), seeds[start], np.int64),
-            story_holders[story[target]], story_holders[story[source]],
-        ], 1))
-    if not matches:
+    run_starts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
+    run_lengths = np.diff(np.r_[run_starts, len(seeds)])
+    group_starts = np.flatnonzero(np.r_[True, (seeds[1:] != seeds[:-1]) | (stories[1:] != stories[:-1])])
+    story_holders = np.repeat(np.diff(np.r_[group_starts, len(seeds)]), np.diff(np.r_[group_starts, len(seeds)]))
+    runs = (run_lengths >= 2) & (run_lengths <= reuse.max_seed_holders) & (story_holders[run_starts] < run_lengths)
+    starts, lengths = run_starts[runs], run_lengths[runs]
+    # every ordered pair within each kept run: element k of a run of length n pairs with the n others
+    members = np.repeat(starts, lengths) + _ranges(lengths)
+    partners_per_member = np.repeat(lengths, lengths)
+    target = np.repeat(members, partners_per_member)
+    source = np.repeat(np.repeat(starts, lengths), partners_per_member) + _ranges(partners_per_member)
+    other = stories[target] != stories[source]
+    target, source = target[other], source[other]
+    matches = np.stack([ids[target], ids[source], seeds[target], story_holders[target], story_holders[source]], 1)
+    return [(None, entry) for entry in split_by_shard(matches[:, 0] % config.lsh_shards, matches)]
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """0..n-1 for each n of ``lengths``, one after another."""
+    ends = np.cumsum(lengths)
+    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - lengths, lengths)
+
+
+def pair_requests(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
+    """A target shard's shared seeds, kept for the pairs sharing at least ``min_unit_seeds`` (none
+    of the others can hold a unit) ("matches"), and a (source, target) request to the source's
+    shard for each of those pairs ("requests")."""
+    shard, parts = group
+    matches = np.concatenate([np.frombuffer(p[0], dtype=np.int64).reshape(-1, 5) for p in parts])
+    pairs, inverse, counts = np.unique(matches[:, :2], axis=0, return_inverse=True, return_counts=True)
+    kept = counts >= reuse.min_unit_seeds
+    matches, pairs = matches[kept[inverse.ravel()]], pairs[kept]
+    if not len(pairs):
         return []
-    matches = np.concatenate(matches)
-    pairs = np.unique(matches[:, :2], axis=0)
-    return [
-        *(("matches", entry) for entry in split_by_shard(matches[:, 0] % config.lsh_shards, matches)),
-        *(("requests", entry) for entry in split_by_shard(pairs[:, 1] % config.lsh_shards, pairs[:, ::-1].copy())),
-    ]
+    requests = split_by_shard(pairs[:, 1] % config.lsh_shards, pairs[:, ::-1].copy())
+    return [("matches", (shard, [matches.tobytes()])), *(("requests", entry) for entry in requests)]
 
 
 def send_holders(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:

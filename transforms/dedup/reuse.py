@@ -12,7 +12,8 @@ rows are written only for the sets that changed.
 2. *Holders*: every clustered article with its record (this run's, else the index's) and story;
    its seeds go to their seed shard.
 3. *Shared seeds*: per seed, the articles of different stories holding it; each pair's shared
-   seeds go to the target's shard, and the source's holder is sent there too.
+   seeds go to the target's shard, and for the pairs sharing enough of them to hold a unit, the
+   source's holder is sent there too.
 4. *Decide*: each article's units held by older stories' articles (``reuse_rows``), its set
    compared with the digest the index holds.
 """
@@ -55,18 +56,20 @@ class DetectReuse(beam.PTransform):
             | "JoinHolders" >> beam.CoGroupByKey()
             | "Holders" >> beam.ParDo(PoolStep(passages.holders_of, config, reuse)).with_outputs("holders", "postings")
         )
-        shared = (
+        pairs = (
             holders.postings
             | "GroupSeeds" >> beam.GroupByKey()
-            | "SharedSeeds" >> beam.ParDo(PoolStep(passages.shared_seeds, config, reuse)).with_outputs("matches", "requests")
+            | "SharedSeeds" >> beam.ParDo(PoolStep(passages.shared_seeds, config, reuse))
+            | "GroupPairs" >> beam.GroupByKey()
+            | "PairRequests" >> beam.ParDo(PoolStep(passages.pair_requests, config, reuse)).with_outputs("matches", "requests")
         )
         sources = (
-            {"holders": holders.holders, "requests": shared.requests}
+            {"holders": holders.holders, "requests": pairs.requests}
             | "JoinRequests" >> beam.CoGroupByKey()
             | "SendHolders" >> beam.ParDo(PoolStep(passages.send_holders, config, reuse))
         )
         decided = (
-            {"holders": holders.holders, "matches": shared.matches, "sources": sources}
+            {"holders": holders.holders, "matches": pairs.matches, "sources": sources}
             | "JoinMatches" >> beam.CoGroupByKey()
             | "Decide" >> beam.ParDo(PoolStep(passages.decide_reuse, config, reuse)).with_outputs("index", main="rows")
         )

@@ -1,0 +1,73 @@
+"""Passage-reuse cases shared by the tests and the benchmark: the hand-made Vietnamese reuse set,
+an in-memory run of the reuse steps on one shard, and link scores against a gold."""
+
+import csv
+import json
+from collections import defaultdict
+from datetime import datetime
+
+from tests.support.paths import FIXTURES
+from transforms.dedup import passages
+from transforms.dedup.fingerprints import pack
+from transforms.dedup.passages import ReuseConfig
+from transforms.dedup.rules import DedupConfig, sort_key, wire_rank
+from transforms.extract.metadata import content_sha1
+
+REUSE_VI = FIXTURES / "reuse_vi"
+
+
+def reuse_vi_set():
+    """(articles, {url: manifest row with reused_from/reused_text as lists})."""
+    manifest = {}
+    for row in csv.DictReader(open(REUSE_VI / "manifest.csv", encoding="utf-8")):
+        for column in ("reused_from", "reused_text", "reuse_neutral"):
+            row[column] = json.loads(row[column] or "[]")
+        manifest[row["url"]] = row
+    articles = []
+    for line in open(REUSE_VI / "articles.jsonl", encoding="utf-8"):
+        article = json.loads(line)
+        article["published_at"] = datetime.fromisoformat(article["published_at"])
+        article["content_sha1"] = content_sha1(article["text"])
+        articles.append(article)
+    return articles, manifest
+
+
+def reuse_in_memory(articles: list, stories: dict, config: ReuseConfig = ReuseConfig()) -> list:
+    """The reuse rows of ``articles`` with the stories ``stories`` ({article id: story id}), by the
+    batch job's steps on a single shard (what DetectReuse computes, without Beam)."""
+    dedup = DedupConfig(lsh_shards=1)
+    keys = {
+        a["article_id"]: sort_key(a.get("published_at"), a.get("published_at_precision"),
+                                  wire_rank(a.get("domain"), dedup.wire_domains, a.get("wire_source")), 0, a["article_id"])
+        for a in articles
+    }
+    members = defaultdict(list)
+    for article_id, story in stories.items():
+        members[story].append(keys[article_id])
+    records = passages.record_batch((0, pack(articles)), dedup, config)[0][1][1]
+    member_rows = [(i, s, keys[i], min(members[s]), len(members[s])) for i, s in stories.items()]
+    held = dict(_by_tag(passages.holders_of((0, {"new": [records], "prior": [], "members": [pack(member_rows)]}), dedup, config)))
+    shared = [value for _, (_, value) in passages.shared_seeds((0, held["postings"]), dedup, config)]
+    pairs = dict(_by_tag(passages.pair_requests((0, shared), dedup, config)))
+    sources = [batch for _, (_, batch) in passages.send_holders((0, {"holders": held["holders"], "requests": pairs.get("requests", [])}), dedup, config)]
+    decided = passages.decide_reuse((0, {"holders": held["holders"], "matches": pairs.get("matches", []), "sources": sources}), dedup, config)
+    return [row for tag, row in decided if tag is None and row.get("source_article_id")]
+
+
+def _by_tag(pairs: list) -> list:
+    grouped = defaultdict(list)
+    for tag, (_, value) in pairs:
+        grouped[tag].append(value)
+    return list(grouped.items())
+
+
+def link_scores(rows: list, gold_story: dict, gold_links: set, neutral: set = frozenset()) -> dict:
+    """Precision/recall/F1 of (article, donor story) links: a row links its article to the gold
+    story of its source (rows whose source is of the article's own gold story are not scored)."""
+    found = {(r["article_id"], gold_story[r["source_article_id"]]) for r in rows}
+    found = {(a, d) for a, d in found if d != gold_story[a]} - set(neutral)
+    hits = len(found & gold_links)
+    precision = hits / len(found) if found else 1.0
+    recall = hits / len(gold_links) if gold_links else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "found": sorted(found), "missed": sorted(gold_links - found)}
