@@ -50,6 +50,7 @@ from transforms.settings import check_ranges, setting
 
 MIN_UNIT_TOKENS = 8  # a shorter sentence joins its neighbour
 _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
+_MATCH_COLUMNS = 7  # target, source, seed, (holders, canonical holds) of the target's story and of the source's
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
 _QUOTE = re.compile(r'“[^”\n]{1,800}”|"[^"\n]{1,800}"|«[^»\n]{1,800}»|„[^“”\n]{1,800}[“”]')
 _OPENING = "\"'“‘«("  # a sentence may start with these
@@ -214,8 +215,10 @@ class _Pair(NamedTuple):
     source: Holder
     counts: np.ndarray  # per unit of the target: its seeds
     held: np.ndarray  # per unit: how many of them the source holds
-    own: np.ndarray  # per unit: over those, the articles of the target's story holding each
-    theirs: np.ndarray  # per unit: ... and of the source's story
+    own: np.ndarray  # per unit: over those, the articles of the target's story holding each ...
+    own_canonical: np.ndarray  # ... and whether its canonical does
+    theirs: np.ndarray  # per unit: the same for the source's story
+    their_canonical: np.ndarray
     shared: np.ndarray  # the shared seeds
     stitches: bool  # the target holds nearly all of the source ...
     stitched: bool  # ... the source nearly all of the target
@@ -259,8 +262,8 @@ def _pair(mine: Passages, source: Holder, shared: np.ndarray, config: ReuseConfi
     units, at = len(mine.starts), mine.units[held]
     return _Pair(
         source, np.bincount(mine.units[mine_under], minlength=units), np.bincount(at, minlength=units),
-        np.bincount(at, weights=shared[position[held], 1], minlength=units),
-        np.bincount(at, weights=shared[position[held], 2], minlength=units), shared[:, 0],
+        *(np.bincount(at, weights=shared[position[held], column], minlength=units) for column in (1, 2, 3, 4)),
+        shared[:, 0],
         stitches=bool(len(theirs_under)) and theirs_held >= config.stitch_containment * len(theirs_under),
         stitched=bool(mine_under.any()) and np.count_nonzero(held) >= config.stitch_containment * np.count_nonzero(mine_under),
     )
@@ -275,19 +278,19 @@ def _taken_units(mine: Passages, target: Holder, pair: _Pair, config: ReuseConfi
     def held(held, counts):
         return (held >= config.min_unit_seeds) & (held >= config.min_coverage * counts) & (counts > 0)
 
-    by_paragraph = [np.bincount(mine.paragraphs, weights=w) for w in (pair.held, pair.counts, pair.own, pair.theirs)]
+    weights = (pair.held, pair.counts, pair.own, pair.own_canonical, pair.theirs, pair.their_canonical)
+    by_paragraph = [np.bincount(mine.paragraphs, weights=w) for w in weights]
     taken = held(pair.held, pair.counts) | held(*by_paragraph[:2])[mine.paragraphs]
     source, taken_units = pair.source, []
     for unit in np.flatnonzero(taken).tolist():
-        held_seeds, own, theirs = pair.held[unit], pair.own[unit], pair.theirs[unit]
-        if not held_seeds:  # held as part of its paragraph
-            paragraph = mine.paragraphs[unit]
-            held_seeds, own, theirs = (w[paragraph] for w in (by_paragraph[0], *by_paragraph[2:]))
-        ours, theirs = own / target.story_size, theirs / source.story_size  # x held_seeds: the share holding it
-        ours_text, their_text = ours > held_seeds / 2, theirs > held_seeds / 2
-        if ours_text == their_text:  # both stories' text (the older lent it), or neither's (the one holding more)
-            older = source.story_key < target.story_key if ours_text else (theirs, target.key) > (ours, source.key)
-        if pair.stitches or (their_text and not ours_text) or (ours_text == their_text and older):
+        values = [w[unit] for w in weights] if pair.held[unit] else [w[mine.paragraphs[unit]] for w in by_paragraph]
+        held_seeds, _, own, own_canonical, theirs, their_canonical = values  # (held as part of its paragraph)
+        ours = own >= held_seeds * target.story_size / 2 or own_canonical > held_seeds / 2
+        their_text = theirs > held_seeds * source.story_size / 2 or their_canonical > held_seeds / 2
+        if ours == their_text:  # both stories' text (the older lent it), or neither's (the one holding more)
+            older = source.story_key < target.story_key if ours else (theirs / source.story_size, target.key) > (
+                own / target.story_size, source.key)
+        if pair.stitches or (their_text and not ours) or (ours == their_text and older):
             taken_units.append((unit, pair.stitches or their_text))
     return taken_units
 
@@ -347,7 +350,7 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         if held is None or index_order(row) >= index_order(held):
             latest[row["article_id"]] = row
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
-    holders, seeds, ids, stories = [], [], [], []
+    holders, seeds, ids, stories, canonical = [], [], [], [], []
     for article_id, story, key, story_key, size in unpacked(groups["members"]):
         prior, fresh = latest.get(article_id), new.get(article_id)
         if fresh is not None and (prior is None or prior["content_sha1"] != fresh[0]):
@@ -362,11 +365,12 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         seeds.append(mine)
         ids.append(np.full(len(mine), holder.h, dtype=np.int64))
         stories.append(np.full(len(mine), id_hash(story), dtype=np.int64))
+        canonical.append(np.full(len(mine), article_id == story_key.article_id, dtype=np.int64))
     postings = []
     if seeds:
         seeds = np.concatenate(seeds)
         postings = split_by_shard(
-            seeds % np.uint32(config.lsh_shards), seeds, *map(np.concatenate, (ids, stories)),
+            seeds % np.uint32(config.lsh_shards), seeds, *map(np.concatenate, (ids, stories, canonical)),
         )
     return [("holders", (shard, pack(holders))), *(("postings", entry) for entry in postings)]
 
@@ -374,17 +378,19 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """A seed shard's seeds held by articles of at least two stories (and at most
     ``max_seed_holders`` articles): for every ordered pair of such articles of other stories,
-    (target, source, seed, holders in the target's story, holders in the source's), to the
-    target's shard."""
+    (target, source, seed, then for the target's story and the source's: how many of its
+    articles hold the seed, whether its canonical does), to the target's shard."""
     _, parts = group
     seeds = np.concatenate([np.frombuffer(p[0], dtype=np.uint32) for p in parts]).astype(np.int64)
-    ids, stories = (np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2))
+    ids, stories, canonical = (np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2, 3))
     order = np.lexsort((ids, stories, seeds))
-    seeds, ids, stories = seeds[order], ids[order], stories[order]
+    seeds, ids, stories, canonical = seeds[order], ids[order], stories[order], canonical[order]
     run_starts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
     run_lengths = np.diff(np.r_[run_starts, len(seeds)])
     group_starts = np.flatnonzero(np.r_[True, (seeds[1:] != seeds[:-1]) | (stories[1:] != stories[:-1])])
-    story_holders = np.repeat(np.diff(np.r_[group_starts, len(seeds)]), np.diff(np.r_[group_starts, len(seeds)]))
+    group_sizes = np.diff(np.r_[group_starts, len(seeds)])
+    story_holders = np.repeat(group_sizes, group_sizes)
+    canonical_holds = np.repeat(np.maximum.reduceat(canonical, group_starts) if len(seeds) else canonical, group_sizes)
     runs = (run_lengths >= 2) & (run_lengths <= reuse.max_seed_holders) & (story_holders[run_starts] < run_lengths)
     starts, lengths = run_starts[runs], run_lengths[runs]
     # every ordered pair within each kept run: element k of a run of length n pairs with the n others
@@ -394,7 +400,10 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     source = np.repeat(np.repeat(starts, lengths), partners_per_member) + _ranges(partners_per_member)
     other = stories[target] != stories[source]
     target, source = target[other], source[other]
-    matches = np.stack([ids[target], ids[source], seeds[target], story_holders[target], story_holders[source]], 1)
+    matches = np.stack([
+        ids[target], ids[source], seeds[target], story_holders[target], canonical_holds[target],
+        story_holders[source], canonical_holds[source],
+    ], 1)
     return [(None, entry) for entry in split_by_shard(matches[:, 0] % config.lsh_shards, matches)]
 
 
@@ -409,7 +418,7 @@ def pair_requests(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list
     of the others can hold a unit) ("matches"), and a (source, target) request to the source's
     shard for each of those pairs ("requests")."""
     shard, parts = group
-    matches = np.concatenate([np.frombuffer(p[0], dtype=np.int64).reshape(-1, 5) for p in parts])
+    matches = np.concatenate([np.frombuffer(p[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS) for p in parts])
     pairs, inverse, counts = np.unique(matches[:, :2], axis=0, return_inverse=True, return_counts=True)
     kept = counts >= reuse.min_unit_seeds
     matches, pairs = matches[kept[inverse.ravel()]], pairs[kept]
@@ -442,7 +451,7 @@ def decide_reuse(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     holders = {holder.h: holder for holder in unpacked(groups["sources"])}
     matches = defaultdict(lambda: defaultdict(list))
     for part in groups["matches"]:
-        for target, source, *shared in np.frombuffer(part[0], dtype=np.int64).reshape(-1, 5).tolist():
+        for target, source, *shared in np.frombuffer(part[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS).tolist():
             matches[target][source].append(shared)
     outbox = Outbox(config.lsh_shards)
     for holder, sha, fresh, previous in unpacked(groups["holders"]):
