@@ -61,6 +61,7 @@ class Article(TypedDict):
     text: str
     word_count: int
     content_sha1: str
+    wire_source: Optional[str]  # the news agency it credits (transforms.extract.wire)
 
 
 class StoryFields(TypedDict):

@@ -7,7 +7,13 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from tests.support.reprints import STORY, T0, article
-from transforms.dedup.fingerprints import band_keys, fingerprint, fingerprints
+from transforms.dedup.fingerprints import (
+    band_keys,
+    fingerprint,
+    fingerprints,
+    index_row,
+    node_from_index,
+)
 from transforms.dedup.rules import (
     DedupConfig,
     Edge,
@@ -18,6 +24,7 @@ from transforms.dedup.rules import (
     verify_nodes,
     wire_rank,
 )
+from transforms.records import StoryFields
 
 
 def test_sort_key_orders_earliest_then_wire_then_longest_then_id():
@@ -110,3 +117,12 @@ def test_cut_copies_with_rewritten_leads_are_candidates():
         _, keys = band_keys(fingerprints([article("a", " ".join(original)), article("b", " ".join(copy))], config), config)
         found.append(bool((keys[0] == keys[1]).any()))
     assert sum(found) >= 90
+
+
+def test_index_rows_before_wire_source_rank_plain_domains_last():
+    """Schema 3 rows wrote 1 for "not a wire domain", which now means "credits an agency"."""
+    node = fingerprint({**article("a", STORY), "wire_source": "VNA"}, DedupConfig())
+    row = index_row(node, StoryFields(story_id="s", is_canonical=True, similarity=1.0), DedupConfig())
+    assert row["wire_rank"] == 1
+    assert node_from_index({**row, "schema_version": 4})["key"].wire_rank == 1
+    assert node_from_index({**row, "schema_version": 3})["key"].wire_rank == 2

@@ -100,7 +100,7 @@ def node_from_index(row: dict) -> Node:
         "id": row["article_id"],
         "h": id_hash(row["article_id"]),
         "key": sort_key(
-            row["published_at"], row.get("published_at_precision"), row["wire_rank"], row["shingle_count"], row["article_id"],
+            row["published_at"], row.get("published_at_precision"), _wire_rank(row), row["shingle_count"], row["article_id"],
         ),
         "n": row["shingle_count"],
         "sig": row["signature"],
@@ -114,6 +114,12 @@ def node_from_index(row: dict) -> Node:
         "published_at": epoch_seconds(row["published_at"]),
         "precision": row.get("published_at_precision"),
     }
+
+
+def _wire_rank(row: dict) -> int:
+    """An index row's ``wire_rank``; before schema 4 (no ``wire_source``) 1 meant "not a wire domain"."""
+    rank = row["wire_rank"]
+    return 2 if rank == 1 and (row.get("schema_version") or 0) < 4 else rank
 
 
 def index_order(row: dict) -> tuple:

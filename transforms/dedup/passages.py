@@ -5,30 +5,38 @@ A story is a whole-text reprint cluster; an article that lifts a few paragraphs 
 stays in its own story and gets *reuse rows* instead: each a passage of its text, the article it
 is taken from and that passage there.
 
-What an article is reduced to (its *passage record*, ``passage_index.seeds``, <= 2 KB):
+What an article is reduced to (its *passage record*, ``passage_index.seeds``, at most
+``max_record_bytes``):
 
 - *units*: its sentences (cut at line ends and at sentence punctuation followed by a capital,
-  digit or quote; units of fewer than ``MIN_UNIT_TOKENS`` words join their neighbour in the same
-  paragraph), each with its span in the text and its paragraph;
+  digit or quote; a sentence of fewer than ``MIN_UNIT_TOKENS`` words joins its neighbour in the
+  same paragraph), each with its span in the text and its paragraph;
 - *seeds*: a sample of the hashes of its word ``shingle_size``-grams inside one unit (the tokens
   of ``textmatch.token_spans``: case, NFC/NFD and old/new Vietnamese tone-mark placement give one
-  token), those whose low 16 bits are under a threshold (``seed_rate``, lowered for long texts
-  to keep ``max_seeds``).  Samples of two thresholds are nested, so two records are compared on
-  the seeds under the lower of their thresholds.
+  token), those whose low 16 bits are under a threshold (``seed_rate``, lowered for long texts to
+  fit the record).  Samples of two thresholds are nested, so two records are compared on the seeds
+  under the lower of their thresholds.  Attribution, caption and link-rail lines ("Read more:
+  <another story's title>") and quoted speech (two outlets quote a speaker alike without taking
+  it from each other) give no seeds.
 
 Alignment (``reuse_rows``), for an article T and each article S of another story sharing seeds:
 a unit of T is *held* by S when at least ``min_coverage`` of its seeds (and ``min_unit_seeds``)
 are S's; a paragraph of T held as a whole (the same test on its seeds) is held in every unit, so
-word edits in one of its sentences do not cut it.  S counts for T when
+word edits in one of its sentences do not cut it.  Who took the text from whom:
 
-- S's story is older than T's (its canonical comes first by ``rules.sort_key``): T took the text,
-  not the other way round; or T *stitches* S (holds ``stitch_containment`` of S's seeds, and S
-  not as much of T's: a compilation page and the story it stitched in, whichever came first);
-- and not when S stitches T (T is a whole story inside S's compilation page) or both hold nearly
-  all of each other (two issues of a templated report, which dedup keeps apart by their numbers).
+- a text *belongs* to a story when at least half of its articles (for S's story: more than half)
+  or its canonical hold it;
+- T took a unit from S when it belongs to S's story and not to T's; when it belongs to both, if
+  S's story is older (its canonical comes first by ``rules.sort_key``); when to neither, if a
+  larger share of S's story holds it (a tie: if S came first);
+- T *stitches* S when it holds ``stitch_containment`` of S's seeds (a compilation page and the
+  story it stitched in): T took those units, whichever came first; S never counts for T when S
+  holds that much of T (T's whole story inside S's compilation page, or two issues of a
+  templated report that dedup keeps apart by their numbers).
 
-Each held unit takes as its source the earliest such S (``sort_key``); consecutive units with the
-same source are one passage, reported with the span of S's units that hold its seeds and its
+Each held unit takes as its source the earliest such S of a story the text belongs to (else the
+earliest such S); consecutive units with the same source are one passage of at least
+``min_passage_words`` words, reported with the span of S's units that hold its seeds and its
 ``similarity`` (the share of its seeds S holds).  Passages of T's own story are not reuse (a
 reprint's whole text is its story's), so they are never reported.
 """
