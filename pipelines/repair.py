@@ -16,7 +16,10 @@ output's lease, it
    fingerprint version (fingerprints of their latest text, their current story fields), so later
    runs still know them, then sets aside index files of other versions: after a newsbeam upgrade
    or a change of ``dedup`` settings that changes fingerprints, runs refuse the output until
-   this command has fingerprinted its articles again.
+   this command has fingerprinted its articles again;
+4. does the same for the passage index (``reuse`` settings and passage records): an output
+   written before passage reuse existed, or articles a stream wrote, get their records, and the
+   next batch run decides their reuse.
 
 The rows of a set-aside ``articles``/``stories``/``failures`` file leave the current state: the
 report lists the files (ingesting their inputs again brings them back).
@@ -32,13 +35,14 @@ from apache_beam.io.filesystems import FileSystems
 from pipelines import current, lease, runstate
 from pipelines.bounded import stale_files
 from pipelines.config import Config, load_config
-from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
+from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, REUSE, STORIES, STORY_INDEX, TableSpec
 from transforms.dedup.fingerprints import fingerprints, index_row
+from transforms.dedup.passages import passage_records
 from transforms.fetch.crawl_state import empty_state, seen_key
 from transforms.records import StoryFields
 from transforms.sinks.parquet import partition_path, stamped, table_files, table_footers, unreadable_files, write_shard
 
-TABLES = (ARTICLES, STORIES, FAILURES, STORY_INDEX)
+TABLES = (ARTICLES, STORIES, FAILURES, STORY_INDEX, REUSE, PASSAGE_INDEX)
 
 
 def repair(root: str, config: Config, now: Optional[datetime] = None) -> dict:
@@ -53,13 +57,17 @@ def repair(root: str, config: Config, now: Optional[datetime] = None) -> dict:
         set_aside.append(set_file_aside(root, runstate.state_path(root), quarantine, exc.problem))
         runstate.save_state(root, rebuilt_state(root, now))
         state_rebuilt = True
-    written = rebuild_index(root, config, now)
-    version = config.dedup.fingerprint_version
-    set_aside += [
-        set_file_aside(root, path, quarantine, f"fingerprint version {sorted(versions)}, not {version!r}")
-        for path, versions in stale_files(table_footers(root, STORY_INDEX), "fingerprint_version", version)
-    ]
-    return {"set_aside": set_aside, "state_rebuilt": state_rebuilt, "index_rows_written": written}
+    written, passages = rebuild_index(root, config, now), rebuild_passages(root, config, now)
+    for spec, column, version in (
+        (STORY_INDEX, "fingerprint_version", config.dedup.fingerprint_version),
+        (PASSAGE_INDEX, "passage_version", config.reuse.passage_version),
+    ):
+        set_aside += [
+            set_file_aside(root, path, quarantine, f"{column} {sorted(versions)}, not {version!r}")
+            for path, versions in stale_files(table_footers(root, spec), column, version)
+        ]
+    return {"set_aside": set_aside, "state_rebuilt": state_rebuilt, "index_rows_written": written,
+            "passage_rows_written": passages}
 
 
 def set_file_aside(root: str, path: str, quarantine: str, problem: str) -> dict:
@@ -91,25 +99,49 @@ def rebuilt_state(root: str, now: datetime) -> dict:
 def rebuild_index(root: str, config: Config, now: datetime) -> int:
     """Write story-index rows for the current articles that have none of this configuration's
     fingerprint version; returns how many."""
-    con = current.connect(root)
-    if FileSystems.match([table_files(root, STORY_INDEX)])[0].metadata_list:
-        literal = table_files(root, STORY_INDEX).replace("'", "''")
-        indexed = f"select article_id from read_parquet('{literal}', union_by_name = 1) where fingerprint_version = $version"
-        missing = f"select * from articles where article_id not in ({indexed})"
-    else:
-        missing = "select * from articles"
-    params = {"version": config.dedup.fingerprint_version} if "$version" in missing else None
-    articles = con.sql(missing + " order by article_id", params=params).fetch_arrow_table().to_pylist()
-    if not articles:
-        return 0
-    run_id = f"repair-{now:%Y%m%dT%H%M%SZ}"
+    articles = _unindexed(root, STORY_INDEX, "fingerprint_version", config.dedup.fingerprint_version)
     rows = [
-        stamped(index_row(node, StoryFields(
+        index_row(node, StoryFields(
             story_id=article["story_id"], is_canonical=article["is_canonical"], similarity=article["similarity"],
-        ), config.dedup), run_id, now)
+        ), config.dedup)
         for article, node in zip(articles, fingerprints(articles, config.dedup))
     ]
-    write_shard(rows, STORY_INDEX, partition_path(root, STORY_INDEX.name, f"{now:%Y-%m-%d}"), f"part-{run_id}-0000")
+    return _write_state(root, STORY_INDEX, rows, now)
+
+
+def rebuild_passages(root: str, config: Config, now: datetime) -> int:
+    """Write passage-index rows for the current articles that have none of this configuration's
+    passage version (outputs written before passage reuse, streamed articles); their reuse sets are
+    decided by the next batch run.  Returns how many."""
+    if not config.reuse.enabled:
+        return 0
+    version = config.reuse.passage_version
+    articles = _unindexed(root, PASSAGE_INDEX, "passage_version", version)
+    records = passage_records([article["text"] or "" for article in articles], config.reuse)
+    rows = [
+        {"article_id": article["article_id"], "content_sha1": article["content_sha1"], "seeds": record,
+         "reuse_digest": None, "passage_version": version}
+        for article, record in zip(articles, records)
+    ]
+    return _write_state(root, PASSAGE_INDEX, rows, now)
+
+
+def _unindexed(root: str, spec: TableSpec, version_column: str, version: str) -> list:
+    """The current articles with no row of ``version`` in the state table ``spec``."""
+    con = current.connect(root)
+    missing, params = "select * from articles", None
+    if FileSystems.match([table_files(root, spec)])[0].metadata_list:
+        literal = table_files(root, spec).replace("'", "''")
+        indexed = f"select article_id from read_parquet('{literal}', union_by_name = 1) where {version_column} = $version"
+        missing, params = f"{missing} where article_id not in ({indexed})", {"version": version}
+    return con.sql(missing + " order by article_id", params=params).fetch_arrow_table().to_pylist()
+
+
+def _write_state(root: str, spec: TableSpec, rows: list, now: datetime) -> int:
+    if rows:
+        run_id = f"repair-{now:%Y%m%dT%H%M%SZ}"
+        rows = [stamped(row, run_id, now) for row in rows]
+        write_shard(rows, spec, partition_path(root, spec.name, f"{now:%Y-%m-%d}"), f"part-{run_id}-0000")
     return len(rows)
 
 
@@ -119,7 +151,9 @@ def format_report(root: str, report: dict) -> str:
     if report["state_rebuilt"]:
         lines.append("  state rebuilt from the tables (feed validators and retries start empty)")
     lines.append(f"  story index rows written for {report['index_rows_written']} articles that had none")
-    lost = [item["path"] for item in report["set_aside"] if f"/{STORY_INDEX.name}/" not in item["path"] and "/_state/" not in item["path"]]
+    lines.append(f"  passage index rows written for {report['passage_rows_written']} articles that had none")
+    state = (f"/{STORY_INDEX.name}/", f"/{PASSAGE_INDEX.name}/", "/_state/")
+    lost = [item["path"] for item in report["set_aside"] if not any(part in item["path"] for part in state)]
     if lost:
         lines.append("  the rows of the set-aside table files are no longer in the current state: ingest their inputs again")
     return "\n".join(lines)

@@ -101,9 +101,27 @@ def test_an_index_of_other_fingerprint_settings_is_refused_then_fingerprinted_ag
     old = pa.array(["old-settings"] * len(rows))
     pq.write_table(rows.set_column(rows.column_names.index("fingerprint_version"), "fingerprint_version", old), index_file)
     code, _, stderr = run_cli_status("--sample", "--output", str(out))
-    assert code == 2 and str(index_file) in stderr and "fingerprint version ['old-settings']" in stderr
+    assert code == 2 and str(index_file) in stderr and "fingerprint_version ['old-settings']" in stderr
 
     report = run_cli("repair", "--output", str(out))
     assert "index rows written for 35 articles" in report and f"set aside {index_file}" in report
     assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
     assert current_articles(out) == current_articles(sample_output)
+
+
+def current_reuse(out) -> list:
+    return current.connect(str(out)).sql("select * from reuse order by all").fetchall()
+
+
+def test_an_output_from_before_passage_reuse_gets_its_passages_indexed_by_repair(sample_output, tmp_path):
+    """Outputs written before schema 4 have no passage index: repair records the current
+    articles' passages, and the next run decides their reuse as one run over them would."""
+    out = copy_of(sample_output, tmp_path)
+    assert current_reuse(sample_output)  # the sample has passages taken from other stories
+    shutil.rmtree(out / "passage_index")
+    shutil.rmtree(out / "reuse")
+    report = run_cli("repair", "--output", str(out))
+    assert "passage index rows written for 35 articles" in report
+    assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
+    assert current_reuse(out) == current_reuse(sample_output)
+    assert "passage index rows written for 0 articles" in run_cli("repair", "--output", str(out))
