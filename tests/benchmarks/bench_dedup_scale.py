@@ -10,10 +10,12 @@ They are written once per size to Parquet files of 2,000 articles in a temporary
 ``--processes`` processes; not timed), so a pipeline streams them from disk as a real run reads
 its input, and nothing holds them all in memory but the dedup stage's own shuffles.
 
-Each size then runs in its own process twice: read then count, and read then ``DetectReprints``
-then count.  The dedup stage's time is the difference of the two runs' wall-clock seconds, its
-CPU seconds the difference of their CPU seconds (the process and its children: the
-fingerprinting pool of ``--processes``, ``dedup.processes``, counts once it exits).  Peak memory
+Each size then runs in its own process three times: read then count, read then ``DetectReprints``
+then count, and read then ``DetectReprints`` and passage reuse (``DetectReuse``) then count.  The
+dedup stage's time is the difference of the first two runs' wall-clock seconds, its CPU seconds
+the difference of their CPU seconds (the process and its children: the fingerprinting pool of
+``--processes``, ``dedup.processes``, counts once it exits); the last columns give the stage with
+passage reuse the same way, and its CPU seconds as a multiple of the stage without it.  Peak memory
 is each run's max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker
 processes are not counted).  Like the batch job on an in-process runner, each run has glibc keep
 freed memory for reuse (``pipelines.runners.memory``); ``--malloc-defaults`` runs with glibc's defaults.
@@ -115,7 +117,7 @@ def read_part(path: str):
     yield from pq.read_table(path).to_pylist()
 
 
-def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
+def run_once(folder: str, stage: str, params: dict, beam_args: list) -> dict:
     """One pipeline in this process over the Parquet files of ``folder``: its wall-clock and CPU
     seconds and peak RSS MB (counts are printed as they come)."""
     import apache_beam as beam
@@ -123,6 +125,8 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
 
     from transforms.dedup.batch import DetectReprints
     from transforms.dedup.fingerprints import DedupConfig
+    from transforms.dedup.passages import ReuseConfig
+    from transforms.dedup.reuse import DetectReuse
 
     started = time.time()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
@@ -132,9 +136,12 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
             | "Spread" >> beam.Reshuffle()
             | "Read" >> beam.FlatMap(read_part)
         )
-        if dedup:
-            rows, stories, index, *_ = articles | "Dedup" >> DetectReprints(DedupConfig(**params))
+        if stage != "count":
+            rows, stories, index, _, members = articles | "Dedup" >> DetectReprints(DedupConfig(**params))
             counted = {"articles": rows, "stories": stories, "index": index}
+            if stage == "reuse":
+                reuse, passages = (articles, members) | "Reuse" >> DetectReuse(DedupConfig(**params), ReuseConfig())
+                counted.update(reuse=reuse, passages=passages)
         else:
             counted = {"articles": articles}
         for name, pcoll in counted.items():
@@ -146,14 +153,13 @@ def run_once(folder: str, dedup: bool, params: dict, beam_args: list) -> dict:
             "peak_rss_mb": usage[0].ru_maxrss / 1024}
 
 
-def measure(folder: str, dedup: bool, params: dict, beam_args: list, keep_memory: bool) -> dict:
+def measure(folder: str, stage: str, params: dict, beam_args: list, keep_memory: bool) -> dict:
     """run_once in a fresh process (so peak memory is per run), with ``KEEP_FREED`` in its
     environment as the batch job has it on an in-process runner, or glibc's defaults."""
     from pipelines.runners.memory import KEEP_FREED
 
     env = {name: value for name, value in os.environ.items() if name not in KEEP_FREED}
-    cmd = [sys.executable, __file__, "--one", folder, "--params", json.dumps(params), *(["--dedup"] if dedup else []),
-           "--", *beam_args]
+    cmd = [sys.executable, __file__, "--one", folder, "--params", json.dumps(params), "--stage", stage, "--", *beam_args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env={**KEEP_FREED, **env} if keep_memory else env).stdout
     result, counts = {}, {}
@@ -178,11 +184,11 @@ def main(argv=None) -> int:
                         help="run with glibc's defaults, not pipelines.runners.memory.KEEP_FREED")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
-    parser.add_argument("--dedup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--stage", default="dedup", help=argparse.SUPPRESS)
     args, beam_args = parser.parse_known_args(argv)
     beam_args = [a for a in beam_args if a != "--"]
     if args.one:
-        print(json.dumps(run_once(args.one, args.dedup, json.loads(args.params), beam_args)), flush=True)
+        print(json.dumps(run_once(args.one, args.stage, json.loads(args.params), beam_args)), flush=True)
         return 0
     params = {"processes": args.processes, **({"lsh_shards": args.lsh_shards} if args.lsh_shards else {})}
     if not MANIFEST.exists():
@@ -191,18 +197,23 @@ def main(argv=None) -> int:
     if args.workers > 1:
         beam_args += [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
     print(f"{'articles':>9} {'count s':>8} {'dedup+count s':>13} {'dedup s':>8} {'dedup docs/s':>12} "
-          f"{'dedup cpu s':>11} {'docs/cpu s':>10} {'count MB':>9} {'dedup MB':>9} {'stories':>8} {'time/x prev':>11}")
+          f"{'dedup cpu s':>11} {'docs/cpu s':>10} {'count MB':>9} {'dedup MB':>9} {'stories':>8} {'time/x prev':>11} "
+          f"{'+reuse s':>9} {'+reuse cpu s':>12} {'reuse MB':>9} {'reuse rows':>10} {'x dedup cpu':>11}")
     previous = None
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix=f"dedup-scale-{size}-") as folder:
             write_articles(size, folder, args.processes)
-            base, full = (measure(folder, dedup, params, beam_args, not args.malloc_defaults) for dedup in (False, True))
+            base, full, reuse = (
+                measure(folder, stage, params, beam_args, not args.malloc_defaults) for stage in ("count", "dedup", "reuse")
+            )
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
         growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""
         print(f"{size:>9} {base['seconds']:>8.1f} {full['seconds']:>13.1f} {dedup_s:>8.1f} {size / dedup_s:>12.0f} "
               f"{dedup_cpu:>11.1f} {size / dedup_cpu:>10.0f} {base['peak_rss_mb']:>9.0f} {full['peak_rss_mb']:>9.0f} "
-              f"{full.get('stories', 0):>8} {growth:>11}", flush=True)
+              f"{full.get('stories', 0):>8} {growth:>11} {reuse['seconds'] - base['seconds']:>9.1f} "
+              f"{reuse['cpu_seconds'] - base['cpu_seconds']:>12.1f} {reuse['peak_rss_mb']:>9.0f} {reuse.get('reuse', 0):>10} "
+              f"{(reuse['cpu_seconds'] - base['cpu_seconds']) / dedup_cpu:>11.2f}", flush=True)
         previous = (size, dedup_s)
     return 0
 

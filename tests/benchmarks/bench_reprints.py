@@ -15,15 +15,21 @@
 3. Times the MinHash libraries on those texts (rensa, datasketch, numpy + xxhash).
 4. Runs the pipeline on the hand-made hard cases (tests/fixtures/reprints_hard): templated-report
    merges and compilation pages gluing two stories must both be zero.
+5. Passage reuse (the ``reuse`` table): links (page, donor story) against the dev set's gold
+   ``reused_from`` (precision/recall/F1) and, for the found links, word 5-gram overlap of the
+   passages with the gold reused paragraphs; the same on our Vietnamese set
+   (tests/fixtures/reuse_vi: seed-like pages, compilations without originals).
 """
 
 import argparse
 import csv
 import itertools
+import json
 import re
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from math import comb
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -39,19 +46,24 @@ from pipelines import batch  # noqa: E402
 
 DEV = REPO.parent / "shared" / "data" / "reprints-dev"
 HARD = REPO / "tests" / "fixtures" / "reprints_hard"
+REUSE_VI = REPO / "tests" / "fixtures" / "reuse_vi"
 
 
 # ------------------------------------------------------------------ running the pipeline
 
 
-def pipeline_articles(pages: Path, extra_args: list) -> tuple[list, float]:
-    """The articles rows the batch pipeline writes for a folder of pages, and the run time."""
+def pipeline_articles(pages: Path, extra_args: list) -> tuple[list, list, float]:
+    """The articles and reuse rows the batch pipeline writes for a folder of pages, and the run time."""
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         batch.run(["--input", str(pages), "--output", out, "--runner", "FnApiRunner", *extra_args])
         elapsed = time.perf_counter() - started
-        rows = ds.dataset(Path(out) / "articles", format="parquet", partitioning="hive").to_table().to_pylist()
-    return rows, elapsed
+        rows, reuse = (
+            ds.dataset(Path(out) / name, format="parquet", partitioning="hive").to_table().to_pylist()
+            if (Path(out) / name).exists() else []
+            for name in ("articles", "reuse")
+        )
+    return rows, reuse, elapsed
 
 
 def match_manifest(rows: list, manifest: dict) -> dict:
@@ -234,7 +246,7 @@ def print_row(name: str, s: dict) -> None:
 
 def dev_benchmark(extra_args: list) -> None:
     manifest = read_manifest(DEV)
-    rows, elapsed = pipeline_articles(DEV / "pages", extra_args)
+    rows, reuse, elapsed = pipeline_articles(DEV / "pages", extra_args)
     matched = match_manifest(rows, manifest)
     print(f"reprints-dev: {len(manifest)} pages, {len(matched)} articles from the batch pipeline "
           f"({elapsed:.1f} s including extraction)")
@@ -255,6 +267,11 @@ def dev_benchmark(extra_args: list) -> None:
         cluster = make()
         print_row(name, scores(gold, cluster, earliest_canonical(keys, cluster, published), manifest))
     print_row("  same, true publication times", scores(gold, *detect_with_true_dates(matched, manifest), manifest))
+    passage_gold = {
+        row["path"]: (row["story_id"], row["reused_from"] or [], row["reuse_neutral"] or [], row["reused_text"] or [])
+        for row in pq.read_table(DEV / "manifest.parquet").to_pylist()
+    }
+    print_reuse("passage reuse (reprints-dev)", reuse_scores(reuse, matched, passage_gold))
     print("\nMinHash libraries, 128 perms over the same word 4-gram shingles (docs/s, one core, noisy box):")
     for name, rate in minhash_library_speed(list(texts.values())).items():
         print(f"  {name:<30} {rate:>9.0f}")
@@ -262,7 +279,7 @@ def dev_benchmark(extra_args: list) -> None:
 
 def hard_benchmark(extra_args: list) -> None:
     manifest = read_manifest(HARD)
-    rows, _ = pipeline_articles(HARD / "pages", extra_args)
+    rows, _, _ = pipeline_articles(HARD / "pages", extra_args)
     matched = match_manifest(rows, manifest)
     story_of = {k: matched[k]["story_id"] for k in matched}
     found = defaultdict(set)  # gold story -> predicted stories of its non-compilation pages
@@ -284,6 +301,62 @@ def hard_benchmark(extra_args: list) -> None:
           f"F1 without compilations {s['F1']:.4f}, canonical {s['canonical']:.0%}")
 
 
+def reuse_vi_benchmark(extra_args: list) -> None:
+    """Passage reuse on our Vietnamese set (tests/fixtures/reuse_vi): seed-like pages lifting
+    paragraphs of two stories, compilations without originals, follow-ups quoting a sentence."""
+    manifest = read_manifest(REUSE_VI)
+    rows, reuse, _ = pipeline_articles(REUSE_VI / "pages", extra_args)
+    matched = match_manifest(rows, manifest)
+    passage_gold = {
+        path: (m["story_id"], *(json.loads(m[column] or "[]") for column in ("reused_from", "reuse_neutral", "reused_text")))
+        for path, m in manifest.items()
+    }
+    keys = sorted(matched)
+    s = scores({k: manifest[k]["story_id"] for k in keys}, {k: matched[k]["story_id"] for k in keys},
+               {k: bool(matched[k]["is_canonical"]) for k in keys}, {k: {**manifest[k], "hard_negative_group": ""} for k in keys})
+    print(f"\nreuse_vi ({len(matched)} of {len(manifest)} pages): stories F1 {s['F1']:.4f}, canonical {s['canonical']:.0%}")
+    print_reuse("passage reuse (reuse_vi)", reuse_scores(reuse, matched, passage_gold))
+
+
+def reuse_scores(reuse: list, matched: dict, gold: dict) -> dict:
+    """Links (page, donor story) of the ``reuse`` rows against the gold ``reused_from`` (a row links
+    its page to the gold story of its source; rows whose source is of the page's own gold story are
+    not scored, nor links to ``reuse_neutral`` stories), and for the found links how much of the
+    gold reused paragraphs their passages cover (word 5-grams of the passages' text vs the gold's)."""
+    path_of = {row["article_id"]: path for path, row in matched.items()}
+    text_of = {row["article_id"]: row["text"] or "" for row in matched.values()}
+    passages = defaultdict(list)
+    for row in reuse:
+        page, source = path_of.get(row["article_id"]), path_of.get(row["source_article_id"])
+        if page is None or source is None or gold[source][0] == gold[page][0] or gold[source][0] in gold[page][2]:
+            continue
+        passages[(page, gold[source][0])].append(text_of[row["article_id"]][row["start"]:row["end"]])
+    links = {(page, donor) for page in matched for donor in gold[page][1]}
+    hits = links & passages.keys()
+    precision = len(hits) / len(passages) if passages else 1.0
+    recall = len(hits) / len(links) if links else 1.0
+    shared = found_grams = gold_grams = 0
+    for page, donor in hits:
+        want = set().union(set(), *(five_grams(t.split("\t", 1)[1]) for t in gold[page][3] if t.split("\t", 1)[0] == donor))
+        got = set().union(set(), *(five_grams(t) for t in passages[(page, donor)]))
+        shared, found_grams, gold_grams = shared + len(want & got), found_grams + len(got), gold_grams + len(want)
+    return {
+        "P": precision, "R": recall, "F1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "found": len(passages), "gold": len(links),
+        "span_P": shared / found_grams if found_grams else 0.0, "span_R": shared / gold_grams if gold_grams else 0.0,
+    }
+
+
+def five_grams(text: str) -> set:
+    tokens = words(unicodedata.normalize("NFC", text))
+    return {tuple(tokens[i : i + 5]) for i in range(max(1, len(tokens) - 4))} if tokens else set()
+
+
+def print_reuse(name: str, s: dict) -> None:
+    print(f"{name}: links P {s['P']:.4f} R {s['R']:.4f} F1 {s['F1']:.4f} ({s['found']} found, {s['gold']} gold); "
+          f"span P {s['span_P']:.4f} R {s['span_R']:.4f}")
+
+
 def manifest_case(manifest: dict, story: str) -> str:
     return next(m["case"] for m in manifest.values() if m["story_id"] == story)
 
@@ -298,6 +371,7 @@ def main(argv=None) -> int:
     dev_benchmark(extra)
     if not args.skip_hard:
         hard_benchmark(extra)
+        reuse_vi_benchmark(extra)
     return 0
 
 
