@@ -6,8 +6,9 @@
 Every number in the report is a result of one of ``QUERIES`` (DuckDB SQL over the views of
 ``pipelines.current``, narrowed by ``--since``), shown as a table captioned with the query's name;
 the plots are drawn from the same rows (matplotlib, inline SVG).  The page loads nothing: no
-script, font, style sheet or image from elsewhere.  ``--config`` (the runs' configuration) sets
-the dedup threshold that borderline pairs are measured against.
+script, font, style sheet or image from elsewhere (source articles' addresses are plain links).
+``--config`` (the runs' configuration) sets the dedup threshold that borderline pairs are measured
+against.
 """
 
 import argparse
@@ -34,6 +35,8 @@ Rows = list[dict[str, Any]]
 TOP_STORIES = 10  # rows of the biggest stories
 SPREAD_STORIES = 3  # biggest stories with a spread timeline (without --story)
 BORDERLINE_PAIRS = 8
+REUSE_PAIRS, REUSE_EXAMPLES, EXAMPLE_CHARS = 20, 5, 300
+NONE_CREDITED = "(none credited)"
 DAY_BEFORE_H, DAY_AFTER_H = 14, 36  # a bare date (00:00 UTC of the day) spans UTC+14's midnight to UTC-12's
 ORIGINAL, REPRINT, SOLO = "#c0392b", "#2e86c1", "#aab7b8"
 
@@ -45,6 +48,7 @@ SCOPE = {
     "stories": "select * from main.stories where {since} is null or first_published_at >= {since}",
     "articles": "select * from main.articles where {since} is null or story_id in (select story_id from report.stories)",
     "failures": "select * from main.failures where {since} is null or \"at\" >= {since}",
+    "reuse": "select * from main.reuse where {since} is null or article_id in (select article_id from report.articles)",
     "timed": f"""
         select *, coalesce(published_at_precision = 'day', published_at = date_trunc('day', published_at)) as bare_date,
             published_at - if(bare_date, interval {DAY_BEFORE_H} hour, interval 0 hour) as earliest,
@@ -117,14 +121,43 @@ QUERIES = {
         select original_outlet, outlet as reprinted_by, count(*) as reprints
         from reprints group by all order by reprints desc, original_outlet, reprinted_by
     """,
-    "wire_share": """
-        select coalesce(wire_source, '(none credited)') as wire_source, count(*) as articles,
-            round(100 * count(*) / sum(count(*)) over (), 1) as share_pct
-        from articles group by all order by articles desc, wire_source
+    "reuse_pairs": f"""
+        select coalesce(a.domain, '(no domain)') as outlet, coalesce(s.domain, '(no domain)') as source_outlet,
+            count(distinct r.article_id) as articles, count(*) as passages, sum(r."end" - r.start) as characters
+        from reuse r join articles a using (article_id) left join main.articles s on s.article_id = r.source_article_id
+        group by all order by characters desc, articles desc, outlet, source_outlet limit {REUSE_PAIRS}
     """,
-    "reuse": """
-        select count(*) as passages, count(distinct article_id) as articles, count(distinct source_story_id) as source_stories
-        from reuse
+    "reuse_examples": f"""
+        select outlet, title,
+            if(length(passage) > {EXAMPLE_CHARS}, left(passage, {EXAMPLE_CHARS - 1}) || '…', passage) as passage,
+            characters, similarity, source_outlet, source_title, source_url
+        from (
+            select coalesce(a.domain, '(no domain)') as outlet, a.title, substr(a.text, r.start + 1, r."end" - r.start) as passage,
+                r."end" - r.start as characters, round(r.similarity::double, 2) as similarity,
+                coalesce(s.domain, '(no domain)') as source_outlet, s.title as source_title, s.url as source_url,
+                r.article_id, r.start
+            from reuse r join articles a using (article_id) left join main.articles s on s.article_id = r.source_article_id
+            qualify row_number() over (partition by outlet, source_outlet order by characters desc, r.article_id, r.start) = 1
+        ) order by characters desc, article_id, start limit {REUSE_EXAMPLES}
+    """,
+    "wire_agencies": f"""
+        with credits as (
+            select coalesce(wire_source, '{NONE_CREDITED}') as wire_source, count(*) as articles,
+                count(distinct domain) as outlets
+            from articles group by all
+        ), reused as (
+            select coalesce(s.wire_source, c.wire_source, '{NONE_CREDITED}') as wire_source,
+                sum(r."end" - r.start) as reused_characters
+            from reuse r left join main.articles s on s.article_id = r.source_article_id
+                left join main.stories t on t.story_id = r.source_story_id
+                left join main.articles c on c.article_id = t.canonical_article_id
+            group by all
+        )
+        select wire_source, coalesce(articles, 0) as articles,
+            round(100 * coalesce(articles, 0) / sum(articles) over (), 1) as share_pct, coalesce(outlets, 0) as outlets,
+            coalesce(reused_characters, 0) as reused_characters
+        from credits full join reused using (wire_source)
+        order by wire_source = '{NONE_CREDITED}', articles desc, wire_source
     """,
     "story_sizes": "select article_count as size, count(*) as stories from stories group by size order by size",
     "outcomes": """
@@ -321,7 +354,8 @@ class Section:
     queries: tuple[str, ...]  # the QUERIES it shows, each as a table
     note: str = ""
     plot: Callable[[Rows], Figure] | None = None  # drawn from the first query's rows
-    applies: str | None = None  # a query for a table or column that may not exist: the section shows only when true
+    found: str | None = None  # a query: when false, the section shows ``none`` instead of its queries
+    none: str = ""
 
 
 SECTIONS = (
@@ -339,13 +373,16 @@ SECTIONS = (
     Section("Originals and reprints by outlet", ("outlets",),
             "Originals: the first of a story with copies; solo: stories nobody copied.", plot_outlets),
     Section("Who reprints whom", ("outlet_matrix",), "", plot_matrix),
-    Section("Wire agencies", ("wire_share",), "Articles by the agency they credit.",
+    Section("Who took text from whom", ("reuse_pairs", "reuse_examples"),
+            f"Passages an article took from another story: its outlet, the outlet of the article they were taken "
+            f"from (the earliest of its story holding them), and the characters taken; the {REUSE_PAIRS} biggest "
+            f"pairs, then the longest passage of each pair.",
+            found="select count(*) > 0 from reuse", none="No passages taken from other stories found."),
+    Section("Wire agencies", ("wire_agencies",),
+            "Articles by the agency they credit, the outlets crediting it, and the characters of its text other "
+            "stories took (passages whose source article credits it, or else its story's original).",
             lambda rows: _bars(rows, "wire_source", "articles", "articles"),
-            applies="select count(*) > 0 from information_schema.columns "
-                    "where table_name = 'articles' and column_name = 'wire_source'"),
-    # Passage reuse: the reuse table (DESIGN.md) does not exist yet; this section shows once a `reuse` view does.
-    Section("Passage reuse", ("reuse",), "Passages lifted from other stories.",
-            applies="select count(*) > 0 from information_schema.tables where table_name = 'reuse'"),
+            found="select count(wire_source) > 0 from articles", none="No articles crediting a news agency found."),
     Section("Story sizes", ("story_sizes",), "", plot_story_sizes),
     Section("What became of the inputs", ("outcomes", "failures_by_reason"),
             "Every input is an article or a failure row, with the stage that stopped it.",
@@ -359,24 +396,32 @@ SECTIONS = (
 )
 
 
+def td(column: str, value: Any) -> str:
+    """A table cell, escaped; an http(s) address in a ``*url`` column as a link."""
+    text = html.escape(cell(value))
+    if column.endswith("url") and isinstance(value, str) and value.startswith(("http://", "https://")):
+        text = f'<a href="{text}" rel="noreferrer">{text}</a>'
+    return f"<td>{text}</td>"
+
+
 def table(name: str, rows: Rows) -> str:
     if not rows:
         return f'<p class="empty" data-query="{name}">{name}: no rows</p>'
     head = "".join(f"<th>{html.escape(column)}</th>" for column in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in row.values()) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(td(c, v) for c, v in row.items()) + "</tr>" for row in rows)
     return f'<table data-query="{name}"><caption>{name}</caption><tr>{head}</tr>{body}</table>'
 
 
 def section(con: duckdb.DuckDBPyConnection, part: Section, params: dict) -> str:
-    if part.applies and not con.execute(part.applies).fetchone()[0]:
-        return ""
+    note = f"<p>{html.escape(part.note)}</p>" if part.note else ""
+    if part.found and not con.execute(part.found).fetchone()[0]:
+        return f'<section><h2>{html.escape(part.title)}</h2>{note}<p class="none">{html.escape(part.none)}</p></section>'
     results = {name: fetch(con, name, params) for name in part.queries}
     first = results[part.queries[0]]
     figure = f'<figure data-plot="{part.queries[0]}">{draw(part.plot, first)}</figure>' if part.plot and first else ""
     tables = "".join(table(name, rows) for name, rows in results.items())
     if figure:
         tables = f"<details><summary>numbers</summary>{tables}</details>"
-    note = f"<p>{html.escape(part.note)}</p>" if part.note else ""
     return f"<section><h2>{html.escape(part.title)}</h2>{note}{figure}{tables}</section>"
 
 

@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 
 from pipelines import report
-from schemas.tables import ARTICLES, STORIES
+from schemas.tables import ARTICLES, REUSE, STORIES
 from tests.support.cli import run_cli, run_cli_status
 from tests.support.paths import REPO
 from transforms.sinks.parquet import partition_path, write_shard
 
 PARAMS = {"story": None, "threshold": 0.5}  # the defaults of `newsbeam report` without --story/--config
 PLOTS = {"stories_by_day", "biggest_stories", "spread", "lag_distribution", "outlets", "outlet_matrix",
-         "story_sizes", "outcomes", "articles_by_day", "languages"}
-ABSENT = {"wire_share", "reuse"}  # no wire_source column, no reuse table yet
+         "wire_agencies", "story_sizes", "outcomes", "articles_by_day", "languages"}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
@@ -81,7 +80,7 @@ def test_the_run_summary_ends_with_the_report_command(output):
 
 def test_every_number_shown_is_a_query_result(output, page):
     tables = ReportTables(page.read_text(encoding="utf-8")).tables
-    assert set(tables) == set(report.QUERIES) - ABSENT
+    assert set(tables) == set(report.QUERIES)
     con = report.connect(str(output[0]))
     for name, shown in tables.items():
         rows = report.fetch(con, name, PARAMS)
@@ -91,8 +90,22 @@ def test_every_number_shown_is_a_query_result(output, page):
     assert (totals["articles"], totals["stories"], totals["failures"], totals["runs"]) == (35, 20, 1, 2)
 
 
+def test_the_sample_shows_its_reuse_and_its_wire_agencies(page):
+    """The sample's one follow-up (yesterday's gold prices, two paragraphs) and its VNA and Reuters credits."""
+    tables = ReportTables(page.read_text(encoding="utf-8")).tables
+    assert tables["reuse_pairs"][1:] == [["baotintuc24.example", "baotintuc24.example", "1", "2", "617"]]
+    [example] = tables["reuse_examples"][1:]
+    assert example[2].startswith("Quy đổi theo tỷ giá ngân hàng") and example[2].endswith("…") and len(example[2]) == 300
+    assert example[3:6] == ["409", "0.85", "baotintuc24.example"] and example[6].startswith("Giá vàng hôm nay 16/11/2026")
+    assert tables["wire_agencies"] == [
+        ["wire_source", "articles", "share_pct", "outlets", "reused_characters"],
+        ["VNA", "11", "31.4", "4", "0"], ["REUTERS", "6", "17.1", "3", "0"], ["(none credited)", "18", "51.4", "7", "617"],
+    ]
+
+
 def test_the_page_loads_nothing_from_elsewhere(page):
-    document = page.read_text(encoding="utf-8")
+    document = re.sub(r'<a href="https?://[^"<>]*" rel="noreferrer">', "<a>", page.read_text(encoding="utf-8"))
+    assert document.count("<a>") == 1  # the source of the passage shown: a link, which loads nothing
     assert not re.search(r"<script|<link|<img|<iframe|@import|url\((?!#)|(?:src|href)=\"(?!#|data:)", document)
     assert document.count("<svg") == len(PLOTS)
 
@@ -172,16 +185,72 @@ def test_a_folder_without_tables_is_no_output(tmp_path):
     assert code == 2 and "not a newsbeam output" in stderr and not (tmp_path / "typo").exists()
 
 
-def test_wire_and_reuse_sections_show_only_when_their_data_exists(dated):
-    con = report.connect(str(dated))
-    assert "Wire agencies" not in report.render(con, str(dated), PARAMS)
-    con.execute("create table main.wired as select *, if(domain = 'site-a0.example', 'TTXVN', null) as wire_source "
-                "from main.articles")
-    con.execute("create or replace view main.articles as select * from main.wired")
-    con.execute("create view main.reuse as select 'a2' as article_id, 'st-b' as source_story_id")
-    tables = ReportTables(report.render(con, str(dated), PARAMS)).tables
-    assert tables["wire_share"][1:] == [["(none credited)", "5", "83.3"], ["TTXVN", "1", "16.7"]]
-    assert tables["reuse"][1:] == [["1", "1", "1"]]
+def test_no_reuse_and_no_credits_read_as_none_found(dated):
+    document = report.render(report.connect(str(dated)), str(dated), PARAMS)
+    assert "No passages taken from other stories found." in document
+    assert "No articles crediting a news agency found." in document
+    assert not {"reuse_pairs", "reuse_examples", "wire_agencies"} & set(ReportTables(document).tables)
+
+
+HOSTILE = '<script>alert("x")</script>'
+OWN = "Hà Nội - Tin riêng của báo. "  # code points before the passages: offsets are characters
+P1 = "<img src=x onerror=alert(1)> Bộ Y tế cho biết đã có thêm ba ca mắc mới trong ngày hôm qua."
+P2 = "Giá điện & " + "sản lượng tiêu thụ tăng mạnh trong đợt nắng nóng kéo dài. " * 7
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """An article (t0) taking P1 from an agency story (its source credits VNA) and P2 from an article
+    crediting nothing of a story whose original credits REUTERS; every text, title and domain hostile."""
+    text = OWN + P1 + "\n" + P2
+    articles = [  # (article_id, story, canonical, domain, wire_source, url, text)
+        ("w0", "st-w", True, "agency.example", "VNA", 'https://agency.example/w0"onmouseover="alert(1)', P1),
+        ("w1", "st-w", False, "paper.example", "VNA", "https://paper.example/w1", P1),
+        ("x0", "st-x", True, "wire.example", "REUTERS", "https://wire.example/x0", P2),
+        ("x1", "st-x", False, "paper.example", None, "javascript:alert(1)", P2),
+        ("t0", "st-t", True, "<b>bold</b>.example", "<i>AFP</i>", "https://bold.example/t0", text),
+    ]
+    write_rows(tmp_path, ARTICLES, [
+        {"article_id": a, "story_id": s, "is_canonical": c, "domain": d, "wire_source": w, "url": u, "text": t,
+         "title": f"{HOSTILE} {a}", "published_at": at(20), "published_at_precision": "day", "similarity": 1.0}
+        for a, s, c, d, w, u, t in articles
+    ])
+    write_rows(tmp_path, STORIES, [
+        {"story_id": s, "canonical_article_id": c, "title": f"{HOSTILE} {s}", "first_published_at": at(20),
+         "article_count": n, "domain_count": n} for s, c, n in (("st-w", "w0", 2), ("st-x", "x0", 2), ("st-t", "t0", 1))
+    ])
+    write_rows(tmp_path, REUSE, [
+        {"article_id": "t0", "start": text.index(p), "end": text.index(p) + len(p), "source_article_id": source,
+         "source_story_id": story, "source_start": 0, "source_end": len(p), "similarity": 0.9}
+        for p, source, story in ((P1, "w0", "st-w"), (P2, "x1", "st-x"))
+    ])
+    return tmp_path
+
+
+def test_reuse_and_wire_sections_count_characters_and_escape_every_text(hostile):
+    document = report.render(report.connect(str(hostile)), str(hostile), PARAMS)
+    tables = ReportTables(document).tables
+    assert tables["reuse_pairs"][1:] == [
+        ["<b>bold</b>.example", "paper.example", "1", "1", str(len(P2))],
+        ["<b>bold</b>.example", "agency.example", "1", "1", str(len(P1))],
+    ]
+    assert [row[2] for row in tables["reuse_examples"][1:]] == [P2[:report.EXAMPLE_CHARS - 1] + "…", P1]
+    assert [row[5:] for row in tables["reuse_examples"][1:]] == [
+        ["paper.example", f"{HOSTILE} x1", "javascript:alert(1)"],
+        ["agency.example", f"{HOSTILE} w0", 'https://agency.example/w0"onmouseover="alert(1)'],
+    ]
+    assert tables["wire_agencies"][1:] == [  # P1: its source credits VNA; P2: its story's original credits REUTERS
+        ["VNA", "2", "40", "2", str(len(P1))], ["<i>AFP</i>", "1", "20", "1", "0"],
+        ["REUTERS", "1", "20", "1", str(len(P2))], ["(none credited)", "1", "20", "1", "0"],
+    ]
+    assert not re.search(r"<(?:script|img|b|i)>|<img |onmouseover=\"|href=\"javascript", document)
+    assert '<a href="https://agency.example/w0&quot;onmouseover=&quot;alert(1)" rel="noreferrer">' in document
+    assert "&lt;script&gt;" in document and "&lt;i&gt;AFP&lt;/i&gt;" in document
+
+
+def test_since_narrows_reuse_to_the_articles_in_scope(hostile):
+    con = report.connect(str(hostile), date(2026, 11, 21))
+    assert "No passages taken from other stories found." in report.render(con, str(hostile), PARAMS)
 
 
 def test_an_empty_failures_folder_reads_as_no_failures(output, tmp_path):
