@@ -58,7 +58,7 @@ from transforms.settings import check_ranges, setting
 
 MIN_UNIT_TOKENS = 8  # a shorter sentence joins its neighbour
 _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
-_MATCH_COLUMNS = 7  # target, source, seed, (holders, canonical holds) of the target's story and of the source's
+_MATCH_COLUMNS = 8  # target, source, seed, (holders, canonical holds) of both stories, paragraph in the target
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
 _QUOTE = re.compile(r'“[^”\n]{1,800}”|"[^"\n]{1,800}"|«[^»\n]{1,800}»|„[^“”\n]{1,800}[“”]')
 _OPENING = "\"'“‘«("  # a sentence may start with these
@@ -221,6 +221,7 @@ class _Pair(NamedTuple):
     """The target compared with one article of another story, on the seeds under both thresholds."""
 
     source: Holder
+    theirs_passages: Passages  # the source's record
     counts: np.ndarray  # per unit of the target: its seeds
     held: np.ndarray  # per unit: how many of them the source holds
     own: np.ndarray  # per unit: over those, the articles of the target's story holding each ...
@@ -232,13 +233,21 @@ class _Pair(NamedTuple):
     stitched: bool  # ... the source nearly all of the target
 
 
-def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig) -> list:
+def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig, records: Optional[dict] = None) -> list:
     """``reuse`` rows (without run stamps) of ``target``: ``matches`` maps the id hash of each
-    article of another story sharing seeds with it to those seeds, as (seed, articles of the
-    target's story holding it, articles of the source's story holding it); ``holders`` maps id
-    hashes to holders."""
+    article of another story sharing seeds with it to those seeds (``shared_seeds``' match rows
+    without target and source), ``holders`` maps id hashes to holders; ``records``: their unpacked
+    records by id hash, filled as they are needed (a shard's targets share sources)."""
+    if not matches:
+        return []
+    records = {} if records is None else records
+    for h in matches:
+        if h not in records:
+            records[h] = unpack(holders[h].record)
     mine = unpack(target.record)
-    pairs = [_pair(mine, holders[h], np.array(shared, dtype=np.int64), config) for h, shared in sorted(matches.items())]
+    pairs = [
+        _pair(mine, holders[h], records[h], np.array(shared, dtype=np.int64), config) for h, shared in sorted(matches.items())
+    ]
     pairs = [pair for pair in pairs if not pair.stitched]  # not its compilation page, nor a templated sibling
     best, rank = np.full(len(mine.starts), -1), np.full(len(mine.starts), None, dtype=object)
     for index, pair in enumerate(pairs):
@@ -257,8 +266,7 @@ def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig
     return rows
 
 
-def _pair(mine: Passages, source: Holder, shared: np.ndarray, config: ReuseConfig) -> _Pair:
-    theirs = unpack(source.record)
+def _pair(mine: Passages, source: Holder, theirs: Passages, shared: np.ndarray, config: ReuseConfig) -> _Pair:
     threshold = min(mine.threshold, theirs.threshold)
     shared = shared[(shared[:, 0] & 0xFFFF) < threshold]
     shared = shared[np.argsort(shared[:, 0], kind="stable")]
@@ -269,7 +277,7 @@ def _pair(mine: Passages, source: Holder, shared: np.ndarray, config: ReuseConfi
     theirs_held = np.count_nonzero(np.isin(theirs_under, shared[:, 0]))
     units, at = len(mine.starts), mine.units[held]
     return _Pair(
-        source, np.bincount(mine.units[mine_under], minlength=units), np.bincount(at, minlength=units),
+        source, theirs, np.bincount(mine.units[mine_under], minlength=units), np.bincount(at, minlength=units),
         *(np.bincount(at, weights=shared[position[held], column], minlength=units) for column in (1, 2, 3, 4)),
         shared[:, 0],
         stitches=bool(len(theirs_under)) and theirs_held >= config.stitch_containment * len(theirs_under),
@@ -307,7 +315,7 @@ def _row(target: Holder, mine: Passages, pair: _Pair, first: int, last: int) -> 
     """The reuse row of the target's units ``first..last``, taken from ``pair.source``."""
     in_passage = (mine.units >= first) & (mine.units <= last)
     seeds = mine.seeds[in_passage & np.isin(mine.seeds, pair.shared)]
-    theirs = unpack(pair.source.record)
+    theirs = pair.theirs_passages
     if not len(seeds):  # units held as part of a paragraph whose held seeds went to an earlier source
         seeds = pair.shared
     their_units = np.bincount(theirs.units[np.isin(theirs.seeds, seeds)], minlength=len(theirs.starts))
@@ -358,7 +366,7 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         if held is None or index_order(row) >= index_order(held):
             latest[row["article_id"]] = row
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
-    holders, seeds, ids, stories, canonical = [], [], [], [], []
+    holders, seeds, paragraphs, ids, stories, canonical = [], [], [], [], [], []
     for article_id, story, key, story_key, size in unpacked(groups["members"]):
         prior, fresh = latest.get(article_id), new.get(article_id)
         if fresh is not None and (prior is None or prior["content_sha1"] != fresh[0]):
@@ -369,8 +377,10 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
             continue
         holder = Holder(article_id, id_hash(article_id), key, story, story_key, size, record)
         holders.append((holder, sha, fresh is not None, prior["reuse_digest"] if prior is not None else None))
-        mine = np.unique(unpack(record).seeds)
+        passages = unpack(record)
+        mine, first = np.unique(passages.seeds, return_index=True)
         seeds.append(mine)
+        paragraphs.append(passages.paragraphs[passages.units[first]].astype(np.int64))
         ids.append(np.full(len(mine), holder.h, dtype=np.int64))
         stories.append(np.full(len(mine), id_hash(story), dtype=np.int64))
         canonical.append(np.full(len(mine), article_id == story_key.article_id, dtype=np.int64))
@@ -378,7 +388,7 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     if seeds:
         seeds = np.concatenate(seeds)
         postings = split_by_shard(
-            seeds % np.uint32(config.lsh_shards), seeds, *map(np.concatenate, (ids, stories, canonical)),
+            seeds % np.uint32(config.lsh_shards), seeds, *map(np.concatenate, (ids, stories, canonical, paragraphs)),
         )
     return [("holders", (shard, pack(holders))), *(("postings", entry) for entry in postings)]
 
@@ -387,12 +397,15 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """A seed shard's seeds held by articles of at least two stories (and at most
     ``max_seed_holders`` articles): for every ordered pair of such articles of other stories,
     (target, source, seed, then for the target's story and the source's: how many of its
-    articles hold the seed, whether its canonical does), to the target's shard."""
+    articles hold the seed, whether its canonical does; the seed's paragraph in the target), to
+    the target's shard."""
     _, parts = group
     seeds = np.concatenate([np.frombuffer(p[0], dtype=np.uint32) for p in parts]).astype(np.int64)
-    ids, stories, canonical = (np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2, 3))
+    ids, stories, canonical, paragraphs = (
+        np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2, 3, 4)
+    )
     order = np.lexsort((ids, stories, seeds))
-    seeds, ids, stories, canonical = seeds[order], ids[order], stories[order], canonical[order]
+    seeds, ids, stories, canonical, paragraphs = seeds[order], ids[order], stories[order], canonical[order], paragraphs[order]
     run_starts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
     run_lengths = np.diff(np.r_[run_starts, len(seeds)])
     group_starts = np.flatnonzero(np.r_[True, (seeds[1:] != seeds[:-1]) | (stories[1:] != stories[:-1])])
@@ -410,7 +423,7 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     target, source = target[other], source[other]
     matches = np.stack([
         ids[target], ids[source], seeds[target], story_holders[target], canonical_holds[target],
-        story_holders[source], canonical_holds[source],
+        story_holders[source], canonical_holds[source], paragraphs[target],
     ], 1)
     return [(None, entry) for entry in split_by_shard(matches[:, 0] % config.lsh_shards, matches)]
 
@@ -422,17 +435,20 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
 
 
 def pair_requests(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """A target shard's shared seeds, kept for the pairs sharing at least ``min_unit_seeds`` (none
-    of the others can hold a unit) ("matches"), and a (source, target) request to the source's
-    shard for each of those pairs ("requests")."""
+    """A target shard's shared seeds, kept for the pairs sharing at least ``min_unit_seeds`` in one
+    paragraph of the target (none of the others can hold a unit) ("matches"), and a (source,
+    target) request to the source's shard for each of those pairs ("requests")."""
     shard, parts = group
     matches = np.concatenate([np.frombuffer(p[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS) for p in parts])
-    pairs, inverse, counts = np.unique(matches[:, :2], axis=0, return_inverse=True, return_counts=True)
-    kept = counts >= reuse.min_unit_seeds
-    matches, pairs = matches[kept[inverse.ravel()]], pairs[kept]
-    if not len(pairs):
+    pairs, pair_of = np.unique(matches[:, :2], axis=0, return_inverse=True)
+    _, paragraph_of, counts = np.unique(matches[:, [0, 1, 7]], axis=0, return_inverse=True, return_counts=True)
+    pair_of, paragraph_of = pair_of.ravel(), paragraph_of.ravel()
+    kept = np.zeros(len(pairs), dtype=bool)
+    kept[pair_of[(counts >= reuse.min_unit_seeds)[paragraph_of]]] = True
+    if not kept.any():
         return []
-    requests = split_by_shard(pairs[:, 1] % config.lsh_shards, pairs[:, ::-1].copy())
+    matches, kept_pairs = matches[kept[pair_of]], pairs[kept]
+    requests = split_by_shard(kept_pairs[:, 1] % config.lsh_shards, kept_pairs[:, ::-1].copy())
     return [("matches", (shard, [matches.tobytes()])), *(("requests", entry) for entry in requests)]
 
 
@@ -461,9 +477,9 @@ def decide_reuse(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     for part in groups["matches"]:
         for target, source, *shared in np.frombuffer(part[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS).tolist():
             matches[target][source].append(shared)
-    outbox = Outbox(config.lsh_shards)
+    outbox, records = Outbox(config.lsh_shards), {}
     for holder, sha, fresh, previous in unpacked(groups["holders"]):
-        rows = reuse_rows(holder, matches.get(holder.h, {}), holders, reuse)
+        rows = reuse_rows(holder, matches.get(holder.h, {}), holders, reuse, records)
         now = digest(rows)
         if now != (previous or ""):
             outbox.count("changed_reuse_sets")
