@@ -111,14 +111,15 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
     prior_index = read_story_index(pipeline, run.output, config)
-    article_rows, stories, index_rows, known_failures, members = (
-        articles | "Reprints" >> DetectReprints(config.dedup, prior_index)
+    reuse = config.reuse if config.reuse.enabled else None
+    article_rows, stories, index_rows, known_failures, members, records = (
+        articles | "Reprints" >> DetectReprints(config.dedup, prior_index, reuse)
     )
     failures = [*failure_sets, extract_failures, dup_failures, known_failures] | "Failures" >> CollectFailures()
     tables = [(ARTICLES, article_rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)]
-    if config.reuse.enabled:
-        prior_passages = read_state(pipeline, run.output, PASSAGE_INDEX, "passage_version", config.reuse.passage_version)
-        reuse_rows, passage_rows = (articles, members) | "Reuse" >> DetectReuse(config.dedup, config.reuse, prior_passages)
+    if reuse is not None:
+        prior_passages = read_state(pipeline, run.output, PASSAGE_INDEX, "passage_version", reuse.passage_version)
+        reuse_rows, passage_rows = (records, members) | "Reuse" >> DetectReuse(config.dedup, reuse, prior_passages)
         tables += [(REUSE, reuse_rows), (PASSAGE_INDEX, passage_rows)]
     write_tables(
         tables, lambda spec: WriteTable(spec, run.output, run.run_id, run.ingest_date, config.output.shards, run.started_at),

@@ -137,10 +137,11 @@ def run_once(folder: str, stage: str, params: dict, beam_args: list) -> dict:
             | "Read" >> beam.FlatMap(read_part)
         )
         if stage != "count":
-            rows, stories, index, _, members = articles | "Dedup" >> DetectReprints(DedupConfig(**params))
+            reuse = ReuseConfig() if stage == "reuse" else None
+            rows, stories, index, _, members, records = articles | "Dedup" >> DetectReprints(DedupConfig(**params), None, reuse)
             counted = {"articles": rows, "stories": stories, "index": index}
-            if stage == "reuse":
-                reuse, passages = (articles, members) | "Reuse" >> DetectReuse(DedupConfig(**params), ReuseConfig())
+            if reuse is not None:
+                reuse, passages = (records, members) | "Reuse" >> DetectReuse(DedupConfig(**params), reuse)
                 counted.update(reuse=reuse, passages=passages)
         else:
             counted = {"articles": articles}

@@ -2,7 +2,7 @@ import unicodedata
 
 import pytest
 
-from transforms.dedup.textmatch import match_text, strip_attribution, token_hashes
+from transforms.dedup.textmatch import blank_attribution, match_text, token_hashes
 
 
 def match_tokens(text):
@@ -53,9 +53,10 @@ def test_tokens_drop_punctuation_and_keep_numbers():
         "This article originally appeared on World News Hub.",
     ],
 )
-def test_attribution_and_caption_lines_are_dropped(noise):
+def test_attribution_and_caption_lines_are_blanked_in_place(noise):
     story = "Mưa lớn kéo dài khiến nhiều tuyến phố ngập sâu."
-    assert strip_attribution(f"{story}\n{noise}\n{story}") == f"{story}\n{story}"
+    assert blank_attribution(f"{story}\n{noise}\n{story}") == f"{story}\n{' ' * len(noise)}\n{story}"
+    assert match_text(f"{story}\n{noise}\n{story}") == match_text(f"{story}\n{story}")
 
 
 def test_agency_tags_are_dropped_inline():
@@ -76,7 +77,7 @@ def test_agency_tags_are_dropped_inline():
     ],
 )
 def test_story_lines_are_kept(line):
-    assert strip_attribution(line) == line
+    assert blank_attribution(line) == line
 
 
 def test_match_text_separates_tokens_by_single_spaces():

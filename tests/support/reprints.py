@@ -57,11 +57,10 @@ def run_detect(articles, tmp_path, prior=None, params=DedupConfig(), reuse=None,
     names = OUTPUTS + (REUSE_OUTPUTS if reuse is not None else ())
     with TestPipeline(runner="FnApiRunner") as p:
         prior_rows = p | "Prior" >> beam.Create(prior) if prior is not None else None
-        created = p | "Articles" >> beam.Create(articles)
-        *results, members = created | DetectReprints(params, prior_rows)
+        *results, members, records = p | "Articles" >> beam.Create(articles) | DetectReprints(params, prior_rows, reuse)
         if reuse is not None:
             passages = p | "PriorPassages" >> beam.Create(prior_passages) if prior_passages is not None else None
-            results += list((created, members) | DetectReuse(params, reuse, passages))
+            results += list((records, members) | DetectReuse(params, reuse, passages))
         for name, rows in zip(names, results):
             (
                 rows

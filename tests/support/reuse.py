@@ -44,7 +44,7 @@ def reuse_in_memory(articles: list, stories: dict, config: ReuseConfig = ReuseCo
     members = defaultdict(list)
     for article_id, story in stories.items():
         members[story].append(keys[article_id])
-    records = passages.record_batch((0, pack(articles)), dedup, config)[0][1][1]
+    records = pack(passages.record_items(config, articles))
     member_rows = [(i, s, keys[i], min(members[s]), len(members[s])) for i, s in stories.items()]
     held = dict(_by_tag(passages.holders_of((0, {"new": [records], "prior": [], "members": [pack(member_rows)]}), dedup, config)))
     shared = [value for _, (_, value) in passages.shared_seeds((0, held["postings"]), dedup, config)]

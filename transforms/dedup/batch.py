@@ -1,6 +1,6 @@
 """Reprint detection in the batch job: near-duplicate story clusters, incremental across runs.
 
-    articles, stories, index_rows, failures, members = articles | DetectReprints(DedupConfig(), prior_index)
+    articles, stories, index_rows, failures, members, records = articles | DetectReprints(DedupConfig(), prior_index, reuse)
 
 How it decides (the rules in ``transforms.dedup.rules``, per-shard steps in
 ``transforms.dedup.clustering``, Beam wiring here):
@@ -39,9 +39,11 @@ articles on Dataflow is in ``docs/scale.md``.
 """
 
 import concurrent.futures
+import functools
 import multiprocessing
 import threading
 from collections import defaultdict, deque
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -52,6 +54,7 @@ from apache_beam.utils import shared
 from transforms.dedup import clustering
 from transforms.dedup.clustering import COUNTERS, shard_of
 from transforms.dedup.fingerprints import fingerprint_batch, pack, unpacked
+from transforms.dedup.passages import ReuseConfig, record_items
 from transforms.dedup.rules import DedupConfig
 from transforms.records import FAILED, failure
 
@@ -221,7 +224,8 @@ def _article_rows(item):
 
 
 class DetectReprints(beam.PTransform):
-    """Articles -> (``articles`` rows, ``stories`` rows, ``story_index`` rows, failures, members).
+    """Articles -> (``articles`` rows, ``stories`` rows, ``story_index`` rows, failures, members,
+    passage records).
 
     ``prior_index``: an optional PCollection of the ``story_index`` rows earlier runs wrote (rows
     of another ``fingerprint_version`` are ignored).  Every story is decided again over the
@@ -230,20 +234,22 @@ class DetectReprints(beam.PTransform):
     for every indexed article whose story fields changed, ``stories`` rows the stories that
     changed (``article_count`` 0: gone), index rows those of new, updated and corrected
     articles.  A same-content copy of an indexed article is a ``DuplicateUrl`` failure.  Members:
-    every article's story as shard batches (``clustering.stories``), for ``reuse.DetectReuse``."""
+    every article's story as shard batches (``clustering.stories``), and with a ``ReuseConfig``
+    ``reuse`` passage records: the articles' (``passages.record_items``, made from the tokens
+    fingerprinting makes), both for ``reuse.DetectReuse``."""
 
-    def __init__(self, config: DedupConfig = DedupConfig(), prior_index=None):
+    def __init__(self, config: DedupConfig = DedupConfig(), prior_index=None, reuse: Optional[ReuseConfig] = None):
         super().__init__()
-        self.config = config
-        self.prior_index = prior_index
+        self.config, self.prior_index, self.reuse = config, prior_index, reuse
 
     def expand(self, articles):
         config, shards = self.config, self.config.lsh_shards
         first_run = self.prior_index is None  # no index: the new articles' nodes are all there is
         article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
+        records = functools.partial(record_items, self.reuse) if self.reuse is not None else None
         new = article_batches | "Fingerprint" >> beam.ParDo(
-            PoolStep(fingerprint_batch, config, first_run, burst=shards)
-        ).with_outputs("nodes", "articles", "match", "bands", "duplicates")
+            PoolStep(fingerprint_batch, config, first_run, records, burst=shards)
+        ).with_outputs("nodes", "articles", "match", "bands", "duplicates", "records")
         nodes = new if first_run else self._reconciled(new.nodes)
         candidates = {"nodes": nodes.match, "bands": nodes.bands} | "Lsh" >> LshCandidates(config)
         step = (
@@ -290,7 +296,7 @@ class DetectReprints(beam.PTransform):
             | "ArticleRows" >> beam.FlatMap(_article_rows).with_outputs(FAILED, main="rows")
         )
         article_rows = (rows.rows, results.corrections) | "AllArticleRows" >> beam.Flatten()
-        return article_rows, story_rows, results.index, rows[FAILED], results.members
+        return article_rows, story_rows, results.index, rows[FAILED], results.members, new.records
 
     def _reconciled(self, new_nodes):
         """The new nodes reconciled with the story index's latest rows (``clustering.reconcile``)."""

@@ -1,13 +1,14 @@
 """Fingerprints for reprint detection: what an article is reduced to (pure functions, no Beam).
 
 An article becomes a *node* (``rules.Node``): its ids, its ``sort_key``, a 16-bit MinHash
-signature of its matching tokens (``textmatch.token_hashes``), band keys of its lead and a sketch
+signature of its matching tokens (``textmatch.tokens``), band keys of its lead and a sketch
 of its numbers; its LSH band keys say which other nodes it is compared with (``rules``).  The
 batch job's pool step ``fingerprint_batch`` lives here, apart from the Beam
 wiring, so a pool process starts without importing Beam.
 """
 
 import pickle
+from typing import Optional
 
 import numpy as np
 import xxhash
@@ -15,7 +16,7 @@ import zstandard
 
 from transforms.dedup import minhash
 from transforms.dedup.rules import DedupConfig, Node, signature_of, sort_key, wire_rank
-from transforms.dedup.textmatch import token_hashes
+from transforms.dedup.textmatch import Tokens, tokens
 from transforms.records import EPOCH, Article, StoryFields, epoch_seconds, from_epoch_seconds
 
 
@@ -24,12 +25,13 @@ def fingerprint(article: Article, config: DedupConfig) -> Node:
     return fingerprints([article], config)[0]
 
 
-def fingerprints(articles: list, config: DedupConfig, chunk: int = 64) -> list:
+def fingerprints(articles: list, config: DedupConfig, chunk: int = 64, tokenised: Optional[Tokens] = None) -> list:
     """``fingerprint`` of several articles at once (each node equals its article's alone:
-    batching only shares the numpy and rensa calls; chunks keep their arrays in cache)."""
-    if len(articles) > chunk:
+    batching only shares the numpy and rensa calls; chunks keep their arrays in cache);
+    ``tokenised``: the articles' ``textmatch.tokens``, when the caller has them (one chunk)."""
+    if tokenised is None and len(articles) > chunk:
         return [node for start in range(0, len(articles), chunk) for node in fingerprints(articles[start : start + chunk], config)]
-    hashes, numbers, offsets = token_hashes([a.get("text") or "" for a in articles])
+    hashes, numbers, offsets = (tokenised or tokens([a.get("text") or "" for a in articles]))[:3]
     shingles = minhash.shingle_rows(hashes, offsets, config.shingle_size)
     signatures = minhash.signatures(shingles, config.num_perm)
     leads = minhash.band_keys(
@@ -193,15 +195,25 @@ def unpacked(packed_batches):
         yield from pickle.loads(batch)
 
 
-def fingerprint_batch(batch: tuple, config: DedupConfig, with_match: bool = False) -> list:
+def fingerprint_batch(batch: tuple, config: DedupConfig, with_match: bool = False, records=None, chunk: int = 64) -> list:
     """Everything derived from a (shard, packed articles) batch, as (output tag, value) pairs:
     its nodes ("nodes": (shard, packed nodes)), with ``with_match`` (a run with no story index:
-    the nodes are final) their ``match_outputs`` too, and the batch itself, compressed for the
-    final join ("articles": (shard, compressed batch))."""
+    the nodes are final) their ``match_outputs`` too, with ``records`` (``records(articles,
+    tokens)`` -> items, e.g. ``passages.record_items``) its items ("records": the texts are
+    tokenised once for both), and the batch itself, compressed for the final join ("articles":
+    (shard, compressed batch))."""
     shard, packed_articles = batch
-    nodes = fingerprints(list(unpacked([packed_articles])), config)
+    articles = list(unpacked([packed_articles]))
+    nodes, items = [], []
+    for start in range(0, len(articles), chunk):
+        part = articles[start : start + chunk]
+        tokenised = tokens([a.get("text") or "" for a in part])
+        nodes += fingerprints(part, config, tokenised=tokenised)
+        if records is not None:
+            items += records(part, tokenised)
     return [
         ("nodes", (shard, pack(nodes))), *(match_outputs(shard, nodes, config) if with_match else ()),
+        *((("records", (shard, pack(items))),) if records is not None else ()),
         ("articles", (shard, compressed(packed_articles))),
     ]
 

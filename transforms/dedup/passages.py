@@ -12,7 +12,7 @@ What an article is reduced to (its *passage record*, ``passage_index.seeds``, at
   digit or quote; a sentence of fewer than ``MIN_UNIT_TOKENS`` words joins its neighbour in the
   same paragraph), each with its span in the text and its paragraph;
 - *seeds*: a sample of the hashes of its word ``shingle_size``-grams inside one unit (the tokens
-  of ``textmatch.token_spans``: case, NFC/NFD and old/new Vietnamese tone-mark placement give one
+  of ``textmatch.tokens``: case, NFC/NFD and old/new Vietnamese tone-mark placement give one
   token), those whose low 16 bits are under a threshold (``seed_rate``, lowered for long texts to
   fit the record).  Samples of two thresholds are nested, so two records are compared on the seeds
   under the lower of their thresholds.  Attribution, caption and link-rail lines ("Read more:
@@ -41,28 +41,26 @@ earliest such S); consecutive units with the same source are one passage of at l
 reprint's whole text is its story's), so they are never reported.
 """
 
+import functools
 import hashlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
+import numba
 import numpy as np
 
 from transforms.dedup import minhash
 from transforms.dedup.clustering import Outbox
 from transforms.dedup.fingerprints import id_hash, index_order, pack, split_by_shard, unpacked
 from transforms.dedup.rules import DedupConfig, SortKey
-from transforms.dedup.textmatch import is_noise, token_spans
+from transforms.dedup.textmatch import Tokens, tokens
 from transforms.settings import check_ranges, setting
 
 MIN_UNIT_TOKENS = 8  # a shorter sentence joins its neighbour
 _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
 _MATCH_COLUMNS = 8  # target, source, seed, (holders, canonical holds) of both stories, paragraph in the target
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
-_QUOTE = re.compile(r'“[^”\n]{1,800}”|"[^"\n]{1,800}"|«[^»\n]{1,800}»|„[^“”\n]{1,800}[“”]')
-_OPENING = "\"'“‘«("  # a sentence may start with these
-_SENTENCE_END = re.compile(r"\n+|[.!?…]+[\"'”’»)\]]*[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -103,87 +101,190 @@ class Passages(NamedTuple):
 # ---------------------------------------------------------------------------- records
 
 
-def passage_records(texts: list, config: ReuseConfig) -> list:
-    """The packed passage record of each text (see the module docstring).  Attribution, caption
-    and link-rail lines ("Read more: <another story's title>") hold no seeds."""
-    texts = ["\n".join(" " * len(line) if is_noise(line) else line for line in text.split("\n")) for text in texts]
-    hashes, starts, ends, offsets = token_spans(texts)
-    return [
-        _record(text, hashes[a:b], starts[a:b], ends[a:b], config)
-        for text, a, b in zip(texts, offsets[:-1].tolist(), offsets[1:].tolist())
-    ]
+def passage_records(texts: list, config: ReuseConfig, tokenised: Optional[Tokens] = None) -> list:
+    """The packed passage record of each text (see the module docstring), for a batch of texts at
+    once (``tokenised``: their ``textmatch.tokens``, when the caller has them): one compiled pass
+    cuts them all into units and finds their quoted words, numpy samples and packs the rest."""
+    t = tokenised or tokens(texts)
+    max_units = max(1, config.max_record_bytes // 2 // _UNIT_BYTES)  # units take at most half a record
+    unit_of, quoted, starts, ends, paragraphs, sizes, unit_cuts = _units(
+        t.code_points, t.bounds, t.offsets, t.starts, t.ends, _sentence_starts(), MIN_UNIT_TOKENS, max_units,
+    )
+    size, texts_count = config.shingle_size, len(t.offsets) - 1
+    shingles = minhash._combine(t.hashes, size)
+    inside = unit_of[: len(shingles)] == unit_of[size - 1 :]  # inside one unit (so one text)
+    for k in range(size):  # and no word of it quoted
+        inside &= ~quoted[k : k + len(shingles)]
+    positions = np.flatnonzero(inside)
+    seeds = (shingles[positions] >> np.uint64(32)).astype(np.uint32)
+    seed_cuts = np.searchsorted(positions, t.offsets)
+    # the sampling threshold of each text: seed_rate, lowered where the record would not fit
+    low = seeds & 0xFFFF
+    thresholds = np.full(texts_count, round(_FULL * config.seed_rate), dtype=np.int64)
+    room = (config.max_record_bytes - _HEADER_BYTES - _UNIT_BYTES * np.diff(unit_cuts)) // 4
+    under = np.r_[0, np.cumsum(low < thresholds[0])]
+    for k in np.flatnonzero(under[seed_cuts[1:]] - under[seed_cuts[:-1]] > room).tolist():
+        mine = low[seed_cuts[k] : seed_cuts[k + 1]]
+        thresholds[k] = int(np.sort(mine[mine < thresholds[k]])[room[k]])
+    kept = low < np.repeat(thresholds, np.diff(seed_cuts))
+    kept_cuts = np.r_[0, np.cumsum(kept)][seed_cuts]
+    seeds, counts = seeds[kept], np.bincount(unit_of[positions[kept]], minlength=len(starts))
+    # per unit: the gap since the previous unit's end (its text's start for a first unit), its length,
+    # its words with a paragraph's first unit flagged
+    first_units = unit_cuts[:-1][np.diff(unit_cuts) > 0]
+    previous_ends = np.r_[0, ends[:-1]]
+    previous_ends[first_units] = 0
+    new_paragraph = np.r_[True, paragraphs[1:] != paragraphs[:-1]]
+    new_paragraph[first_units] = True
+    gaps, lengths = starts - previous_ends, ends - starts
+    words = (np.minimum(sizes, 0x7FFF) | (new_paragraph << 15)).astype(np.uint16)
+    wide_units = np.r_[0, np.cumsum((gaps > 0xFFFF) | (lengths > 0xFFFF))][unit_cuts]
+    wide = (wide_units[1:] > wide_units[:-1]).astype(np.uint32)
+    headers = np.stack([thresholds, np.diff(unit_cuts), np.diff(kept_cuts), wide], 1).astype(np.uint32)
+    narrow = (gaps.astype(np.uint16), lengths.astype(np.uint16), words, counts.astype(np.uint16))
+    records = []
+    for k in range(texts_count):
+        a, b = unit_cuts[k], unit_cuts[k + 1]
+        columns = (gaps.astype(np.uint32), lengths.astype(np.uint32), words, narrow[3]) if wide[k] else narrow
+        records.append(b"".join([
+            headers[k].tobytes(), *(column[a:b].tobytes() for column in columns), seeds[kept_cuts[k] : kept_cuts[k + 1]].tobytes(),
+        ]))
+    return records
 
 
-def _record(text: str, hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray, config: ReuseConfig) -> bytes:
-    unit_starts, unit_ends, paragraphs = _units(text, starts, ends)
-    group = -(-len(unit_starts) // (config.max_record_bytes // 2 // _UNIT_BYTES))  # units take at most half
-    if group > 1:  # a very long text: units of ``group`` sentences
-        first = np.arange(0, len(unit_starts), group)
-        last = np.r_[first[1:] - 1, len(unit_starts) - 1]
-        unit_starts, unit_ends, paragraphs = unit_starts[first], unit_ends[last], paragraphs[first]
-    token_units = np.searchsorted(unit_starts, starts, side="right") - 1
-    size = config.shingle_size
-    shingles = minhash._combine(hashes, size)
-    inside = token_units[: len(shingles)] == token_units[size - 1 :]  # no shingle crosses a unit's end
-    quoted = _quoted(text, starts)
-    inside &= ~(quoted[: len(shingles)] | quoted[size - 1 :])
-    seeds = (shingles[inside] >> np.uint64(32)).astype(np.uint32)
-    threshold, low = round(_FULL * config.seed_rate), seeds & 0xFFFF
-    room = (config.max_record_bytes - _HEADER_BYTES - _UNIT_BYTES * len(unit_starts)) // 4
-    if np.count_nonzero(low < threshold) > room:
-        threshold = int(np.sort(low[low < threshold])[room])
-    kept = low < threshold
-    first = np.r_[True, paragraphs[1:] != paragraphs[:-1]]
-    tokens = np.minimum(np.bincount(token_units, minlength=len(unit_starts)), 0x7FFF) | (first << 15)
-    gaps, lengths = unit_starts - np.r_[0, unit_ends[:-1]], unit_ends - unit_starts
-    wide = int(max(gaps.max(initial=0), lengths.max(initial=0)) > 0xFFFF)
-    offsets = np.uint32 if wide else np.uint16
-    return b"".join([
-        np.array([threshold, len(unit_starts), np.count_nonzero(kept), wide], dtype=np.uint32).tobytes(),
-        gaps.astype(offsets).tobytes(), lengths.astype(offsets).tobytes(), tokens.astype(np.uint16).tobytes(),
-        np.bincount(token_units[: len(shingles)][inside][kept], minlength=len(unit_starts)).astype(np.uint16).tobytes(),
-        seeds[kept].tobytes(),
-    ])
+@functools.cache
+def _sentence_starts() -> np.ndarray:
+    """Per code point: whether a sentence may start with it (a capital or a digit)."""
+    return np.array([chr(c).isupper() or chr(c).isdigit() for c in range(_TABLE_SIZE)], dtype=np.bool_)
 
 
-def _quoted(text: str, token_starts: np.ndarray) -> np.ndarray:
-    """Per token: whether it is inside quotation marks (what someone said, which two outlets
-    quote alike without taking it from each other)."""
-    spans = np.array([m.span() for m in _QUOTE.finditer(text)] or np.zeros((0, 2)), dtype=np.int64).reshape(-1, 2)
-    at = np.searchsorted(spans[:, 0], token_starts, side="right") - 1
-    return (at >= 0) & (token_starts < spans[np.maximum(at, 0), 1]) if len(spans) else np.zeros(len(token_starts), bool)
+_TABLE_SIZE = 0x30000
+_QUOTE_SPAN = 800  # a quotation longer than this (or not closed on its line) is not one
 
 
-def _units(text: str, token_starts: np.ndarray, token_ends: np.ndarray) -> tuple:
-    """(starts, ends, paragraph numbers) of a text's units: its sentences, a short one (fewer than
-    ``MIN_UNIT_TOKENS`` words) joined to its neighbour in the same paragraph."""
-    if not len(token_starts):
-        return np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
-    cuts, breaks = [], []
-    for match in _SENTENCE_END.finditer(text):
-        end = match.end()
-        line_end = match.group()[0] == "\n"
-        if line_end or (end < len(text) and (text[end].isupper() or text[end].isdigit() or text[end] in _OPENING)):
-            cuts.append(end)
-            breaks.append(line_end)
-    segment = np.searchsorted(np.array(cuts, dtype=np.int64), token_starts, side="right")  # 0: before the first cut
-    paragraph_of = np.r_[0, np.cumsum(breaks, dtype=np.int64)]
-    segments, first_token, tokens = np.unique(segment, return_index=True, return_counts=True)  # those with words
-    paragraphs = paragraph_of[segments]
-    long = tokens >= MIN_UNIT_TOKENS
-    new_unit = np.r_[True, (paragraphs[1:] != paragraphs[:-1]) | (long[1:] & long[:-1])]
-    unit_of_token = (np.cumsum(new_unit) - 1)[np.searchsorted(segments, segment)]
-    first = np.flatnonzero(np.r_[True, unit_of_token[1:] != unit_of_token[:-1]])
-    last = np.r_[first[1:] - 1, len(token_starts) - 1]
-    stops = np.r_[token_starts[first[1:]], len(text)]
-    ends = [_end_of(text, end, stop) for end, stop in zip(token_ends[last].tolist(), stops.tolist())]
-    return token_starts[first].astype(np.int64), np.array(ends, dtype=np.int64), paragraphs[new_unit]
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ends_sentence(c):  # . ! ? …
+    return c == 46 or c == 33 or c == 63 or c == 0x2026
 
 
-def _end_of(text: str, token_end: int, stop: int) -> int:
-    """Where a unit whose last token ends at ``token_end`` ends: after its closing punctuation."""
-    tail = text[token_end:stop]
-    return token_end + len(tail) - len(tail.lstrip(".!?…,;:\"'”’»)]"))
+@numba.njit(cache=True, nogil=True, inline="always")
+def _closes(c):  # " ' ” ’ » ) ]
+    return c == 34 or c == 39 or c == 0x201D or c == 0x2019 or c == 0xBB or c == 41 or c == 93
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _opens(c):  # " ' “ ‘ « (
+    return c == 34 or c == 39 or c == 0x201C or c == 0x2018 or c == 0xAB or c == 40
+
+
+@numba.njit(cache=True, nogil=True)
+def _gap_break(code_points, start, stop, sentence_starts):
+    """2 when a line ends between two tokens (code points ``start..stop``, the next token
+    starting at ``stop``), 1 when a sentence does (end punctuation, closing quotes, spaces, then a
+    capital, digit or opening quote), else 0."""
+    state = 0  # 1: after end punctuation (and closers), 2: then spaces, 3: then an opening quote
+    for at in range(start, stop):
+        c = code_points[at]
+        if c == 10:
+            return 2
+        if _ends_sentence(c):
+            state = 1
+        elif state == 1 and _closes(c):
+            pass
+        elif state >= 1 and state != 3 and (c == 32 or c == 9):
+            state = 2
+        elif state == 2 and _opens(c):
+            state = 3
+        elif state != 3:
+            state = 0
+    first = code_points[stop]
+    if state == 3 or (state == 2 and first < len(sentence_starts) and sentence_starts[first]):
+        return 1
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _quote_marks(code_points, start, stop, quote, opened_at, inside_from, token, quoted):
+    """Follow the quotation marks between two tokens (code points ``start..stop``, ``token`` the
+    next one): (the open quotation's closing mark or 0, where it opened, its first token).  A
+    quotation closed on its line within ``_QUOTE_SPAN`` characters marks its tokens ``quoted``."""
+    for at in range(start, stop):
+        c = code_points[at]
+        if c == 10:
+            quote = 0
+        elif quote and (c == quote or (c == 0x201C and code_points[opened_at] == 0x201E)):
+            if at - opened_at <= _QUOTE_SPAN:
+                quoted[inside_from:token] = True
+            quote = 0
+        elif not quote and (c == 34 or c == 0x201C or c == 0xAB or c == 0x201E):
+            quote, opened_at, inside_from = (34 if c == 34 else 0xBB if c == 0xAB else 0x201D), at, token
+    return quote, opened_at, inside_from
+
+
+@numba.njit(cache=True, nogil=True)
+def _units(code_points, bounds, offsets, starts, ends, sentence_starts, min_tokens, max_units):
+    """The units of a batch of texts, and their words in quotation marks: per token its unit
+    (numbered over the batch) and whether it is quoted, per unit its start and end in its text,
+    paragraph and words, per text its first unit.  A unit is a sentence; one of fewer than
+    ``min_tokens`` words joins its neighbour in the same paragraph; a text of more than
+    ``max_units`` units has units of several sentences."""
+    tokens = offsets[-1]
+    unit_of = np.empty(tokens, np.int64)
+    quoted = np.zeros(tokens, np.bool_)
+    unit_starts = np.empty(tokens, np.int64)
+    unit_ends = np.empty(tokens, np.int64)
+    paragraphs = np.empty(tokens, np.int64)
+    sizes = np.zeros(tokens, np.int64)
+    unit_cuts = np.zeros(len(offsets), np.int64)
+    segment_of = np.empty(tokens, np.int64)
+    segment_paragraph = np.empty(tokens, np.int64)
+    segment_size = np.zeros(tokens, np.int64)
+    units = 0
+    for text in range(len(offsets) - 1):
+        base, first, last = bounds[text], offsets[text], offsets[text + 1]
+        unit_cuts[text] = units
+        if first == last:
+            continue
+        segment, paragraph = first, 0
+        segment_paragraph[segment] = 0
+        quote, opened_at, inside_from = _quote_marks(code_points, base, base + starts[first], 0, 0, first, first, quoted)
+        for i in range(first, last):
+            if i > first:
+                gap_start, gap_stop = base + ends[i - 1], base + starts[i]
+                kind = _gap_break(code_points, gap_start, gap_stop, sentence_starts)
+                if kind:
+                    segment += 1
+                    paragraph += kind == 2
+                    segment_paragraph[segment] = paragraph
+                quote, opened_at, inside_from = _quote_marks(
+                    code_points, gap_start, gap_stop, quote, opened_at, inside_from, i, quoted)
+            segment_of[i] = segment
+            segment_size[segment] += 1
+        _quote_marks(code_points, base + ends[last - 1], bounds[text + 1], quote, opened_at, inside_from, last, quoted)
+        # segments -> sentences: a new one at a paragraph, or where both neighbours are long enough
+        sentence_of = np.empty(segment - first + 1, np.int64)
+        sentences = 0
+        for k in range(first, segment + 1):
+            sentences += k == first or segment_paragraph[k] != segment_paragraph[k - 1] or (
+                segment_size[k] >= min_tokens and segment_size[k - 1] >= min_tokens)
+            sentence_of[k - first] = sentences - 1
+        group = (sentences + max_units - 1) // max_units
+        for i in range(first, last):
+            unit = units + sentence_of[segment_of[i] - first] // group
+            if i == first or unit != unit_of[i - 1]:
+                unit_starts[unit] = starts[i]
+                paragraphs[unit] = segment_paragraph[segment_of[i]]
+            unit_of[i] = unit
+            sizes[unit] += 1
+            stop = bounds[text + 1] - base if i + 1 == last else starts[i + 1]
+            end = ends[i]
+            while end < stop and (_ends_sentence(code_points[base + end]) or _closes(code_points[base + end])
+                                  or code_points[base + end] in (44, 58, 59)):  # , : ;
+                end += 1
+            unit_ends[unit] = end
+        units = unit_of[last - 1] + 1
+    unit_cuts[-1] = units
+    return unit_of, quoted, unit_starts[:units], unit_ends[:units], paragraphs[:units], sizes[:units], unit_cuts
 
 
 def unpack(record: bytes) -> Passages:
@@ -347,12 +448,11 @@ def digest(rows: list) -> str:
 # and returns (output tag, value) pairs, so a pool process runs it without importing Beam.
 
 
-def record_batch(batch: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """(shard, packed articles) -> the articles' (id, content sha1, passage record) ("records")."""
-    shard, packed_articles = batch
-    articles = list(unpacked([packed_articles]))
-    records = passage_records([a.get("text") or "" for a in articles], reuse)
-    return [("records", (shard, pack([(a["article_id"], a.get("content_sha1"), r) for a, r in zip(articles, records)])))]
+def record_items(config: ReuseConfig, articles: list, tokenised: Optional[Tokens] = None) -> list:
+    """(id, content sha1, passage record) of each article (``tokenised``: their texts' tokens), as
+    ``fingerprints.fingerprint_batch`` outputs them."""
+    records = passage_records([a.get("text") or "" for a in articles], config, tokenised)
+    return [(a["article_id"], a.get("content_sha1"), record) for a, record in zip(articles, records)]
 
 
 def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:

@@ -1,6 +1,7 @@
 """Passage reuse in the batch job: which passages of each article other stories hold.
 
-    reuse_rows, index_rows = (articles, members) | DetectReuse(dedup_config, reuse_config, prior_passages)
+    *_, members, records = articles | DetectReprints(dedup_config, prior_index, reuse_config)
+    reuse_rows, index_rows = (records, members) | DetectReuse(dedup_config, reuse_config, prior_passages)
 
 The rules are in ``transforms.dedup.passages``; this is the Beam wiring.  Like the stories, every
 article's reuse set is decided again in every run over the passage index's latest rows and this
@@ -8,7 +9,8 @@ run's articles, with each article's story as ``DetectReprints`` decided it (its 
 the sets are those of one run over all the articles, whatever their order and split into runs;
 rows are written only for the sets that changed.
 
-1. *Records*: this run's articles are cut into units and sampled seeds (``passage_records``).
+1. *Records*: this run's articles are cut into units and sampled seeds (``passage_records``, in
+   ``DetectReprints``' fingerprinting step, from the same tokens).
 2. *Holders*: every clustered article with its record (this run's, else the index's) and story;
    its seeds go to their seed shard.
 3. *Shared seeds*: per seed, the articles of different stories holding it; each pair's shared
@@ -27,9 +29,9 @@ from transforms.dedup.rules import DedupConfig
 
 
 class DetectReuse(beam.PTransform):
-    """(articles, members) -> (``reuse`` rows, ``passage_index`` rows).
+    """(records, members) -> (``reuse`` rows, ``passage_index`` rows).
 
-    ``members``: ``DetectReprints``' last output; ``prior_passages``: an optional PCollection of
+    ``records``, ``members``: ``DetectReprints``' last two outputs; ``prior_passages``: an optional PCollection of
     the ``passage_index`` rows earlier runs wrote (rows of another ``passage_version`` are ignored)."""
 
     def __init__(self, config: DedupConfig, reuse: ReuseConfig, prior_passages=None):
@@ -37,14 +39,9 @@ class DetectReuse(beam.PTransform):
         self.config, self.reuse, self.prior_passages = config, reuse, prior_passages
 
     def expand(self, inputs):
-        articles, members = inputs
+        records, members = inputs
         config, reuse, shards = self.config, self.reuse, self.config.lsh_shards
-        records = (
-            articles
-            | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
-            | "Records" >> beam.ParDo(PoolStep(passages.record_batch, config, reuse, burst=shards)).with_outputs("records")
-        ).records
-        pipeline, version = articles.pipeline, reuse.passage_version
+        pipeline, version = records.pipeline, reuse.passage_version
         prior = self.prior_passages if self.prior_passages is not None else pipeline | "NoPrior" >> beam.Create([])
         prior_batches = (
             prior

@@ -3,7 +3,7 @@
 Two copies of a wire story rarely differ in their words; they differ in how the words are
 written and in what a site wraps around them.  ``token_hashes`` maps both to the same tokens:
 
-- attribution and caption lines are dropped ("(TTXVN)", "Theo Reuters", "Ảnh: …",
+- attribution and caption lines are blanked ("(TTXVN)", "Theo Reuters", "Ảnh: …",
   "Photo: Getty Images", "Read more: …", "(Reporting by …; Editing by …)", "(Tổng hợp)");
 - NFC, case-folding; tokens are runs of letters, marks and digits (every other character
   separates them: "78,5" gives the tokens 78 and 5 whatever the decimal separator);
@@ -25,6 +25,7 @@ one compiled pass (numba) over a batch of texts: no Python object per token or c
 import functools
 import re
 import unicodedata
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -55,10 +56,14 @@ _CAPTION = re.compile(
 _CAPTION_MAX = 200
 
 
-def strip_attribution(text: str) -> str:
-    """Drop attribution/caption/link-rail lines and inline agency tags; keep story lines."""
-    kept = [line for line in text.split("\n") if not is_noise(line)]
-    return _AGENCY_TAG.sub(" ", "\n".join(kept))
+def blank_attribution(text: str) -> str:
+    """``text`` with its attribution/caption/link-rail lines and inline agency tags blanked
+    (spaces: every other character keeps its place); story lines as they are."""
+    lines = text.split("\n")
+    noisy = [is_noise(line) for line in lines]
+    if any(noisy):
+        text = "\n".join(" " * len(line) if noise else line for line, noise in zip(lines, noisy))
+    return _AGENCY_TAG.sub(lambda match: " " * len(match.group()), text)
 
 
 def is_noise(line: str) -> bool:
@@ -120,35 +125,46 @@ def _tables() -> tuple:
 SENTENCE_WORDS = 8  # a line with fewer words (tokens that are no number) is page chrome for numbers
 
 
+class Tokens(NamedTuple):
+    """The tokens of a batch of texts (``tokens``): text k's are ``[offsets[k] : offsets[k + 1]]``."""
+
+    hashes: np.ndarray  # uint64
+    numbers: np.ndarray  # is-number flags
+    offsets: np.ndarray
+    starts: np.ndarray  # int32: where each token starts in its text (as in ``texts``) ...
+    ends: np.ndarray  # ... and ends
+    texts: list  # the texts NFC with their attribution blanked (same length as the NFC text)
+    code_points: np.ndarray  # their UTF-32 code points, one text after another ...
+    bounds: np.ndarray  # ... text k's being code_points[bounds[k] : bounds[k + 1]]
+
+
 def match_text(text: str) -> str:
     """The matching form of an article text: its tokens separated by spaces, each token's
     tone marks at its end (NFC), as ``token_hashes`` hashes them."""
-    normal = _tokenise(*_code_points([text]), *_tables(), True, SENTENCE_WORDS)[3]
+    _, code_points, bounds = _code_points([text])
+    normal = _tokenise(code_points, bounds, *_tables(), True, SENTENCE_WORDS)[3]
     return unicodedata.normalize("NFC", normal.tobytes().decode("utf-32-le", "surrogatepass"))
 
 
-def token_hashes(texts: list) -> tuple:
-    """Token hashes of several article texts at once, normalised as above: (uint64 hashes,
-    is-number flags, offsets), text k's tokens being ``hashes[offsets[k] : offsets[k + 1]]``.
+def tokens(texts: list) -> Tokens:
+    """The tokens of several article texts at once, normalised as above, with their places.
     A token is a number if it starts with a digit 0-9 and its line has ``SENTENCE_WORDS`` words."""
-    hashes, numbers, offsets, *_ = _tokenise(*_code_points(texts), *_tables(), False, SENTENCE_WORDS)
-    return hashes, numbers, offsets
+    texts, code_points, bounds = _code_points(texts)
+    hashes, numbers, offsets, _, starts, ends = _tokenise(code_points, bounds, *_tables(), False, SENTENCE_WORDS)
+    return Tokens(hashes, numbers, offsets, starts, ends, texts, code_points, bounds)
 
 
-def token_spans(texts: list) -> tuple:
-    """Token hashes of whole texts (attribution lines kept) with where each token is: (uint64
-    hashes, int32 starts, int32 ends, offsets); a token's start and end index its text (NFC)."""
-    hashes, _, offsets, _, starts, ends = _tokenise(*_code_points(texts, strip=False), *_tables(), False, SENTENCE_WORDS)
-    return hashes, starts, ends, offsets
+def token_hashes(texts: list) -> tuple:
+    """(uint64 hashes, is-number flags, offsets) of ``tokens``."""
+    return tokens(texts)[:3]
 
 
-def _code_points(texts: list, strip: bool = True) -> tuple:
-    """(UTF-32 code points of the texts, NFC, without attribution with ``strip``, one after
-    another; bounds)."""
-    texts = [unicodedata.normalize("NFC", strip_attribution(text) if strip else text) for text in texts]
+def _code_points(texts: list) -> tuple:
+    """(the texts with attribution blanked, NFC; their UTF-32 code points one after another; bounds)."""
+    texts = [unicodedata.normalize("NFC", blank_attribution(text)) for text in texts]
     bounds = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum([len(text) for text in texts], out=bounds[1:])
-    return np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32), bounds
+    return texts, np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32), bounds
 
 
 _FNV_BASIS, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
