@@ -337,7 +337,7 @@ class _Pair(NamedTuple):
 def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig, records: Optional[dict] = None) -> list:
     """``reuse`` rows (without run stamps) of ``target``: ``matches`` maps the id hash of each
     article of another story sharing seeds with it to those seeds (``shared_seeds``' match rows
-    without target and source), ``holders`` maps id hashes to holders; ``records``: their unpacked
+    without target and source, in seed order), ``holders`` maps id hashes to holders; ``records``: their unpacked
     records by id hash, filled as they are needed (a shard's targets share sources)."""
     if not matches:
         return []
@@ -346,9 +346,7 @@ def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig
         if h not in records:
             records[h] = unpack(holders[h].record)
     mine = unpack(target.record)
-    pairs = [
-        _pair(mine, holders[h], records[h], np.array(shared, dtype=np.int64), config) for h, shared in sorted(matches.items())
-    ]
+    pairs = [_pair(mine, holders[h], records[h], shared, config) for h, shared in sorted(matches.items())]
     pairs = [pair for pair in pairs if not pair.stitched]  # not its compilation page, nor a templated sibling
     best, rank = np.full(len(mine.starts), -1), np.full(len(mine.starts), None, dtype=object)
     for index, pair in enumerate(pairs):
@@ -368,20 +366,19 @@ def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig
 
 
 def _pair(mine: Passages, source: Holder, theirs: Passages, shared: np.ndarray, config: ReuseConfig) -> _Pair:
+    """The target compared with ``source`` on ``shared`` (its match rows without the ids, by seed)."""
     threshold = min(mine.threshold, theirs.threshold)
     shared = shared[(shared[:, 0] & 0xFFFF) < threshold]
-    shared = shared[np.argsort(shared[:, 0], kind="stable")]
     mine_under = (mine.seeds & 0xFFFF) < threshold
-    position = np.searchsorted(shared[:, 0], mine.seeds) if len(shared) else np.zeros(len(mine.seeds), np.int64)
-    held = mine_under & (position < len(shared)) & (shared[np.minimum(position, len(shared) - 1), 0] == mine.seeds)
-    theirs_under = theirs.seeds[(theirs.seeds & 0xFFFF) < threshold]
-    theirs_held = np.count_nonzero(np.isin(theirs_under, shared[:, 0]))
-    units, at = len(mine.starts), mine.units[held]
+    position = np.minimum(np.searchsorted(shared[:, 0], mine.seeds), len(shared) - 1)
+    held = mine_under & (shared[position, 0] == mine.seeds) if len(shared) else np.zeros(len(mine.seeds), bool)
+    theirs_total = np.count_nonzero((theirs.seeds & 0xFFFF) < threshold)
+    units, at, weights = len(mine.starts), mine.units[held], shared[position[held]]
     return _Pair(
         source, theirs, np.bincount(mine.units[mine_under], minlength=units), np.bincount(at, minlength=units),
-        *(np.bincount(at, weights=shared[position[held], column], minlength=units) for column in (1, 2, 3, 4)),
+        *(np.bincount(at, weights=weights[:, column], minlength=units) for column in (1, 2, 3, 4)),
         shared[:, 0],
-        stitches=bool(len(theirs_under)) and theirs_held >= config.stitch_containment * len(theirs_under),
+        stitches=bool(theirs_total) and len(shared) >= config.stitch_containment * theirs_total,
         stitched=bool(mine_under.any()) and np.count_nonzero(held) >= config.stitch_containment * np.count_nonzero(mine_under),
     )
 
@@ -573,10 +570,14 @@ def decide_reuse(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     articles whose record is new or whose set changed."""
     _, groups = group
     holders = {holder.h: holder for holder in unpacked(groups["sources"])}
-    matches = defaultdict(lambda: defaultdict(list))
-    for part in groups["matches"]:
-        for target, source, *shared in np.frombuffer(part[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS).tolist():
-            matches[target][source].append(shared)
+    matches = defaultdict(dict)  # target -> source -> its match rows without the two ids
+    rows = [np.frombuffer(part[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS) for part in groups["matches"]]
+    if rows:
+        rows = np.concatenate(rows)
+        rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+        cuts = np.flatnonzero((rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])) + 1
+        for start, end in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(rows)].tolist()):
+            matches[int(rows[start, 0])][int(rows[start, 1])] = rows[start:end, 2:]
     outbox, records = Outbox(config.lsh_shards), {}
     for holder, sha, fresh, previous in unpacked(groups["holders"]):
         rows = reuse_rows(holder, matches.get(holder.h, {}), holders, reuse, records)
