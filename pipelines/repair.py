@@ -37,7 +37,7 @@ from pipelines.bounded import stale_files
 from pipelines.config import Config, load_config
 from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, REUSE, STORIES, STORY_INDEX, TableSpec
 from transforms.dedup.fingerprints import fingerprints, index_row
-from transforms.dedup.passages import passage_records
+from transforms.dedup import passages
 from transforms.fetch.crawl_state import empty_state, seen_key
 from transforms.records import StoryFields
 from transforms.sinks.parquet import partition_path, stamped, table_files, table_footers, unreadable_files, write_shard
@@ -115,15 +115,8 @@ def rebuild_passages(root: str, config: Config, now: datetime) -> int:
     decided by the next batch run.  Returns how many."""
     if not config.reuse.enabled:
         return 0
-    version = config.reuse.passage_version
-    articles = _unindexed(root, PASSAGE_INDEX, "passage_version", version)
-    records = passage_records([article["text"] or "" for article in articles], config.reuse)
-    rows = [
-        {"article_id": article["article_id"], "content_sha1": article["content_sha1"], "seeds": record,
-         "reuse_digest": None, "passage_version": version}
-        for article, record in zip(articles, records)
-    ]
-    return _write_state(root, PASSAGE_INDEX, rows, now)
+    articles = _unindexed(root, PASSAGE_INDEX, "passage_version", config.reuse.passage_version)
+    return _write_state(root, PASSAGE_INDEX, passages.index_rows(articles, config.reuse), now)
 
 
 def _unindexed(root: str, spec: TableSpec, version_column: str, version: str) -> list:

@@ -37,7 +37,8 @@ from apache_beam.utils.timestamp import Timestamp
 from pipelines.bounded import read_story_index
 from pipelines.config import Config, ConfigError, check_beam_args, load_config
 from pipelines.runners import dataflow
-from schemas.tables import ARTICLES, FAILURES, STORIES, STORY_INDEX
+from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, STORIES, STORY_INDEX
+from transforms.dedup.reuse import RecordPassages
 from transforms.dedup.stream import AssignStories
 from transforms.extract.articles import Extract
 from transforms.fetch.client import FetchConfig
@@ -118,8 +119,11 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, settings: StreamSett
         config.dedup, settings.ttl_s, prior_index, settings.start
     )
     failures = [*failure_sets, extract_failures, dup_failures] | "Failures" >> CollectFailures(windows)
+    tables = [(ARTICLES, rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)]
+    if config.reuse.enabled:
+        tables.append((PASSAGE_INDEX, rows | "Passages" >> RecordPassages(config.reuse)))
     write_tables(
-        [(ARTICLES, rows), (STORIES, stories), (FAILURES, failures), (STORY_INDEX, index_rows)],
+        tables,
         lambda spec: WriteWindowedTable(spec, settings.output, settings.run_id, settings.window_s, config.output.shards),
     )
 

@@ -75,6 +75,17 @@ def test_a_record_stays_within_its_byte_budget():
     assert unpack(records[1]).threshold > unpack(records[0]).threshold  # nested samples: comparable
 
 
+@pytest.mark.parametrize("opening, closing", [("“", "”"), ('"', '"'), ("«", "»"), ("„", "“")])
+def test_quoted_words_hold_no_seeds_but_an_unclosed_quote_quotes_nothing(opening, closing):
+    said = f"Ông Nam nói: {opening}{HEAT[1]}{closing} Sau đó {HEAT[2]}"
+    unclosed = f"Ông Nam nói: {opening}{HEAT[1]}\n{HEAT[2]}"
+    plain = f"Ông Nam nói: {HEAT[1]}\n{HEAT[2]}"
+    plain, quoted, open_only = (unpack(r) for r in passage_records([plain, said, unclosed], ReuseConfig()))
+    after = set(unpack(passage_records([f"Sau đó {HEAT[2]}"], ReuseConfig())[0]).seeds)
+    assert set(quoted.seeds) == after  # the quoted sentence gives none, the next one all of its seeds
+    assert set(open_only.seeds) == set(plain.seeds)
+
+
 def test_link_rails_and_quoted_speech_hold_no_seeds():
     rail = "Read more: " + HEAT[0]
     quoted = "Ông nói: “" + HEAT[0] + "”"

@@ -102,6 +102,9 @@ def test_stream_job_assigns_stories_corrects_them_and_writes_windows(tmp_path):
     assert [(f["source"], f["error_type"]) for f in failures] == [("empty.html", "EmptyPage")]
     names = [f.name for f in (tmp_path / "articles").rglob("*.parquet")]
     assert all(n.startswith("part-s1-2026111") for n in names)
+    passages = read_table(tmp_path, "passage_index")  # records for the next batch run's reuse decisions
+    assert sorted(p["article_id"] for p in passages) == sorted(r["article_id"] for r in latest.values())
+    assert all(p["seeds"] and p["reuse_digest"] is None for p in passages)
 
 
 def test_a_stream_continues_the_backfill_in_its_output(tmp_path):

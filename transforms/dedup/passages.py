@@ -445,6 +445,17 @@ def digest(rows: list) -> str:
 # and returns (output tag, value) pairs, so a pool process runs it without importing Beam.
 
 
+def index_rows(articles: list, config: ReuseConfig) -> list:
+    """``passage_index`` rows of articles whose reuse is still to be decided (no digest): those a
+    stream wrote, or ``newsbeam repair`` found without one; the next batch run decides them."""
+    records = passage_records([a.get("text") or "" for a in articles], config)
+    return [
+        {"article_id": a["article_id"], "content_sha1": a.get("content_sha1"), "seeds": record, "reuse_digest": None,
+         "passage_version": config.passage_version}
+        for a, record in zip(articles, records)
+    ]
+
+
 def record_items(config: ReuseConfig, articles: list, tokenised: Optional[Tokens] = None) -> list:
     """(id, content sha1, passage record) of each article (``tokenised``: their texts' tokens), as
     ``fingerprints.fingerprint_batch`` outputs them."""

@@ -71,3 +71,20 @@ class DetectReuse(beam.PTransform):
             | "Decide" >> beam.ParDo(PoolStep(passages.decide_reuse, config, reuse)).with_outputs("index", main="rows")
         )
         return decided.rows, decided.index
+
+
+class RecordPassages(beam.PTransform):
+    """Streaming: ``articles`` rows -> ``passage_index`` rows of the new and updated articles (their
+    records; no reuse set yet).  The stream decides no reuse: the next batch or watch run on its
+    output decides every article's reuse again, the streamed ones included."""
+
+    def __init__(self, reuse: ReuseConfig):
+        super().__init__()
+        self.reuse = reuse
+
+    def expand(self, rows):
+        return (
+            rows
+            | "NewContent" >> beam.Filter(lambda row: row.get("row_kind") in ("new", "update"))
+            | "Record" >> beam.FlatMap(lambda row, reuse: passages.index_rows([row], reuse), self.reuse)
+        )
