@@ -323,12 +323,8 @@ class _Pair(NamedTuple):
 
     source: Holder
     theirs_passages: Passages  # the source's record
-    counts: np.ndarray  # per unit of the target: its seeds
-    held: np.ndarray  # per unit: how many of them the source holds
-    own: np.ndarray  # per unit: over those, the articles of the target's story holding each ...
-    own_canonical: np.ndarray  # ... and whether its canonical does
-    theirs: np.ndarray  # per unit: the same for the source's story
-    their_canonical: np.ndarray
+    units: np.ndarray  # per unit of the target, the ``_TALLIES`` of its seeds ...
+    paragraphs: np.ndarray  # ... and per paragraph
     shared: np.ndarray  # the shared seeds
     stitches: bool  # the target holds nearly all of the source ...
     stitched: bool  # ... the source nearly all of the target
@@ -365,22 +361,48 @@ def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig
     return rows
 
 
+# what ``_tallies`` counts, per unit and paragraph of the target: its seeds, those the source holds,
+# and over the latter, the articles of the target's story holding each and whether its canonical
+# does, and the same for the source's story
+_SEEDS, _HELD, _OWN, _OWN_CANONICAL, _THEIRS, _THEIR_CANONICAL = range(6)
+
+
 def _pair(mine: Passages, source: Holder, theirs: Passages, shared: np.ndarray, config: ReuseConfig) -> _Pair:
     """The target compared with ``source`` on ``shared`` (its match rows without the ids, by seed)."""
     threshold = min(mine.threshold, theirs.threshold)
     shared = shared[(shared[:, 0] & 0xFFFF) < threshold]
-    mine_under = (mine.seeds & 0xFFFF) < threshold
-    position = np.minimum(np.searchsorted(shared[:, 0], mine.seeds), len(shared) - 1)
-    held = mine_under & (shared[position, 0] == mine.seeds) if len(shared) else np.zeros(len(mine.seeds), bool)
+    units, paragraphs = _tallies(mine.seeds, mine.units, mine.paragraphs, threshold, shared)
     theirs_total = np.count_nonzero((theirs.seeds & 0xFFFF) < threshold)
-    units, at, weights = len(mine.starts), mine.units[held], shared[position[held]]
+    mine_total, held_total = units[_SEEDS].sum(), units[_HELD].sum()
     return _Pair(
-        source, theirs, np.bincount(mine.units[mine_under], minlength=units), np.bincount(at, minlength=units),
-        *(np.bincount(at, weights=weights[:, column], minlength=units) for column in (1, 2, 3, 4)),
-        shared[:, 0],
+        source, theirs, units, paragraphs, shared[:, 0],
         stitches=bool(theirs_total) and len(shared) >= config.stitch_containment * theirs_total,
-        stitched=bool(mine_under.any()) and np.count_nonzero(held) >= config.stitch_containment * np.count_nonzero(mine_under),
+        stitched=bool(mine_total) and held_total >= config.stitch_containment * mine_total,
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _tallies(seeds, seed_units, unit_paragraphs, threshold, shared):
+    """The ``_TALLIES`` per unit and per paragraph of a target's seeds under ``threshold``
+    (``shared``: the pair's match rows by seed)."""
+    units = np.zeros((6, len(unit_paragraphs)))
+    paragraphs = np.zeros((6, unit_paragraphs[-1] + 1 if len(unit_paragraphs) else 0))
+    for k in range(len(seeds)):
+        seed = np.int64(seeds[k])
+        if (seed & 0xFFFF) >= threshold:
+            continue
+        unit = seed_units[k]
+        paragraph = unit_paragraphs[unit]
+        units[_SEEDS, unit] += 1
+        paragraphs[_SEEDS, paragraph] += 1
+        row = np.searchsorted(shared[:, 0], seed)
+        if row < len(shared) and shared[row, 0] == seed:
+            units[_HELD, unit] += 1
+            paragraphs[_HELD, paragraph] += 1
+            for tally in range(_OWN, _THEIR_CANONICAL + 1):
+                units[tally, unit] += shared[row, tally - 1]
+                paragraphs[tally, paragraph] += shared[row, tally - 1]
+    return units, paragraphs
 
 
 def _taken_units(mine: Passages, target: Holder, pair: _Pair, config: ReuseConfig) -> list:
@@ -389,16 +411,17 @@ def _taken_units(mine: Passages, target: Holder, pair: _Pair, config: ReuseConfi
     the target took it from the source when it belongs to the source's story and not its own,
     to both and the source's story is older, to neither and the source is older, or when the
     target stitched the source in."""
-    def held(held, counts):
-        return (held >= config.min_unit_seeds) & (held >= config.min_coverage * counts) & (counts > 0)
+    def held(tallies):
+        seeds, held = tallies[_SEEDS], tallies[_HELD]
+        return (held >= config.min_unit_seeds) & (held >= config.min_coverage * seeds) & (seeds > 0)
 
-    weights = (pair.held, pair.counts, pair.own, pair.own_canonical, pair.theirs, pair.their_canonical)
-    by_paragraph = [np.bincount(mine.paragraphs, weights=w) for w in weights]
-    taken = held(pair.held, pair.counts) | held(*by_paragraph[:2])[mine.paragraphs]
+    taken = held(pair.units) | held(pair.paragraphs)[mine.paragraphs]
     source, taken_units = pair.source, []
     for unit in np.flatnonzero(taken).tolist():
-        values = [w[unit] for w in weights] if pair.held[unit] else [w[mine.paragraphs[unit]] for w in by_paragraph]
-        held_seeds, _, own, own_canonical, theirs, their_canonical = values  # (held as part of its paragraph)
+        # a unit held as part of its paragraph is judged with its paragraph
+        _, held_seeds, own, own_canonical, theirs, their_canonical = (
+            pair.units[:, unit] if pair.units[_HELD, unit] else pair.paragraphs[:, mine.paragraphs[unit]]
+        ).tolist()
         ours = own >= held_seeds * target.story_size / 2 or own_canonical > held_seeds / 2
         their_text = theirs > held_seeds * source.story_size / 2 or their_canonical > held_seeds / 2
         if ours == their_text:  # both stories' text (the older lent it), or neither's (the one holding more)
@@ -418,7 +441,7 @@ def _row(target: Holder, mine: Passages, pair: _Pair, first: int, last: int) -> 
         seeds = pair.shared
     their_units = np.bincount(theirs.units[np.isin(theirs.seeds, seeds)], minlength=len(theirs.starts))
     holding = np.flatnonzero(their_units >= min(2, their_units.max()))
-    counts = pair.counts[first : last + 1].sum()
+    counts = pair.units[_SEEDS, first : last + 1].sum()
     return {
         "article_id": target.id,
         "start": int(mine.starts[first]),
@@ -427,7 +450,7 @@ def _row(target: Holder, mine: Passages, pair: _Pair, first: int, last: int) -> 
         "source_story_id": pair.source.story,
         "source_start": int(theirs.starts[holding[0]]),
         "source_end": int(theirs.ends[holding[-1]]),
-        "similarity": round(float(pair.held[first : last + 1].sum() / counts), 4) if counts else 0.0,
+        "similarity": round(float(pair.units[_HELD, first : last + 1].sum() / counts), 4) if counts else 0.0,
     }
 
 
@@ -486,17 +509,19 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         holder = Holder(article_id, id_hash(article_id), key, story, story_key, size, record)
         holders.append((holder, sha, fresh is not None, prior["reuse_digest"] if prior is not None else None))
         passages = unpack(record)
-        mine, first = np.unique(passages.seeds, return_index=True)
-        seeds.append(mine)
-        paragraphs.append(passages.paragraphs[passages.units[first]].astype(np.int64))
-        ids.append(np.full(len(mine), holder.h, dtype=np.int64))
-        stories.append(np.full(len(mine), id_hash(story), dtype=np.int64))
-        canonical.append(np.full(len(mine), article_id == story_key.article_id, dtype=np.int64))
+        seeds.append(passages.seeds)
+        paragraphs.append(passages.paragraphs[passages.units])
+        ids.append(np.full(len(passages.seeds), holder.h, dtype=np.int64))
+        stories.append(np.full(len(passages.seeds), id_hash(story), dtype=np.int64))
+        canonical.append(np.full(len(passages.seeds), article_id == story_key.article_id, dtype=np.int64))
     postings = []
     if seeds:
-        seeds = np.concatenate(seeds)
+        seeds, paragraphs, ids, stories, canonical = map(np.concatenate, (seeds, paragraphs, ids, stories, canonical))
+        order = np.lexsort((seeds, ids))  # each article's distinct seeds (a repeated one: its first paragraph)
+        first = order[np.r_[True, (seeds[order][1:] != seeds[order][:-1]) | (ids[order][1:] != ids[order][:-1])]]
+        seeds, paragraphs, ids, stories, canonical = (column[first] for column in (seeds, paragraphs, ids, stories, canonical))
         postings = split_by_shard(
-            seeds % np.uint32(config.lsh_shards), seeds, *map(np.concatenate, (ids, stories, canonical, paragraphs)),
+            seeds % np.uint32(config.lsh_shards), seeds, ids, stories, canonical, paragraphs.astype(np.int64),
         )
     return [("holders", (shard, pack(holders))), *(("postings", entry) for entry in postings)]
 
