@@ -67,6 +67,12 @@ def test_units_are_sentences_with_their_spans_and_paragraphs():
     assert list(record.paragraphs) == [0, 0, 1, 2]
 
 
+def test_no_texts_no_records_and_an_empty_text_an_empty_record():
+    assert passage_records([], ReuseConfig()) == []
+    empty = unpack(passage_records([""], ReuseConfig())[0])
+    assert not len(empty.starts) and not len(empty.seeds)
+
+
 def test_a_record_stays_within_its_byte_budget():
     long_text = text(*(" ".join(random.Random(k).sample(HEAT[0].split() * 3, 60)) + "." for k in range(300)))
     records = passage_records([long_text, HEAT[0]], ReuseConfig(max_record_bytes=2048))

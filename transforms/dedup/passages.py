@@ -105,6 +105,8 @@ def passage_records(texts: list, config: ReuseConfig, tokenised: Optional[Tokens
     """The packed passage record of each text (see the module docstring), for a batch of texts at
     once (``tokenised``: their ``textmatch.tokens``, when the caller has them): one compiled pass
     cuts them all into units and finds their quoted words, numpy samples and packs the rest."""
+    if not texts:
+        return []
     t = tokenised or tokens(texts)
     max_units = max(1, config.max_record_bytes // 2 // _UNIT_BYTES)  # units take at most half a record
     unit_of, quoted, starts, ends, paragraphs, sizes, unit_cuts = _units(
