@@ -35,13 +35,18 @@ OTHER = (
 
 def hard_set():
     manifest = {row["url"]: row for row in csv.DictReader(open(HARD / "manifest.csv", encoding="utf-8"))}
+    return fixture_articles(HARD), manifest
+
+
+def fixture_articles(folder) -> list:
+    """The article dicts of a fixture set's ``articles.jsonl`` (times parsed, contents hashed)."""
     articles = []
-    for line in open(HARD / "articles.jsonl", encoding="utf-8"):
+    for line in open(folder / "articles.jsonl", encoding="utf-8"):
         article = json.loads(line)
         article["published_at"] = datetime.fromisoformat(article["published_at"])
         article["content_sha1"] = content_sha1(article["text"])
         articles.append(article)
-    return articles, manifest
+    return articles
 
 
 OUTPUTS = ("articles", "stories", "index", "failures")

@@ -4,14 +4,12 @@ an in-memory run of the reuse steps on one shard, and link scores against a gold
 import csv
 import json
 from collections import defaultdict
-from datetime import datetime
-
 from tests.support.paths import FIXTURES
+from tests.support.reprints import fixture_articles
 from transforms.dedup import passages
 from transforms.dedup.fingerprints import pack
 from transforms.dedup.passages import ReuseConfig
 from transforms.dedup.rules import DedupConfig, sort_key, wire_rank
-from transforms.extract.metadata import content_sha1
 
 REUSE_VI = FIXTURES / "reuse_vi"
 
@@ -23,13 +21,7 @@ def reuse_vi_set():
         for column in ("reused_from", "reused_text", "reuse_neutral"):
             row[column] = json.loads(row[column] or "[]")
         manifest[row["url"]] = row
-    articles = []
-    for line in open(REUSE_VI / "articles.jsonl", encoding="utf-8"):
-        article = json.loads(line)
-        article["published_at"] = datetime.fromisoformat(article["published_at"])
-        article["content_sha1"] = content_sha1(article["text"])
-        articles.append(article)
-    return articles, manifest
+    return fixture_articles(REUSE_VI), manifest
 
 
 def reuse_in_memory(articles: list, stories: dict, config: ReuseConfig = ReuseConfig()) -> list:
