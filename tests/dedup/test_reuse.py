@@ -244,3 +244,19 @@ def test_batch_runs_add_up_to_one_run_and_a_rerun_adds_nothing(vi_set, tmp_path,
     assert vi_state(reuse_runs) == one
     *_, again, again_passages = run_detect(ordered[32:], split_dir, prior=index, reuse=config, prior_passages=passages)
     assert again == [] and again_passages == []
+
+
+def test_a_much_reprinted_story_still_lends_and_a_stock_phrase_lends_nothing():
+    """Seeds are capped by stories, not articles: a wire story with 150 reprints is one story."""
+    articles = [article("heat-original", text(*HEAT), 0)] + [
+        article(f"heat-{k:03d}", text(*HEAT), 1 + k / 100, domain=f"s{k}.example") for k in range(150)
+    ]
+    articles.append(article("market", text(*MARKET, HEAT[1]), 5, domain="m.example"))
+    stories = {a["article_id"]: "heat" for a in articles[:-1]} | {"market": "market"}
+    assert [(r["article_id"], r["source_article_id"]) for r in rows_of(articles, stories)] == [("market", "heat-original")]
+
+    words = " ".join(FESTIVAL).split()
+    phrase = HEAT[3]  # held by more stories than max_seed_stories
+    many = [article(f"s{k}", text(" ".join(random.Random(k).sample(words, 30)) + ".", phrase), k) for k in range(6)]
+    assert rows_of(many, {a["article_id"]: a["article_id"] for a in many}, max_seed_stories=5) == []
+    assert rows_of(many, {a["article_id"]: a["article_id"] for a in many}, max_seed_stories=6)  # the cap is what stops it

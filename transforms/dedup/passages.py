@@ -59,7 +59,8 @@ from transforms.settings import check_ranges, setting
 
 MIN_UNIT_TOKENS = 8  # a shorter sentence joins its neighbour
 _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
-_MATCH_COLUMNS = 8  # target, source, seed, (holders, canonical holds) of both stories, paragraph in the target
+_LATEST = 1 << 62  # the publication time of an article that has none (seconds)
+_MATCH_COLUMNS = 9  # target, source, seed, (holders, canonical holds) of both stories, paragraph in the target, source story
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
 
 
@@ -75,7 +76,7 @@ class ReuseConfig:
     min_coverage: float = setting(0.55, above=0, at_most=1)  # ... and this share of its seeds
     min_passage_words: int = setting(12, at_least=1)  # shorter passages (a shared title, a phrase) are not reported
     stitch_containment: float = setting(0.8, above=0, at_most=1)  # one article holding this much of another stitched it
-    max_seed_holders: int = setting(128, at_least=2)  # a seed in more articles is boilerplate, not reuse
+    max_seed_stories: int = setting(32, at_least=2)  # a seed in more stories is boilerplate or a stock phrase
 
     def __post_init__(self):
         check_ranges(self, "reuse")
@@ -321,30 +322,34 @@ class Holder(NamedTuple):
 
 
 class _Pair(NamedTuple):
-    """The target compared with one article of another story, on the seeds under both thresholds."""
+    """The target compared with another story: with the articles of it that stand for it in the
+    seeds they share with the target (each seed's earliest holder there), on the seeds under all
+    their thresholds."""
 
-    source: Holder
-    theirs_passages: Passages  # the source's record
+    source: Holder  # the earliest of those articles
+    members: list  # [(holder, its Passages, its shared seeds)]
     units: np.ndarray  # per unit of the target, the ``_TALLIES`` of its seeds ...
     paragraphs: np.ndarray  # ... and per paragraph
-    shared: np.ndarray  # the shared seeds
-    stitches: bool  # the target holds nearly all of the source ...
-    stitched: bool  # ... the source nearly all of the target
+    stitches: bool  # the target holds nearly all of one of them ...
+    stitched: bool  # ... the story nearly all of the target
 
 
 def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig, records: Optional[dict] = None) -> list:
     """``reuse`` rows (without run stamps) of ``target``: ``matches`` maps the id hash of each
-    article of another story sharing seeds with it to those seeds (``shared_seeds``' match rows
-    without target and source, in seed order), ``holders`` maps id hashes to holders; ``records``: their unpacked
-    records by id hash, filled as they are needed (a shard's targets share sources)."""
+    article standing for another story in seeds it shares with the target to those seeds
+    (``shared_seeds``' match rows without target and source, in seed order), ``holders`` maps id
+    hashes to holders; ``records``: their unpacked records by id hash, filled as they are needed (a
+    shard's targets share sources)."""
     if not matches:
         return []
     records = {} if records is None else records
-    for h in matches:
+    by_story = defaultdict(list)
+    for h, shared in sorted(matches.items()):
         if h not in records:
             records[h] = unpack(holders[h].record)
+        by_story[holders[h].story].append((holders[h], records[h], shared))
     mine = unpack(target.record)
-    pairs = [_pair(mine, holders[h], records[h], shared, config) for h, shared in sorted(matches.items())]
+    pairs = [_pair(mine, members, config) for _, members in sorted(by_story.items())]
     pairs = [pair for pair in pairs if not pair.stitched]  # not its compilation page, nor a templated sibling
     best, rank = np.full(len(mine.starts), -1), np.full(len(mine.starts), None, dtype=object)
     for index, pair in enumerate(pairs):
@@ -369,17 +374,21 @@ def reuse_rows(target: Holder, matches: dict, holders: dict, config: ReuseConfig
 _SEEDS, _HELD, _OWN, _OWN_CANONICAL, _THEIRS, _THEIR_CANONICAL = range(6)
 
 
-def _pair(mine: Passages, source: Holder, theirs: Passages, shared: np.ndarray, config: ReuseConfig) -> _Pair:
-    """The target compared with ``source`` on ``shared`` (its match rows without the ids, by seed)."""
-    threshold = min(mine.threshold, theirs.threshold)
-    shared = shared[(shared[:, 0] & 0xFFFF) < threshold]
-    units, paragraphs = _tallies(mine.seeds, mine.units, mine.paragraphs, threshold, shared)
-    theirs_total = np.count_nonzero((theirs.seeds & 0xFFFF) < threshold)
+def _pair(mine: Passages, members: list, config: ReuseConfig) -> _Pair:
+    """The target compared with a story through ``members`` ([(holder, Passages, match rows)])."""
+    threshold = min(mine.threshold, *(theirs.threshold for _, theirs, _ in members))
+    kept = [shared[(shared[:, 0] & 0xFFFF) < threshold] for _, _, shared in members]
+    shared = np.concatenate(kept)
+    units, paragraphs = _tallies(mine.seeds, mine.units, mine.paragraphs, threshold, shared[np.argsort(shared[:, 0])])
+    stitches = any(
+        len(seeds) >= config.stitch_containment * np.count_nonzero((theirs.seeds & 0xFFFF) < threshold) > 0
+        for (_, theirs, _), seeds in zip(members, kept)
+    )
     mine_total, held_total = units[_SEEDS].sum(), units[_HELD].sum()
     return _Pair(
-        source, theirs, units, paragraphs, shared[:, 0],
-        stitches=bool(theirs_total) and len(shared) >= config.stitch_containment * theirs_total,
-        stitched=bool(mine_total) and held_total >= config.stitch_containment * mine_total,
+        min((holder for holder, _, _ in members), key=lambda holder: holder.key),
+        [(holder, theirs, seeds[:, 0]) for (holder, theirs, _), seeds in zip(members, kept)], units, paragraphs,
+        stitches=stitches, stitched=bool(mine_total) and held_total >= config.stitch_containment * mine_total,
     )
 
 
@@ -435,12 +444,12 @@ def _taken_units(mine: Passages, target: Holder, pair: _Pair, config: ReuseConfi
 
 
 def _row(target: Holder, mine: Passages, pair: _Pair, first: int, last: int) -> dict:
-    """The reuse row of the target's units ``first..last``, taken from ``pair.source``."""
-    in_passage = (mine.units >= first) & (mine.units <= last)
-    seeds = mine.seeds[in_passage & np.isin(mine.seeds, pair.shared)]
-    theirs = pair.theirs_passages
-    if not len(seeds):  # units held as part of a paragraph whose held seeds went to an earlier source
-        seeds = pair.shared
+    """The reuse row of the target's units ``first..last``, taken from the pair's story: from the
+    article of it that holds most of the passage's seeds (of those, the earliest)."""
+    passage = mine.seeds[(mine.units >= first) & (mine.units <= last)]
+    held = [np.count_nonzero(np.isin(shared, passage)) for _, _, shared in pair.members]
+    source, theirs, shared = min(zip(held, pair.members), key=lambda item: (-item[0], item[1][0].key))[1]
+    seeds = np.intersect1d(shared, passage) if max(held) else shared  # (units held as part of a paragraph)
     their_units = np.bincount(theirs.units[np.isin(theirs.seeds, seeds)], minlength=len(theirs.starts))
     holding = np.flatnonzero(their_units >= min(2, their_units.max()))
     counts = pair.units[_SEEDS, first : last + 1].sum()
@@ -448,8 +457,8 @@ def _row(target: Holder, mine: Passages, pair: _Pair, first: int, last: int) -> 
         "article_id": target.id,
         "start": int(mine.starts[first]),
         "end": int(mine.ends[last]),
-        "source_article_id": pair.source.id,
-        "source_story_id": pair.source.story,
+        "source_article_id": source.id,
+        "source_story_id": source.story,
         "source_start": int(theirs.starts[holding[0]]),
         "source_end": int(theirs.ends[holding[-1]]),
         "similarity": round(float(pair.units[_HELD, first : last + 1].sum() / counts), 4) if counts else 0.0,
@@ -499,7 +508,7 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         if held is None or index_order(row) >= index_order(held):
             latest[row["article_id"]] = row
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
-    holders, seeds, paragraphs, ids, stories, canonical = [], [], [], [], [], []
+    holders, seeds, paragraphs, ids, stories, canonical, when = [], [], [], [], [], [], []
     for article_id, story, key, story_key, size in unpacked(groups["members"]):
         prior, fresh = latest.get(article_id), new.get(article_id)
         if fresh is not None and (prior is None or prior["content_sha1"] != fresh[0]):
@@ -516,49 +525,50 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         ids.append(np.full(len(passages.seeds), holder.h, dtype=np.int64))
         stories.append(np.full(len(passages.seeds), id_hash(story), dtype=np.int64))
         canonical.append(np.full(len(passages.seeds), article_id == story_key.article_id, dtype=np.int64))
+        when.append(np.full(len(passages.seeds), min(key.when, _LATEST), dtype=np.int64))
     postings = []
     if seeds:
-        seeds, paragraphs, ids, stories, canonical = map(np.concatenate, (seeds, paragraphs, ids, stories, canonical))
+        seeds, paragraphs, ids, stories, canonical, when = map(np.concatenate, (seeds, paragraphs, ids, stories, canonical, when))
         order = np.lexsort((seeds, ids))  # each article's distinct seeds (a repeated one: its first paragraph)
         first = order[np.r_[True, (seeds[order][1:] != seeds[order][:-1]) | (ids[order][1:] != ids[order][:-1])]]
-        seeds, paragraphs, ids, stories, canonical = (column[first] for column in (seeds, paragraphs, ids, stories, canonical))
-        postings = split_by_shard(
-            seeds % np.uint32(config.lsh_shards), seeds, ids, stories, canonical, paragraphs.astype(np.int64),
-        )
+        columns = (column[first] for column in (seeds, ids, stories, canonical, paragraphs.astype(np.int64), when))
+        seeds, *rest = columns
+        postings = split_by_shard(seeds % np.uint32(config.lsh_shards), seeds, *rest)
     return [("holders", (shard, pack(holders))), *(("postings", entry) for entry in postings)]
 
 
 def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """A seed shard's seeds held by articles of at least two stories (and at most
-    ``max_seed_holders`` articles): for every ordered pair of such articles of other stories,
-    (target, source, seed, then for the target's story and the source's: how many of its
-    articles hold the seed, whether its canonical does; the seed's paragraph in the target), to
-    the target's shard."""
+    """A seed shard's seeds held by articles of at least two and at most ``max_seed_stories``
+    stories: for every article holding one and every other story holding it, (the article, the
+    story's earliest holder of the seed (its canonical when it holds it), seed, then for the
+    article's story and the other: how many of its articles hold the seed, whether its canonical
+    does; the seed's paragraph in the article), to the article's shard."""
     _, parts = group
     seeds = np.concatenate([np.frombuffer(p[0], dtype=np.uint32) for p in parts]).astype(np.int64)
-    ids, stories, canonical, paragraphs = (
-        np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2, 3, 4)
+    ids, stories, canonical, paragraphs, when = (
+        np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2, 3, 4, 5)
     )
-    order = np.lexsort((ids, stories, seeds))
-    seeds, ids, stories, canonical, paragraphs = seeds[order], ids[order], stories[order], canonical[order], paragraphs[order]
-    run_starts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
-    run_lengths = np.diff(np.r_[run_starts, len(seeds)])
+    order = np.lexsort((ids, when, -canonical, stories, seeds))  # a story's earliest holder first
+    seeds, ids, stories, canonical, paragraphs = (column[order] for column in (seeds, ids, stories, canonical, paragraphs))
     group_starts = np.flatnonzero(np.r_[True, (seeds[1:] != seeds[:-1]) | (stories[1:] != stories[:-1])])
     group_sizes = np.diff(np.r_[group_starts, len(seeds)])
-    story_holders = np.repeat(group_sizes, group_sizes)
-    canonical_holds = np.repeat(np.maximum.reduceat(canonical, group_starts) if len(seeds) else canonical, group_sizes)
-    runs = (run_lengths >= 2) & (run_lengths <= reuse.max_seed_holders) & (story_holders[run_starts] < run_lengths)
-    starts, lengths = run_starts[runs], run_lengths[runs]
-    # every ordered pair within each kept run: element k of a run of length n pairs with the n others
-    members = np.repeat(starts, lengths) + _ranges(lengths)
-    partners_per_member = np.repeat(lengths, lengths)
-    target = np.repeat(members, partners_per_member)
-    source = np.repeat(np.repeat(starts, lengths), partners_per_member) + _ranges(partners_per_member)
-    other = stories[target] != stories[source]
-    target, source = target[other], source[other]
+    group_of = np.repeat(np.arange(len(group_starts)), group_sizes)
+    runs = np.flatnonzero(np.r_[True, seeds[group_starts][1:] != seeds[group_starts][:-1]])  # first group of each seed
+    run_groups = np.diff(np.r_[runs, len(group_starts)])
+    kept = (run_groups >= 2) & (run_groups <= reuse.max_seed_stories)
+    run_of_group = np.repeat(np.arange(len(runs)), run_groups)
+    # each holder of a kept seed against each story holding it: holder k pairs with its seed's groups
+    holders = np.flatnonzero(kept[run_of_group[group_of]])
+    partners = run_groups[run_of_group[group_of[holders]]]
+    target = np.repeat(holders, partners)
+    other_group = np.repeat(runs[run_of_group[group_of[holders]]], partners) + _ranges(partners)
+    mine = group_of[target] != other_group
+    target, other_group = target[mine], other_group[mine]
+    source = group_starts[other_group]
+    canonical_holds = canonical[group_starts]  # sorted first: a story's canonical, when it holds the seed
     matches = np.stack([
-        ids[target], ids[source], seeds[target], story_holders[target], canonical_holds[target],
-        story_holders[source], canonical_holds[source], paragraphs[target],
+        ids[target], ids[source], seeds[target], group_sizes[group_of[target]], canonical_holds[group_of[target]],
+        group_sizes[other_group], canonical_holds[other_group], paragraphs[target], stories[source],
     ], 1)
     return [(None, entry) for entry in split_by_shard(matches[:, 0] % config.lsh_shards, matches)]
 
@@ -570,19 +580,23 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
 
 
 def pair_requests(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """A target shard's shared seeds, kept for the pairs sharing at least ``min_unit_seeds`` in one
-    paragraph of the target (none of the others can hold a unit) ("matches"), and a (source,
-    target) request to the source's shard for each of those pairs ("requests")."""
+    """A target shard's shared seeds, kept for the (target, other story) pairs sharing at least
+    ``min_unit_seeds`` in one paragraph of the target (none of the others can hold a unit)
+    ("matches"), and a (source, target) request to the source's shard for each article standing
+    for a kept story ("requests")."""
     shard, parts = group
+    if not parts:
+        return []
     matches = np.concatenate([np.frombuffer(p[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS) for p in parts])
-    pairs, pair_of = np.unique(matches[:, :2], axis=0, return_inverse=True)
-    _, paragraph_of, counts = np.unique(matches[:, [0, 1, 7]], axis=0, return_inverse=True, return_counts=True)
-    pair_of, paragraph_of = pair_of.ravel(), paragraph_of.ravel()
-    kept = np.zeros(len(pairs), dtype=bool)
-    kept[pair_of[(counts >= reuse.min_unit_seeds)[paragraph_of]]] = True
+    stories, story_of = np.unique(matches[:, [0, 8]], axis=0, return_inverse=True)
+    _, paragraph_of, counts = np.unique(matches[:, [0, 8, 7]], axis=0, return_inverse=True, return_counts=True)
+    story_of, paragraph_of = story_of.ravel(), paragraph_of.ravel()
+    kept = np.zeros(len(stories), dtype=bool)
+    kept[story_of[(counts >= reuse.min_unit_seeds)[paragraph_of]]] = True
     if not kept.any():
         return []
-    matches, kept_pairs = matches[kept[pair_of]], pairs[kept]
+    matches = matches[kept[story_of]]
+    kept_pairs = np.unique(matches[:, :2], axis=0)
     requests = split_by_shard(kept_pairs[:, 1] % config.lsh_shards, kept_pairs[:, ::-1].copy())
     return [("matches", (shard, [matches.tobytes()])), *(("requests", entry) for entry in requests)]
 
