@@ -59,7 +59,11 @@ from transforms.settings import check_ranges, setting
 
 MIN_UNIT_TOKENS = 8  # a shorter sentence joins its neighbour
 _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
-_LATEST = 1 << 62  # the publication time of an article that has none (seconds)
+_LATEST = (1 << 31) - 1  # the publication minute of an article that has none
+# a posting (a seed an article holds) as it travels: seed, article id hash, story id hash (low 32
+# bits: two stories sharing a seed rarely collide), whether the article is its story's canonical,
+# the seed's paragraph, the article's publication minute
+_POSTING = (np.uint32, np.int64, np.uint32, np.uint8, np.uint16, np.int32)
 _MATCH_COLUMNS = 9  # target, source, seed, (holders, canonical holds) of both stories, paragraph in the target, source story
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
 
@@ -523,17 +527,16 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         seeds.append(passages.seeds)
         paragraphs.append(passages.paragraphs[passages.units])
         ids.append(np.full(len(passages.seeds), holder.h, dtype=np.int64))
-        stories.append(np.full(len(passages.seeds), id_hash(story), dtype=np.int64))
+        stories.append(np.full(len(passages.seeds), id_hash(story) & 0xFFFFFFFF, dtype=np.int64))
         canonical.append(np.full(len(passages.seeds), article_id == story_key.article_id, dtype=np.int64))
-        when.append(np.full(len(passages.seeds), min(key.when, _LATEST), dtype=np.int64))
+        when.append(np.full(len(passages.seeds), min(key.when // 60, _LATEST), dtype=np.int64))
     postings = []
     if seeds:
         seeds, paragraphs, ids, stories, canonical, when = map(np.concatenate, (seeds, paragraphs, ids, stories, canonical, when))
         order = np.lexsort((seeds, ids))  # each article's distinct seeds (a repeated one: its first paragraph)
         first = order[np.r_[True, (seeds[order][1:] != seeds[order][:-1]) | (ids[order][1:] != ids[order][:-1])]]
-        columns = (column[first] for column in (seeds, ids, stories, canonical, paragraphs.astype(np.int64), when))
-        seeds, *rest = columns
-        postings = split_by_shard(seeds % np.uint32(config.lsh_shards), seeds, *rest)
+        columns = [column[first].astype(dtype) for column, dtype in zip((seeds, ids, stories, canonical, paragraphs, when), _POSTING)]
+        postings = split_by_shard(columns[0] % np.uint32(config.lsh_shards), *columns)
     return [("holders", (shard, pack(holders))), *(("postings", entry) for entry in postings)]
 
 
@@ -544,9 +547,8 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     article's story and the other: how many of its articles hold the seed, whether its canonical
     does; the seed's paragraph in the article), to the article's shard."""
     _, parts = group
-    seeds = np.concatenate([np.frombuffer(p[0], dtype=np.uint32) for p in parts]).astype(np.int64)
-    ids, stories, canonical, paragraphs, when = (
-        np.concatenate([np.frombuffer(p[k], dtype=np.int64) for p in parts]) for k in (1, 2, 3, 4, 5)
+    seeds, ids, stories, canonical, paragraphs, when = (
+        np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]).astype(np.int64) for k, dtype in enumerate(_POSTING)
     )
     order = np.lexsort((ids, when, -canonical, stories, seeds))  # a story's earliest holder first
     seeds, ids, stories, canonical, paragraphs = (column[order] for column in (seeds, ids, stories, canonical, paragraphs))
