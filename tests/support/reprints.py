@@ -1,15 +1,16 @@
 """Reprint-detection cases shared by the batch and streaming tests: the hand-made hard set,
 two unrelated stories, article records and a DetectReprints run."""
 
-import base64
 import csv
 import json
 import pickle
+import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import apache_beam as beam
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.support.paths import FIXTURES
 from transforms.dedup.batch import DetectReprints
@@ -53,30 +54,45 @@ OUTPUTS = ("articles", "stories", "index", "failures")
 REUSE_OUTPUTS = ("reuse", "passages")
 
 
+class _Keep(beam.DoFn):
+    """Pickles each bundle's rows into one file of ``folder``."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def start_bundle(self):
+        self.rows = []
+
+    def process(self, row):
+        self.rows.append(row)
+
+    def finish_bundle(self):
+        if self.rows:
+            (Path(self.folder) / f"{uuid.uuid4().hex}.pkl").write_bytes(pickle.dumps(self.rows))
+
+
 def run_detect(articles, tmp_path, prior=None, params=DedupConfig(), reuse=None, prior_passages=None):
     """Run DetectReprints (and with a ``ReuseConfig`` ``reuse``, DetectReuse after it) on the
     FnApiRunner as run number n in ``tmp_path``; return its (articles, stories, index, failures
-    [, reuse, passages]) rows, stamped with ``row_at`` = T0 + n hours as the table writer does."""
+    [, reuse, passages]) rows, stamped with ``row_at`` = T0 + n hours as the table writer does.
+
+    Rows are kept by a plain DoFn on a plain Pipeline: WriteToText's file-sink stages and
+    TestPipeline's extra runner-API round trip doubled the cost of a run (the Dataflow translation
+    of the whole job is checked in tests/pipelines/test_dataflow_dryrun.py)."""
     n = len(list(tmp_path.iterdir()))
     out, row_at = tmp_path / f"run{n}", T0 + timedelta(hours=n)
     names = OUTPUTS + (REUSE_OUTPUTS if reuse is not None else ())
-    with TestPipeline(runner="FnApiRunner") as p:
+    with beam.Pipeline(runner="FnApiRunner", options=PipelineOptions([])) as p:
         prior_rows = p | "Prior" >> beam.Create(prior) if prior is not None else None
         *results, members, records = p | "Articles" >> beam.Create(articles) | DetectReprints(params, prior_rows, reuse)
         if reuse is not None:
             passages = p | "PriorPassages" >> beam.Create(prior_passages) if prior_passages is not None else None
             results += list((records, members) | DetectReuse(params, reuse, passages))
         for name, rows in zip(names, results):
-            (
-                rows
-                | f"Encode{name}" >> beam.Map(lambda row: base64.b64encode(pickle.dumps(row)).decode())
-                | f"Write{name}" >> beam.io.WriteToText(str(out / name))
-            )
+            (out / name).mkdir(parents=True)
+            rows | f"Keep{name}" >> beam.ParDo(_Keep(str(out / name)))
     return tuple(
-        [
-            {"row_at": row_at, **pickle.loads(base64.b64decode(line))}
-            for f in sorted(out.glob(f"{name}-*")) for line in f.read_text().split()
-        ]
+        [{"row_at": row_at, **row} for f in sorted((out / name).iterdir()) for row in pickle.loads(f.read_bytes())]
         for name in names
     )
 
