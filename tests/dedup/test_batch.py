@@ -111,6 +111,8 @@ def test_bucket_and_cluster_size_guards():
 
 @pytest.fixture(scope="module")
 def hard_run(tmp_path_factory):
+    """The hard set in one run (file order, one process): the reference of the order, split and
+    schema tests below."""
     articles, manifest = hard_set()
     return run_detect(articles, tmp_path_factory.mktemp("hard"))[:3], manifest
 
@@ -168,15 +170,15 @@ def test_story_rows(hard_run):
     assert story["domains"] == sorted({r["domain"] for r in members}) and story["domain_count"] == len(story["domains"])
 
 
-def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(tmp_path):
+def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(hard_run, tmp_path):
     articles, _ = hard_set()
-    runs = []
-    for seed, processes in ((1, 1), (2, 2)):
-        shuffled = articles[:]
-        random.Random(seed).shuffle(shuffled)
-        rows, stories, _, _ = run_detect(shuffled, tmp_path, params=DedupConfig(processes=processes))
-        runs.append((sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in rows),
-                     sorted(s["story_id"] for s in stories)))
+    shuffled = articles[:]
+    random.Random(2).shuffle(shuffled)
+    (in_order, in_order_stories, _), _ = hard_run  # file order, one process
+    rows, stories, _, _ = run_detect(shuffled, tmp_path, params=DedupConfig(processes=2))
+    runs = [(sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in run_rows),
+             sorted(s["story_id"] for s in run_stories))
+            for run_rows, run_stories in ((in_order, in_order_stories), (rows, stories))]
     assert runs[0] == runs[1]
 
 
@@ -195,7 +197,9 @@ def test_pool_processes_start_without_importing_beam():
 
 # ---------------------------------------------------------------- incremental runs
 
-@pytest.mark.parametrize("processes", [1, 2])
+# processes=1 (the default) is opt-in: the CLI runs the same sequence on the sample in one process
+# (tests/pipelines/test_batch_e2e.py: a rerun adds nothing, reprints then originals give the one-run state)
+@pytest.mark.parametrize("processes", [pytest.param(1, marks=pytest.mark.slow), 2])
 def test_runs_add_up_reruns_add_nothing_and_late_originals_re_anchor(tmp_path, processes):
     params = DedupConfig(processes=processes)  # 2: reconciling with the index runs in the pool too
     day1 = [article("a/original", STORY, 0), article("a/other", OTHER, 1)]
@@ -252,27 +256,23 @@ def test_changed_content_is_an_update(tmp_path):
     assert [s["story_id"] for s in stories2] == [story_id_for("a/other")]
 
 
-def test_any_split_into_runs_gives_the_single_run_state(tmp_path):
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])  # each split: three runs
+def test_any_split_into_runs_gives_the_single_run_state(hard_run, tmp_path, seed):
     articles, _ = hard_set()
-    single = tmp_path / "single"
-    single.mkdir()
-    rows, _, _, _ = run_detect(articles, single)
+    (rows, _, _), _ = hard_run
     expected = current_state(rows)
-    for seed in (1, 2):
-        shuffled = articles[:]
-        random.Random(seed).shuffle(shuffled)
-        cuts = sorted(random.Random(seed).sample(range(1, len(shuffled)), 2))
-        folder, index, all_rows = tmp_path / f"split{seed}", [], []
-        folder.mkdir()
-        for part in (shuffled[: cuts[0]], shuffled[cuts[0] : cuts[1]], shuffled[cuts[1] :]):
-            rows, _, new_index, _ = run_detect(part, folder, prior=index)
-            index, all_rows = index + new_index, all_rows + [rows]
-        assert current_state(*all_rows) == expected
+    shuffled = articles[:]
+    random.Random(seed).shuffle(shuffled)
+    cuts = sorted(random.Random(seed).sample(range(1, len(shuffled)), 2))
+    index, all_rows = [], []
+    for part in (shuffled[: cuts[0]], shuffled[cuts[0] : cuts[1]], shuffled[cuts[1] :]):
+        rows, _, new_index, _ = run_detect(part, tmp_path, prior=index)
+        index, all_rows = index + new_index, all_rows + [rows]
+    assert current_state(*all_rows) == expected
 
 
-def test_index_rows_fit_the_schema_and_1kb(tmp_path):
-    articles, _ = hard_set()
-    _, _, index, _ = run_detect(articles, tmp_path)
+def test_index_rows_fit_the_schema_and_1kb(hard_run):
+    (_, _, index), _ = hard_run
     table = pa.Table.from_pylist([{**r, "run_id": "r1", "schema_version": 2} for r in index], schema=STORY_INDEX.schema)
     assert table.nbytes / table.num_rows <= 1024
     back = table.to_pylist()
