@@ -167,20 +167,42 @@ def originals_last(articles):
     return [[(a, T0 + i)] for i, a in enumerate(sorted(articles, key=lambda a: a["published_at"], reverse=True))]
 
 
-@pytest.mark.parametrize("order", ["originals_first", "interleaved", "shuffled_in_one_window", "originals_last"])
+def by_story_rank(order, manifest, start=T0):
+    """Step k holds the k-th article in ``order`` of every story: each story arrives in that order,
+    an article a step, the stories side by side (as many steps as the largest story has articles)."""
+    by_story = defaultdict(list)
+    for a in order:
+        by_story[manifest[a["article_id"]]["story_id"]].append(a)
+    ranks = [[s[k] for s in by_story.values() if k < len(s)] for k in range(max(map(len, by_story.values())))]
+    return [[(a, start + 100 * k + j) for j, a in enumerate(step)] for k, step in enumerate(ranks)]
+
+
+def each_story_newest_first(articles, manifest):
+    """Within each story the originals come last, one step after another, as in originals_last,
+    in 5 steps instead of 47."""
+    return by_story_rank(sorted(articles, key=lambda a: a["published_at"], reverse=True), manifest)
+
+
+# One article a watermark step (47 steps) is opt-in: interleaved also feeds each story in publication
+# order (10 steps), each_story_newest_first each story's originals last (5 steps).
+@pytest.mark.parametrize("order", [
+    pytest.param("originals_first", marks=pytest.mark.slow), "interleaved", "shuffled_in_one_window",
+    "each_story_newest_first", pytest.param("originals_last", marks=pytest.mark.slow),
+])
 def test_same_stories_and_canonicals_as_batch(order, hard, batch_result, tmp_path):
     articles, manifest = hard
     steps = {
         "originals_first": lambda: originals_first(articles),
         "interleaved": lambda: interleaved(articles, manifest),
         "shuffled_in_one_window": lambda: shuffled_in_one_window(articles),
+        "each_story_newest_first": lambda: each_story_newest_first(articles, manifest),
         "originals_last": lambda: originals_last(articles),
     }[order]()
     rows, stories, failures = run_stream(steps, tmp_path)
     current = latest(rows)
     assert {a: (r["story_id"], r["is_canonical"], round(r["similarity"], 4)) for a, r in current.items()} == batch_result
     kinds = {r["row_kind"] for r in rows}
-    if order == "originals_last":  # every reprint first looked like an original, then was corrected
+    if order in ("originals_last", "each_story_newest_first"):  # every reprint first looked like an original, then was corrected
         assert kinds == {"new", "correction"}
     else:
         assert kinds == {"new"} and len(rows) == len(articles)
@@ -241,14 +263,19 @@ def test_a_late_original_reaches_members_that_share_no_band_with_it(tmp_path):
     }
 
 
-@pytest.mark.parametrize("backfill_first", ["reprints", pytest.param("originals", marks=pytest.mark.slow)])
-def test_a_stream_continues_a_backfill_as_one_batch_run(backfill_first, hard, batch_result, tmp_path):
-    articles, _ = hard
+# live arrivals one a watermark step (24 steps) are opt-in; by_story: each story's, one a step, side by side
+@pytest.mark.parametrize("backfill_first, steps", [
+    ("reprints", "by_story"), pytest.param("reprints", "one_by_one", marks=pytest.mark.slow),
+    pytest.param("originals", "one_by_one", marks=pytest.mark.slow),
+])
+def test_a_stream_continues_a_backfill_as_one_batch_run(backfill_first, steps, hard, batch_result, tmp_path):
+    articles, manifest = hard
     order = sorted(articles, key=lambda a: a["published_at"], reverse=backfill_first == "reprints")
     backfill, live = order[: len(order) // 2], order[len(order) // 2 :]
     (tmp_path / "backfill").mkdir()
     backfill_rows, backfill_stories, index, _ = run_detect(backfill, tmp_path / "backfill")
-    rows, stories, failures = run_stream([[(a, T0 + 10 + i)] for i, a in enumerate(live)], tmp_path, prior=index)
+    arrivals = by_story_rank(live, manifest, T0 + 10) if steps == "by_story" else [[(a, T0 + 10 + i)] for i, a in enumerate(live)]
+    rows, stories, failures = run_stream(arrivals, tmp_path, prior=index)
     assert failures == []
     # the stream writes nothing about the backfill's articles until they change, and then corrections
     backfilled = {a["article_id"] for a in backfill}
