@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.support.localweb"]
+pytest_plugins = ["tests.support.localweb", "tests.support.samples"]

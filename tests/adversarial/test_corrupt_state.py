@@ -10,19 +10,13 @@ import pytest
 
 from pipelines import current, runstate
 from tests.support.cli import run_cli, run_cli_status
+from tests.support.samples import copy_output as copy_of
 
 
 @pytest.fixture(scope="module")
-def sample_output(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sample")
-    run_cli("--sample", "--output", str(out))
-    return out
-
-
-def copy_of(sample_output, tmp_path):
-    out = tmp_path / "out"
-    shutil.copytree(sample_output, out)
-    return out
+def sample_output(sample_run):
+    """The output of one `newsbeam --sample` run (shared by the session: change only copies)."""
+    return sample_run.output
 
 
 def current_articles(out) -> list:

@@ -2,7 +2,6 @@
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,20 +15,16 @@ from pipelines import current
 from tests.support.cli import read_table, run_cli
 from tests.support.pagegen import PARAGRAPHS_VI, article_html, to_cp1258
 from tests.support.paths import REPO
+from tests.support.samples import SAMPLE, copy_output
 
-SAMPLE = REPO / "pipelines" / "sample"
 VOLATILE = {"run_id", "ingest_date", "fetched_at", "row_at"}
 
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sample-out")
-    stdout = run_cli("--sample", "--output", str(out))
-    return out, stdout
+# sample_run (`newsbeam --sample` once) and sample_in_parts (reprints, then originals) are shared
+# by the session: tests/support/samples.py
 
 
 def test_sample_run_writes_every_table_and_prints_a_summary(sample_run):
-    out, stdout = sample_run
+    out, stdout, _ = sample_run
     manifest = list(csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8")))
     articles = read_table(out, "articles")
     failures = read_table(out, "failures")
@@ -46,7 +41,7 @@ def test_sample_run_writes_every_table_and_prints_a_summary(sample_run):
 
 
 def test_sample_metadata_matches_the_manifest(sample_run):
-    out, _ = sample_run
+    out = sample_run.output
     manifest = {row["path"]: row for row in csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8"))}
     for article in read_table(out, "articles").to_pylist():
         expected = manifest[str(Path(article["source"]).relative_to(SAMPLE / "pages"))]
@@ -57,7 +52,7 @@ def test_sample_metadata_matches_the_manifest(sample_run):
 
 
 def test_sample_stories_match_the_gold_groups_and_originals(sample_run):
-    out, _ = sample_run
+    out = sample_run.output
     manifest = {row["path"]: row for row in csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8"))}
     gold, found, canonical_is_original = {}, {}, []
     for article in read_table(out, "articles").to_pylist():
@@ -72,7 +67,7 @@ def test_sample_stories_match_the_gold_groups_and_originals(sample_run):
 
 
 def test_sample_output_is_queryable_with_duckdb(sample_run):
-    out, _ = sample_run
+    out = sample_run.output
     con = duckdb.connect()
     glob = f"{out}/articles/**/*.parquet"
     languages = dict(
@@ -91,8 +86,9 @@ def test_sample_output_is_queryable_with_duckdb(sample_run):
     assert nfc_violations == 0
 
 
+@pytest.mark.slow  # a third full sample run: test_dask_runner compares a fresh run's tables with sample_run's
 def test_rerun_gives_identical_articles(sample_run, tmp_path):
-    first, _ = sample_run
+    first = sample_run.output
     run_cli("--sample", "--output", str(tmp_path))  # a fresh output root: no story index from the first run
     columns = [c for c in read_table(first, "articles").column_names if c not in VOLATILE]
     rows = [sorted(read_table(root, "articles").select(columns).to_pylist(), key=lambda r: r["article_id"]) for root in (first, tmp_path)]
@@ -111,28 +107,22 @@ def current_state(root):
 
 
 def test_rerun_on_the_same_output_adds_nothing(sample_run, tmp_path):
-    run_cli("--sample", "--output", str(tmp_path))
-    stdout = run_cli("--sample", "--output", str(tmp_path))
+    out = copy_output(sample_run.output, tmp_path)  # the output of one sample run
+    stdout = run_cli("--sample", "--output", str(out))
     assert "articles 0, stories 0" in stdout and "0 corrections" in stdout
     assert "failures 36 (dedup.DuplicateUrl=36)" in stdout  # every page: already ingested (35), or a copy (1)
     for table in ("articles", "stories", "story_index"):
-        assert len(set(read_table(tmp_path, table).column("run_id").to_pylist())) == 1, table
-    assert current_state(tmp_path) == current_state(sample_run[0])
+        assert len(set(read_table(out, table).column("run_id").to_pylist())) == 1, table
+    assert current_state(out) == current_state(sample_run.output)
 
 
-def test_runs_over_parts_of_the_input_give_the_one_run_state(sample_run, tmp_path):
-    """Reprints first, their originals in a later run: the originals re-anchor their stories."""
-    manifest = list(csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8")))
-    parts = {"reprints": tmp_path / "reprints", "originals": tmp_path / "originals"}
-    for row in manifest:
-        target = parts["originals" if row["is_original"] == "true" else "reprints"] / row["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SAMPLE / "pages" / row["path"], target)
-    out = tmp_path / "out"
-    run_cli("--input", str(parts["reprints"]), "--output", str(out))
-    stdout = run_cli("--input", str(parts["originals"]), "--output", str(out))
-    assert " 0 corrections" not in stdout
-    assert current_state(out) == current_state(sample_run[0])
+def test_runs_over_parts_of_the_input_give_the_one_run_state(sample_run, sample_in_parts):
+    """Reprints first, their originals in a later run: the originals re-anchor their stories (the
+    originals' rerun after them adds nothing)."""
+    reprints, originals, rerun = sample_in_parts.stdouts
+    assert " 0 corrections" not in originals
+    assert "articles 0, stories 0" in rerun and "failures 20 (dedup.DuplicateUrl=20)" in rerun
+    assert current_state(sample_in_parts.output) == current_state(sample_run.output)
 
 
 def as_schema_1(root: Path):
@@ -152,12 +142,11 @@ def as_schema_1(root: Path):
 
 @pytest.mark.slow  # two sample runs over a rewritten copy
 def test_an_output_of_schema_1_is_read_and_continued(sample_run, tmp_path):
-    out = tmp_path / "out"
-    shutil.copytree(sample_run[0], out)
+    out = copy_output(sample_run.output, tmp_path)
     as_schema_1(out)
-    assert current_state(out) == current_state(sample_run[0])
+    assert current_state(out) == current_state(sample_run.output)
     run_cli("--sample", "--output", str(out))  # the first run re-states each article once
-    assert current_state(out) == current_state(sample_run[0])
+    assert current_state(out) == current_state(sample_run.output)
     assert current.connect(str(out)).sql("select count(*), count(distinct article_id) from articles").fetchall() == [(35, 35)]
     assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
 
