@@ -13,6 +13,7 @@ from pipelines import progress
 from pipelines.config import SourcesConfig
 from tests.support.cli import run_cli_status
 from tests.support.pagegen import PARAGRAPHS_EN, article_html
+from tests.support.samples import RERUN_FLAGS
 
 LINE = re.compile(r"^progress: read ([\d,]+), extracted ([\d,]+)(?:/([\d,]+))?, clustered ([\d,]+), [\d.]+ pages/s", re.MULTILINE)
 
@@ -33,12 +34,13 @@ def progress_lines(stderr: str) -> list[tuple[int, ...]]:
     return [tuple(int(n.replace(",", "")) if n else 0 for n in line) for line in LINE.findall(stderr)]
 
 
-def test_a_run_reports_progress_and_quiet_silences_it(tmp_path):
-    code, _, stderr = run_cli_status("--sample", "--output", str(tmp_path / "a"), "--progress_every_s=0.5")
-    assert code == 0 and progress_lines(stderr), stderr[-2000:]
+def test_a_run_reports_progress_and_quiet_silences_it(sample_run, sample_in_parts):
+    # CLI runs shared by the session (tests/support/samples.py)
+    stderr = sample_run.stderr  # newsbeam --sample --progress_every_s=0.5
+    assert progress_lines(stderr), stderr[-2000:]
     assert all(total == 36 for _, _, total, _ in progress_lines(stderr))  # the sample's files
-    code, _, stderr = run_cli_status("--sample", "--output", str(tmp_path / "b"), "--progress_every_s=0.5", "--quiet")
-    assert code == 0 and "progress:" not in stderr
+    # sample_in_parts' third run had RERUN_FLAGS: --quiet, and a line every 0.05 s (~100 in a run) without it
+    assert "--quiet" in RERUN_FLAGS and "progress:" not in sample_in_parts.stderrs[2]
 
 
 @pytest.mark.slow  # ~40 s on a 2-core box

@@ -1,5 +1,5 @@
 """The README's queries run as written, against an output several runs wrote (the bundled sample
-in two parts, then the first part again)."""
+in two parts, then the second part again: sample_in_parts in tests/support/samples.py)."""
 
 import re
 import shlex
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support.cli import run_cli
+from tests.support.cli import run_cli, run_cli_here
 from tests.support.paths import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -25,15 +25,9 @@ def blocks(language: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def output(tmp_path_factory):
-    root = tmp_path_factory.mktemp("readme")
-    pages = REPO / "pipelines" / "sample" / "pages"
-    sites = sorted(p.name for p in pages.iterdir())
-    out = root / "out"
-    first, second = [str(pages / site) for site in sites[::2]], [str(pages / site) for site in sites[1::2]]
-    for part in (first, second, first):
-        run_cli(*[arg for site in part for arg in ("--input", site)], "--output", str(out))
-    return out
+def output(sample_in_parts):
+    """The reprints, the originals, then the originals again (20 DuplicateUrl rows); read-only."""
+    return sample_in_parts.output
 
 
 def test_the_readme_has_queries_to_run():
@@ -43,7 +37,8 @@ def test_the_readme_has_queries_to_run():
 @pytest.mark.parametrize("statement", [s.strip() for block in blocks("sql") for s in block.split(";") if s.strip()])
 def test_sql_runs_with_newsbeam_sql(output, statement):
     query = "\n".join(line for line in statement.splitlines() if not line.startswith("--"))
-    stdout = run_cli("sql", "--output", str(output), "--csv", query)
+    code, stdout, stderr = run_cli_here("sql", "--output", str(output), "--csv", query)  # `newsbeam sql`, in this process
+    assert code == 0, stderr
     header, *rows = stdout.strip().splitlines()
     assert rows, f"no rows from {query}"
 
