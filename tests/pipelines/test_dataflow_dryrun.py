@@ -12,8 +12,8 @@ from pathlib import Path
 import apache_beam
 import pytest
 
-from tests.support.cli import run_cli
 from tests.support.paths import REPO
+from tests.support.samples import copy_output
 
 DATAFLOW_FLAGS = (
     "--runner=DataflowRunner",
@@ -59,7 +59,12 @@ def dry_run(command: str, *flags: str, output: Path) -> str:
     return proc.stdout
 
 
-@pytest.mark.parametrize("command, flags, steps", [job[1:] for job in JOBS], ids=[job[0] for job in JOBS])
+OPT_IN = {"batch"}  # (-m slow) batch-all-sources translates the same job, the sample's pages, with every source
+
+
+@pytest.mark.parametrize("command, flags, steps", [
+    pytest.param(*job[1:], id=job[0], marks=pytest.mark.slow if job[0] in OPT_IN else ()) for job in JOBS
+])
 def test_job_translates_for_dataflow(command, flags, steps, tmp_path):
     pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="needs apache-beam[gcp]")
     pytest.importorskip("build", reason="--setup_file=pyproject.toml needs the 'build' package")
@@ -78,13 +83,12 @@ def test_job_translates_for_dataflow(command, flags, steps, tmp_path):
     assert not output.exists(), "a dry run must not write any output"
 
 
-@pytest.mark.slow  # a sample run, then a translation
-def test_stream_from_a_backfill_translates_for_dataflow(tmp_path):
+@pytest.mark.slow  # a translation beside test_job_translates_for_dataflow[stream]
+def test_stream_from_a_backfill_translates_for_dataflow(sample_run, tmp_path):
     """A stream given a backfill's output reads its story index (file by file) and seeds its state."""
     pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="needs apache-beam[gcp]")
     pytest.importorskip("build", reason="--setup_file=pyproject.toml needs the 'build' package")
-    output = tmp_path / "out"
-    run_cli("--sample", "--output", str(output))
+    output = copy_output(sample_run.output, tmp_path)  # a backfill: one `newsbeam --sample` run
     stdout = dry_run("stream", "--feed=https://tinxavietnam.example/rss", output=output)
     translated = set(re.search(r"steps: (.*)", stdout).group(1).split(", "))
     assert {"ReadStoryIndex", "Stories"} <= translated
