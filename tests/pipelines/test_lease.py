@@ -57,14 +57,16 @@ def test_a_waiting_writer_starts_when_the_holder_finishes(tmp_path):
 def test_two_cli_runs_at_once_write_each_row_once(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "pipelines.cli", "--sample", "--output", str(out)]
-    first = subprocess.Popen(cli, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cli = [sys.executable, "-m", "pipelines.cli", "--output", str(out)]
+    first = subprocess.Popen([*cli, "--sample"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lease = out / "_state" / "lease"
     deadline = time.monotonic() + 60
     while not (lease.exists() and lease.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    refused = subprocess.run(cli, cwd=REPO, env=env, capture_output=True, text=True)
-    waited = subprocess.run([*cli, "--wait"], cwd=REPO, env=env, capture_output=True, text=True)
+    refused = subprocess.run([*cli, "--sample"], cwd=REPO, env=env, capture_output=True, text=True)
+    # one site of the sample (3 of its pages): the same rows again if the run did not wait its turn
+    some = REPO / "pipelines" / "sample" / "pages" / "metrowire.example"
+    waited = subprocess.run([*cli, "--input", str(some), "--wait"], cwd=REPO, env=env, capture_output=True, text=True)
     assert first.wait() == 0
     assert refused.returncode == 2 and "is being written by run" in refused.stderr and "--wait" in refused.stderr
     assert waited.returncode == 0 and "articles 0, stories 0" in waited.stdout
