@@ -11,10 +11,9 @@ from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 
-from pipelines import current, stream
+from pipelines import batch, current, stream
 from pipelines.config import Config, ConfigError
 from tests.support.beam import epoch, read_table, streaming_pipeline
-from tests.support.cli import run_cli
 from tests.support.localweb import Reply
 from tests.support.pagegen import PARAGRAPHS_VI, article_html
 from tests.support.paths import REPO
@@ -116,7 +115,7 @@ def test_a_stream_continues_the_backfill_in_its_output(tmp_path):
         if url != original:
             (backfill / Path(page["source"]).name).write_bytes(page["body"])
     out = tmp_path / "out"
-    run_cli("--input", str(backfill), "--output", str(out))
+    batch.run(["--input", str(backfill), "--output", str(out)])  # the CLI's batch command, in this process
     start = datetime.now(timezone.utc).replace(microsecond=0)
     events = (
         TestStream()
@@ -159,8 +158,8 @@ def test_a_batch_run_continues_a_stream_output(tmp_path):
     later.mkdir()
     for url in (original, reprints[0]):
         (later / Path(pages[url]["source"]).name).write_bytes(pages[url]["body"])
-    stdout = run_cli("--input", str(later), "--output", str(out))
-    assert "failures 1 (dedup.DuplicateUrl=1)" in stdout
+    summary = batch.run(["--input", str(later), "--output", str(out)])  # the CLI's batch command, in this process
+    assert (summary["failures"], summary["failures_by_reason"]) == (1, {"dedup.DuplicateUrl": 1})
     con = current.connect(str(out))
     rows = con.sql("select url, story_id, is_canonical from articles").fetchall()
     assert len(rows) == 3 and len({story for _, story, _ in rows}) == 1
