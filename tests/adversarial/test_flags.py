@@ -3,7 +3,7 @@ ingesting the bundled sample into your output; the sample runs only when asked f
 
 import pytest
 
-from tests.support.cli import run_cli_status
+from tests.support.cli import run_cli_here
 
 
 @pytest.mark.parametrize("args, message", [
@@ -15,6 +15,6 @@ from tests.support.cli import run_cli_status
 ], ids=["typo", "beam-typo", "misplaced-subcommand", "no-input", "watch-typo"])
 def test_the_run_stops_before_writing_anything(tmp_path, args, message):
     out = tmp_path / "out"
-    code, stdout, stderr = run_cli_status(*[arg.format(out=out) for arg in args])
+    code, stdout, stderr = run_cli_here(*[arg.format(out=out) for arg in args])  # (the exit code of `newsbeam`)
     assert code == 2 and message in stderr, stderr[-2000:]
     assert not out.exists()
