@@ -4,7 +4,7 @@ and names ``section.key`` and the allowed range, before any page is read."""
 import pytest
 
 from pipelines.config import ConfigError, parse_config
-from tests.support.cli import run_cli_status
+from tests.support.cli import run_cli_here
 
 BAD = [
     ("output:\n  shards: 0", "output.shards must be >= 1, got 0"),
@@ -37,8 +37,8 @@ def test_unbounded_waits_and_defaults_pass():
 def test_the_cli_exits_2_before_reading_anything(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("output:\n  shards: 0\n", encoding="utf-8")
-    code, _, stderr = run_cli_status("--sample", "--config", str(config), "--output", str(tmp_path / "out"))
+    code, _, stderr = run_cli_here("--sample", "--config", str(config), "--output", str(tmp_path / "out"))
     assert code == 2 and "output.shards must be >= 1, got 0" in stderr
     assert not (tmp_path / "out").exists()
-    code, _, stderr = run_cli_status("--sample", "--wait", "-1", "--output", str(tmp_path / "out"))
+    code, _, stderr = run_cli_here("--sample", "--wait", "-1", "--output", str(tmp_path / "out"))
     assert code == 2 and "output.lease_wait_s must be >= 0" in stderr

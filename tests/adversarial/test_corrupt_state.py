@@ -1,5 +1,6 @@
 """Damaged outputs: a run refuses them with the file and the way out, `newsbeam repair` sets the
-damaged file aside and rebuilds, and the next run continues as if nothing happened."""
+damaged file aside and rebuilds, and the next run continues as if nothing happened.  (Runs are
+new processes, as a user starts them; `repair` and `sql` run in this process.)"""
 
 import json
 import shutil
@@ -9,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import current, runstate
-from tests.support.cli import run_cli, run_cli_status
+from tests.support.cli import run_cli, run_cli_here, run_cli_here_stdout, run_cli_status
 from tests.support.samples import copy_output as copy_of
 
 
@@ -49,7 +50,7 @@ def test_a_run_on_a_damaged_state_stops_at_once_and_repair_rebuilds_it(sample_ou
     assert code == 2 and str(state) in stderr and "not a JSON document" in stderr and "Traceback" not in stderr
     assert len(list((out / "articles").rglob("*.parquet"))) == 1  # nothing was written
 
-    report = run_cli("repair", "--output", str(out))
+    report = run_cli_here_stdout("repair", "--output", str(out))
     assert "state rebuilt from the tables" in report
     assert [p.name for p in (out / "_quarantine").rglob("crawl_state.json")] == ["crawl_state.json"]
     rebuilt = json.loads(state.read_text())
@@ -67,22 +68,22 @@ def test_a_damaged_story_index_file_is_named_set_aside_and_rebuilt(sample_output
     code, _, stderr = run_cli_status("--sample", "--output", str(out))
     assert code == 2 and str(index_file) in stderr and "not a readable Parquet file" in stderr
 
-    report = run_cli("repair", "--output", str(out))
+    report = run_cli_here_stdout("repair", "--output", str(out))
     assert f"set aside {index_file}" in report and "index rows written for 35 articles" in report
     assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
     assert current_articles(out) == current_articles(sample_output)
-    assert "index rows written for 0 articles" in run_cli("repair", "--output", str(out))  # nothing left to do
+    assert "index rows written for 0 articles" in run_cli_here_stdout("repair", "--output", str(out))  # nothing left to do
 
 
 def test_a_damaged_articles_file_is_named_by_the_views_and_set_aside(sample_output, tmp_path):
     out = copy_of(sample_output, tmp_path)
     [articles_file] = (out / "articles").rglob("part-*.parquet")
     articles_file.write_bytes(b"PAR1 not really")
-    code, _, stderr = run_cli_status("sql", "--output", str(out), "select count(*) from articles")
+    code, _, stderr = run_cli_here("sql", "--output", str(out), "select count(*) from articles")
     assert code == 2 and str(articles_file) in stderr
-    report = run_cli("repair", "--output", str(out))
+    report = run_cli_here_stdout("repair", "--output", str(out))
     assert f"set aside {articles_file}" in report and "ingest their inputs again" in report
-    assert run_cli("sql", "--output", str(out), "--csv", "select count(*) as n from articles").split() == ["n", "0"]
+    assert run_cli_here_stdout("sql", "--output", str(out), "--csv", "select count(*) as n from articles").split() == ["n", "0"]
 
 
 @pytest.mark.slow  # a sample run, a refused run, a repair and a rerun
@@ -97,7 +98,7 @@ def test_an_index_of_other_fingerprint_settings_is_refused_then_fingerprinted_ag
     code, _, stderr = run_cli_status("--sample", "--output", str(out))
     assert code == 2 and str(index_file) in stderr and "fingerprint_version ['old-settings']" in stderr
 
-    report = run_cli("repair", "--output", str(out))
+    report = run_cli_here_stdout("repair", "--output", str(out))
     assert "index rows written for 35 articles" in report and f"set aside {index_file}" in report
     assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
     assert current_articles(out) == current_articles(sample_output)
@@ -114,8 +115,8 @@ def test_an_output_from_before_passage_reuse_gets_its_passages_indexed_by_repair
     assert current_reuse(sample_output)  # the sample has passages taken from other stories
     shutil.rmtree(out / "passage_index")
     shutil.rmtree(out / "reuse")
-    report = run_cli("repair", "--output", str(out))
+    report = run_cli_here_stdout("repair", "--output", str(out))
     assert "passage index rows written for 35 articles" in report
     assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
     assert current_reuse(out) == current_reuse(sample_output)
-    assert "passage index rows written for 0 articles" in run_cli("repair", "--output", str(out))
+    assert "passage index rows written for 0 articles" in run_cli_here_stdout("repair", "--output", str(out))

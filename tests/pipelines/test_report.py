@@ -14,7 +14,7 @@ import pytest
 
 from pipelines import report
 from schemas.tables import ARTICLES, REUSE, STORIES
-from tests.support.cli import run_cli, run_cli_status
+from tests.support.cli import run_cli_here, run_cli_here_stdout
 from tests.support.paths import REPO
 from transforms.sinks.parquet import partition_path, write_shard
 
@@ -63,7 +63,7 @@ def output(sample_in_parts):
 @pytest.fixture(scope="module")
 def page(output, tmp_path_factory):
     target = tmp_path_factory.mktemp("page") / "report.html"
-    run_cli("report", "--output", str(output[0]), "--to", str(target))
+    run_cli_here_stdout("report", "--output", str(output[0]), "--to", str(target))  # newsbeam report, in this process
     return target
 
 
@@ -173,12 +173,12 @@ def test_since_and_story_narrow_the_report(dated):
     assert report.fetch(report.connect(str(dated), date(2026, 11, 19)), "totals", PARAMS)[0]["stories"] == 1
     chosen = report.fetch(report.connect(str(dated)), "spread", {**PARAMS, "story": "st-b"})
     assert {row["story_id"] for row in chosen} == {"st-b"}
-    code, _, stderr = run_cli_status("report", "--output", str(dated), "--story", "st-x")
+    code, _, stderr = run_cli_here("report", "--output", str(dated), "--story", "st-x")
     assert code == 2 and "no story st-x" in stderr
 
 
 def test_a_folder_without_tables_is_no_output(tmp_path):
-    code, _, stderr = run_cli_status("report", "--output", str(tmp_path / "typo"))
+    code, _, stderr = run_cli_here("report", "--output", str(tmp_path / "typo"))
     assert code == 2 and "not a newsbeam output" in stderr and not (tmp_path / "typo").exists()
 
 
@@ -258,7 +258,7 @@ def test_an_empty_failures_folder_reads_as_no_failures(output, tmp_path):
         path.unlink()
     section = (REPO / "README.md").read_text(encoding="utf-8").split("## Query the output", 1)[1]
     query = next(s for s in re.search(r"```sql\n(.*?)```", section, re.DOTALL).group(1).split(";") if "from failures" in s)
-    assert run_cli("sql", "--output", str(out), "--csv", query).strip() == "stage,error_type,inputs"
-    run_cli("report", "--output", str(out))
+    assert run_cli_here_stdout("sql", "--output", str(out), "--csv", query).strip() == "stage,error_type,inputs"
+    run_cli_here_stdout("report", "--output", str(out))
     tables = ReportTables((out / "report.html").read_text(encoding="utf-8")).tables
     assert tables["outcomes"][1:] == [["article", "35"]] and tables["failures_by_reason"] is None

@@ -28,8 +28,9 @@ def run_cli(*args, cwd=REPO) -> str:
 
 def run_cli_here(*args) -> tuple[int, str, str]:
     """``newsbeam <args>`` in this process (``pipelines.cli.main``, Python-level output captured):
-    (exit code, stdout, stderr).  For commands that stop before running a job, or only read (``sql
-    --csv``): they skip a new interpreter's imports (~2.5 s on a 2-core box)."""
+    (exit code, stdout, stderr).  For commands that stop before running a job, or only read or
+    repair an output (``sql --csv``, ``report``, ``repair``): they skip a new interpreter's imports
+    (~2.5 s on a 2-core box)."""
     from pipelines import cli
 
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -39,6 +40,13 @@ def run_cli_here(*args) -> tuple[int, str, str]:
         except SystemExit as exc:  # argparse
             code = exc.code
     return code, stdout.getvalue(), stderr.getvalue()
+
+
+def run_cli_here_stdout(*args) -> str:
+    """The stdout of ``newsbeam <args>`` in this process, which must succeed."""
+    code, stdout, stderr = run_cli_here(*args)
+    assert code == 0, stderr[-3000:]
+    return stdout
 
 
 def read_table(root, name):
