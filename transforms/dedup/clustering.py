@@ -20,8 +20,8 @@ import numpy as np
 
 from transforms.dedup.fingerprints import (
     id_hash,
-    index_order,
     index_row,
+    latest_rows,
     match_outputs,
     node_from_index,
     pack,
@@ -182,11 +182,7 @@ def reconcile(group: tuple, config: DedupConfig) -> list:
     A new article whose content equals its latest index row is a duplicate ("duplicates": its
     id; the indexed node stays); one whose content changed is an "update" of it."""
     shard, groups = group
-    latest = {}
-    for row in unpacked(groups["prior"]):
-        held = latest.get(row["article_id"])
-        if held is None or index_order(row) >= index_order(held):
-            latest[row["article_id"]] = row
+    latest = latest_rows(groups["prior"])
     nodes, outbox = [], Outbox(config.lsh_shards)
     for node in unpacked(groups["new"]):
         row = latest.pop(node["id"], None)

@@ -124,6 +124,16 @@ def _wire_rank(row: dict) -> int:
     return 2 if rank == 1 and (row.get("schema_version") or 0) < 4 else rank
 
 
+def latest_rows(packed_batches) -> dict:
+    """{article id: its latest row} of packed batches of state-table rows (``index_order``)."""
+    latest = {}
+    for row in unpacked(packed_batches):
+        held = latest.get(row["article_id"])
+        if held is None or index_order(row) >= index_order(held):
+            latest[row["article_id"]] = row
+    return latest
+
+
 def index_order(row: dict) -> tuple:
     """Order of an article's story-index rows: the latest (greatest ``row_at``, then ``run_id``) last."""
     return row.get("row_at") or EPOCH, row.get("run_id") or ""

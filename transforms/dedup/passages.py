@@ -52,7 +52,7 @@ import numpy as np
 
 from transforms.dedup import minhash
 from transforms.dedup.clustering import Outbox
-from transforms.dedup.fingerprints import id_hash, index_order, pack, split_by_shard, unpacked
+from transforms.dedup.fingerprints import id_hash, latest_rows, pack, split_by_shard, unpacked
 from transforms.dedup.rules import DedupConfig, SortKey
 from transforms.dedup.textmatch import Tokens, tokens
 from transforms.settings import check_ranges, setting
@@ -506,11 +506,7 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     new and its indexed reuse digest), and its seeds for the seed shards ("postings"): the record
     of this run's content, else the passage index's latest row."""
     shard, groups = group
-    latest = {}
-    for row in unpacked(groups["prior"]):
-        held = latest.get(row["article_id"])
-        if held is None or index_order(row) >= index_order(held):
-            latest[row["article_id"]] = row
+    latest = latest_rows(groups["prior"])
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
     holders, seeds, paragraphs, ids, stories, canonical, when = [], [], [], [], [], [], []
     for article_id, story, key, story_key, size in unpacked(groups["members"]):
