@@ -17,7 +17,13 @@ import zstandard
 from transforms.dedup import minhash
 from transforms.dedup.rules import DedupConfig, Node, signature_of, sort_key, wire_rank
 from transforms.dedup.textmatch import Tokens, tokens
-from transforms.records import EPOCH, Article, StoryFields, epoch_seconds, from_epoch_seconds
+from transforms.records import (
+    EPOCH,
+    Article,
+    StoryFields,
+    epoch_seconds,
+    from_epoch_seconds,
+)
 
 
 def fingerprint(article: Article, config: DedupConfig) -> Node:

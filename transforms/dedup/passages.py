@@ -52,7 +52,13 @@ import numpy as np
 
 from transforms.dedup import minhash
 from transforms.dedup.clustering import Outbox
-from transforms.dedup.fingerprints import id_hash, latest_rows, pack, split_by_shard, unpacked
+from transforms.dedup.fingerprints import (
+    id_hash,
+    latest_rows,
+    pack,
+    split_by_shard,
+    unpacked,
+)
 from transforms.dedup.rules import DedupConfig, SortKey
 from transforms.dedup.textmatch import Tokens, tokens
 from transforms.settings import check_ranges, setting
