@@ -37,7 +37,7 @@ def reuse_in_memory(articles: list, stories: dict, config: ReuseConfig = ReuseCo
     for article_id, story in stories.items():
         members[story].append(keys[article_id])
     records = pack(passages.record_items(config, articles))
-    member_rows = [(i, s, keys[i], min(members[s]), len(members[s])) for i, s in stories.items()]
+    member_rows = [(i, i, s, keys[i], min(members[s]), len(members[s])) for i, s in stories.items()]
     held = dict(_by_tag(passages.holders_of((0, {"new": [records], "prior": [], "members": [pack(member_rows)]}), dedup, config)))
     shared = [value for _, (_, value) in passages.shared_seeds((0, held["postings"]), dedup, config)]
     pairs = dict(_by_tag(passages.pair_requests((0, shared), dedup, config)))

@@ -19,6 +19,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from transforms.dedup.fingerprints import (
+    arrival_id,
     id_hash,
     index_row,
     latest_rows,
@@ -304,8 +305,9 @@ def stories(group: tuple, config: DedupConfig) -> list:
     """A shard's stories, compared with what the index held.
 
     Outputs: story fields of new and updated articles, to the shard of their id (main output:
-    their rows are written with the article); every article's (id, story id, sort key, its
-    story's canonical's sort key, its story's size) to the shard of its id ("members", for passage reuse); "corrections" (slim ``articles`` rows) and new
+    their rows are written with the article); every article's (id, the id it arrived with, story id, sort key, its
+    story's canonical's sort key, its story's size) to the shard of the id it arrived with
+    ("members", for passage reuse); "corrections" (slim ``articles`` rows) and new
     "index" rows for indexed articles whose story fields changed; "index" rows for new and
     updated articles; every story's row, flagged when something in it changed ("stories"); and
     the earlier story of each article that moved ("left"), so that story is written again."""
@@ -319,7 +321,8 @@ def stories(group: tuple, config: DedupConfig) -> list:
             changed, story_key = False, min(node["key"] for node in kept)
             for node, fields in story_fields(story_id, kept):
                 changed |= _member_changes(node, fields, outbox, config)
-                outbox.put("members", node["id"], (node["id"], story_id, node["key"], story_key, len(kept)))
+                arrived_as = arrival_id(node)
+                outbox.put("members", arrived_as, (node["id"], arrived_as, story_id, node["key"], story_key, len(kept)))
             is_new = all(node["origin"] == "new" for node in kept)
             outbox.count("new_stories", int(changed and is_new))
             outbox.count("joined_earlier_stories", 0 if is_new else sum(node["origin"] == "new" for node in kept))

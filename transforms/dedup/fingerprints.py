@@ -78,6 +78,12 @@ def match_node(node: Node) -> dict:
     return {field: node[field] for field in _MATCH_FIELDS}
 
 
+def arrival_id(node: Node) -> str:
+    """The id a node's article arrived with (its record's, under which its row is joined): its
+    own, unless reconciling with the story index gave it another (``clustering.reconcile``)."""
+    return node.get("arrived_as") or node["id"]
+
+
 def id_hash(article_id: str) -> int:
     """63-bit hash of an article id: the id in LSH arrays (fits Beam's varint coder)."""
     return xxhash.xxh64_intdigest(article_id.encode("utf-8")) >> 1

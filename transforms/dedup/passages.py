@@ -510,13 +510,14 @@ def record_items(config: ReuseConfig, articles: list, tokenised: Optional[Tokens
 def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """Every clustered article of a shard as a ``Holder`` ("holders": with whether its record is
     new and its indexed reuse digest), and its seeds for the seed shards ("postings"): the record
-    of this run's content, else the passage index's latest row."""
+    of this run's content (found under the id the article arrived with: ``members`` come to that
+    id's shard), else the passage index's latest row."""
     shard, groups = group
     latest = latest_rows(groups["prior"])
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
     holders, seeds, paragraphs, ids, stories, canonical, when = [], [], [], [], [], [], []
-    for article_id, story, key, story_key, size in unpacked(groups["members"]):
-        prior, fresh = latest.get(article_id), new.get(article_id)
+    for article_id, arrived_as, story, key, story_key, size in unpacked(groups["members"]):
+        prior, fresh = latest.get(article_id), new.get(arrived_as)
         if fresh is not None and (prior is None or prior["content_sha1"] != fresh[0]):
             sha, record = fresh
         elif prior is not None:
