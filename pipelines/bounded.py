@@ -109,7 +109,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
     """Wire the bounded job onto ``pipeline``."""
     pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state, config.extract.max_page_bytes)
     extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
-    articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl()
+    articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl(config.dedup)
     prior_index = read_story_index(pipeline, run.output, config)
     reuse = config.reuse if config.reuse.enabled else None
     article_rows, stories, index_rows, known_failures, members, records = (
@@ -152,6 +152,7 @@ def run_summary(result, elapsed_s: float) -> dict:
         "changes": {
             "new_articles": articles - reprints["updated_articles"],
             "updated_articles": reprints["updated_articles"],
+            "articles_sharing_a_url": reprints["url_variants"],
             "joined_earlier_stories": reprints["joined_earlier_stories"],
             "corrections": reprints["corrections"],
             "new_stories": reprints["new_stories"],
@@ -170,7 +171,8 @@ def format_summary(summary: dict) -> str:
     return (
         f"run {summary['run_id']} -> {summary['output']}\n"
         f"  articles {summary['articles']}, stories {summary['stories']}, reprint ratio {summary['reprint_ratio']:.1%}\n"
-        f"  changes: {changes['new_articles']} new articles, {changes['updated_articles']} updated, "
+        f"  changes: {changes['new_articles']} new articles ({changes['articles_sharing_a_url']} sharing a URL), "
+        f"{changes['updated_articles']} updated, "
         f"{changes['joined_earlier_stories']} joined earlier stories, {changes['corrections']} corrections, "
         f"{changes['new_stories']} new stories, {changes['gone_stories']} gone\n"
         f"  failures {summary['failures']} ({reasons})\n"

@@ -36,8 +36,8 @@ from pipelines import current, lease, runstate
 from pipelines.bounded import stale_files
 from pipelines.config import Config, load_config
 from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, REUSE, STORIES, STORY_INDEX, TableSpec
-from transforms.dedup.fingerprints import fingerprints, index_row
 from transforms.dedup import passages
+from transforms.dedup.fingerprints import fingerprints, index_row
 from transforms.fetch.crawl_state import empty_state, seen_key
 from transforms.records import StoryFields
 from transforms.sinks.parquet import partition_path, stamped, table_files, table_footers, unreadable_files, write_shard

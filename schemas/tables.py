@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 4  # 3: articles.published_at_zone; 4: articles.wire_source, reuse, passage_index
+SCHEMA_VERSION = 5  # 3: articles.published_at_zone; 4: articles.wire_source, reuse, passage_index;
+# 5: articles.url_article_id, story_index.url_article_id
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ _ARTICLES = pa.schema(
     [
         pa.field("article_id", pa.string(), nullable=False),
         pa.field("url", pa.string()),
+        # the id of the article holding this URL, when this one (of other content) claims it too
+        pa.field("url_article_id", pa.string()),
         pa.field("source", pa.string()),
         pa.field("domain", pa.string()),
         pa.field("feed_url", pa.string()),
@@ -127,6 +130,7 @@ _PASSAGE_INDEX = pa.schema(
 _STORY_INDEX = pa.schema(
     [
         pa.field("article_id", pa.string(), nullable=False),
+        pa.field("url_article_id", pa.string()),  # as in ``articles``
         pa.field("story_id", pa.string(), nullable=False),
         pa.field("is_canonical", pa.bool_()),
         pa.field("similarity", pa.float32()),

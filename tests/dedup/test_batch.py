@@ -20,6 +20,7 @@ from tests.support.reprints import (
     run_detect,
 )
 from transforms.dedup import clustering, minhash
+from transforms.dedup.by_url import pick_representative
 from transforms.dedup.clustering import (
     Earlier,
     own_status,
@@ -39,6 +40,7 @@ from transforms.dedup.fingerprints import (
     node_from_index,
     pack,
     unpacked,
+    variant_id,
 )
 from transforms.dedup.rules import DedupConfig, Edge, story_id_for
 from transforms.dedup.textmatch import token_hashes
@@ -254,6 +256,32 @@ def test_changed_content_is_an_update(tmp_path):
     ]
     assert failures2 == [] and [r["content_sha1"] for r in index2] == [edited["content_sha1"]]
     assert [s["story_id"] for s in stories2] == [story_id_for("a/other")]
+
+
+def test_another_text_under_a_known_url_is_an_article_of_its_own(tmp_path):
+    """A URL reused for another story (a page republished daily, a canonical link naming a shared
+    page): the next run keeps the new text as an article of its own, under the id one run over
+    both gives it (``variant_id``, naming the URL's id); reruns add nothing; a new version of the
+    second text is an update of it."""
+    first, second = article("a/daily", STORY), article("a/daily", OTHER, 24)
+    rows1, _, index1, _ = run_detect([first], tmp_path)
+    rows2, stories2, index2, failures2 = run_detect([second], tmp_path, prior=index1)
+    variant = variant_id("a/daily", second["content_sha1"])
+    assert [(r["article_id"], r["url_article_id"], r["row_kind"]) for r in rows2] == [(variant, "a/daily", "new")]
+    assert failures2 == [] and [s["story_id"] for s in stories2] == [story_id_for(variant)]
+    assert [(r["article_id"], r["url_article_id"]) for r in index2] == [(variant, "a/daily")]
+
+    both = pick_representative("a/daily", [second, first])
+    single = tmp_path / "single"
+    single.mkdir()
+    assert current_state(rows1, rows2) == current_state(run_detect(both, single)[0])
+
+    rows3, stories3, index3, failures3 = run_detect(both, tmp_path, prior=index1 + index2)
+    assert rows3 == stories3 == index3 == [] and [f["error_type"] for f in failures3] == ["DuplicateUrl"] * 2
+
+    edited = article("a/daily", OTHER + " The team will return next summer to sample more lakes.", 25)
+    rows4, _, _, _ = run_detect([edited], tmp_path, prior=index1 + index2)
+    assert [(r["article_id"], r["url_article_id"], r["row_kind"]) for r in rows4] == [(variant, "a/daily", "update")]
 
 
 @pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])  # each split: three runs

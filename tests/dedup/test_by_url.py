@@ -5,7 +5,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.dedup.by_url import DedupByUrl, pick_representative
-from transforms.extract.metadata import article_id as id_of
+from transforms.dedup.fingerprints import variant_id
 
 STORY = "The city council approved a new plan on Monday to expand the bus network into the northern districts"
 OTHER = "Heavy rain flooded several streets in the old town overnight and the river rose above its banks"
@@ -54,13 +54,20 @@ def test_dedup_by_url_pipeline():
         )
 
 
-def test_distinct_content_under_one_url_is_kept_under_its_source():
-    """Two different stories claiming one URL (a canonical link to a shared page) are both articles:
-    the first keeps the URL's id, the other gets the id of its source location."""
-    copies = [article("a.html", published=1, sha="1"), article("b.html", published=2, sha="2", text=OTHER)]
+def test_distinct_content_under_one_url_is_kept_under_its_variant_id():
+    """Different stories claiming one URL (a canonical link to a shared page, a URL reused day
+    after day) are all articles: the first keeps the URL's id, the others get ids of their own
+    content, naming the URL's id in ``url_article_id``."""
+    third = "Schools in the province will close on Friday as the storm approaches the coast with strong winds"
+    copies = [
+        article("a.html", published=1, sha="1"), article("b.html", published=2, sha="2", text=OTHER),
+        article("a.html", published=3, sha="3", text=third),
+    ]
     for order in (copies, copies[::-1]):
         kept = pick_representative("a1", order)
-        assert [(a["source"], a["article_id"]) for a in kept] == [("a.html", "a1"), ("b.html", id_of(None, "b.html"))]
+        assert [(a["source"], a["article_id"], a.get("url_article_id")) for a in kept] == [
+            ("a.html", "a1", None), ("b.html", variant_id("a1", "2" * 20), "a1"), ("a.html", variant_id("a1", "3" * 20), "a1"),
+        ]
 
 
 def test_an_edited_copy_under_one_url_is_still_a_duplicate():

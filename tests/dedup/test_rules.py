@@ -1,12 +1,13 @@
 """The reprint rules shared by batch and streaming (transforms/dedup/rules.py)."""
 
 import random
+import unicodedata
 from datetime import timedelta
 
 import pytest
 
 from tests.support.paths import FIXTURES
-from tests.support.reprints import STORY, T0, article
+from tests.support.reprints import OTHER, STORY, T0, article
 from transforms.dedup.fingerprints import (
     band_keys,
     fingerprint,
@@ -18,6 +19,7 @@ from transforms.dedup.rules import (
     DedupConfig,
     Edge,
     best_anchor,
+    claim_url,
     sort_key,
     story_id_for,
     story_row,
@@ -126,3 +128,32 @@ def test_index_rows_before_wire_source_rank_plain_domains_last():
     assert row["wire_rank"] == 1
     assert node_from_index({**row, "schema_version": 4})["key"].wire_rank == 1
     assert node_from_index({**row, "schema_version": 3})["key"].wire_rank == 2
+
+
+VI_STORY = (
+    "Chiều 5/12, UBND thành phố Hà Nội tổ chức hội nghị hoà giải tranh chấp đất đai tại quận Hoàn Kiếm với sự tham "
+    "gia của hơn 200 hộ dân. Theo báo cáo, thành phố đã giải quyết xong 85% số vụ việc tồn đọng từ năm trước và "
+    "sẽ hoàn thành phần còn lại trước tháng 3 năm sau."
+)
+
+
+def node(article_id, text, hours=0):
+    return fingerprint(article(article_id, text, hours), DedupConfig())
+
+
+def test_claim_url_tells_a_copy_a_version_and_another_article_apart():
+    held = node("u", STORY)
+    assert claim_url(node("u", STORY, 5), [held]) == ("duplicate", held)
+    # a word edit, a cut, a tone-mark spelling (hoà/hòa) or NFD: another version of the same article
+    edited = node("u", STORY.replace("Monday", "Tuesday") + " The work starts in spring.", 5)
+    assert claim_url(edited, [held]) == ("update", held)
+    vi = node("v", VI_STORY)
+    assert claim_url(node("v", VI_STORY.replace("hoà", "hòa"), 3), [vi]) == ("update", vi)
+    assert claim_url(node("v", unicodedata.normalize("NFD", VI_STORY) + " Tin liên quan", 3), [vi]) == ("update", vi)
+    # other content: another article, under its own variant id when one of the claimants holds its id
+    assert claim_url(node("u", OTHER, 5), [held]) == ("variant", None)
+    assert claim_url(node("w", OTHER, 5), [held]) == ("new", None)
+    # of two versions claiming the URL, the one of its own id is updated
+    variant = {**node("x", STORY.replace("Monday", "Friday")), "id": "u-variant"}
+    assert claim_url(edited, [variant, held]) == ("update", held)
+    assert claim_url(node("w", STORY + " More.", 5), []) == ("new", None)

@@ -3,8 +3,8 @@
 the real sources (PeriodicImpulse, Pub/Sub), is checked in tests/pipelines/test_dataflow_dryrun.py."""
 
 import csv
-from pathlib import Path
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from apache_beam.options.pipeline_options import StandardOptions

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from transforms.fetch.client import Fetcher, FetchConfig, HostPacer
+from transforms.fetch.client import FetchConfig, Fetcher, HostPacer
 from transforms.fetch.polite import fetch_page
 
 CONFIG = FetchConfig(

@@ -52,8 +52,8 @@ from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils import shared
 
 from transforms.dedup import clustering
-from transforms.dedup.clustering import COUNTERS, shard_of
-from transforms.dedup.fingerprints import fingerprint_batch, pack, unpacked
+from transforms.dedup.clustering import COUNTERS
+from transforms.dedup.fingerprints import fingerprint_batch, pack, shard_of, unpacked
 from transforms.dedup.passages import ReuseConfig, record_items
 from transforms.dedup.rules import DedupConfig
 from transforms.records import FAILED, failure
@@ -209,15 +209,15 @@ def _story_rows(batch):
 
 
 def _article_rows(item):
-    """New and updated articles with their story fields; a same-content copy of an indexed article
-    is a ``dedup``/``DuplicateUrl`` failure."""
+    """New and updated articles with their ids and story fields; a same-content copy of an indexed
+    article is a ``dedup``/``DuplicateUrl`` failure."""
     _, groups = item
     fields = dict(unpacked(groups["fields"]))
-    duplicates = set(unpacked(groups["duplicates"]))
+    duplicates = dict(unpacked(groups["duplicates"]))
     for article in unpacked(groups["article"]):
         article_id = article["article_id"]
         if article_id in duplicates:
-            message = f"same content as article {article_id}, ingested by an earlier run"
+            message = f"same content as article {duplicates[article_id]}, ingested by an earlier run"
             yield TaggedOutput(FAILED, failure(article["source"], "dedup", "DuplicateUrl", message))
         elif article_id in fields:
             yield {**article, **fields[article_id]}
@@ -304,7 +304,7 @@ class DetectReprints(beam.PTransform):
         prior_batches = (
             self.prior_index
             | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
-            | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], config.lsh_shards))
+            | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r.get("url_article_id") or r["article_id"], config.lsh_shards))
         )
         return (
             {"new": new_nodes, "prior": prior_batches}

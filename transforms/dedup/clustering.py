@@ -20,20 +20,25 @@ import numpy as np
 
 from transforms.dedup.fingerprints import (
     arrival_id,
-    id_hash,
+    by_shard,
+    home_id,
     index_row,
     latest_rows,
-    match_outputs,
+    node_batch,
     node_from_index,
     pack,
+    renamed,
+    shard_of,
     split_by_shard,
     unpacked,
+    variant_id,
 )
 from transforms.dedup.rules import (
     DedupConfig,
     Edge,
     Node,
     best_anchor,
+    claim_url,
     similarity_to,
     story_id_for,
     story_row,
@@ -42,6 +47,7 @@ from transforms.dedup.rules import (
 from transforms.records import StoryFields
 
 COUNTERS = "counters"  # the tag of a step's {counter name: increment}
+_CLAIM_COUNTERS = {"duplicate": "duplicate_articles", "update": "updated_articles", "variant": "url_variants"}
 
 
 class Earlier(NamedTuple):
@@ -145,11 +151,6 @@ def story_fields(story_id: str, members: list[Node]) -> list[tuple[Node, StoryFi
     ]
 
 
-def shard_of(key, shards: int) -> int:
-    """The shard of an article or story id (or of an id hash)."""
-    return (key if isinstance(key, int) else id_hash(key)) % shards
-
-
 class Outbox:
     """One shard's outputs: batched by the shard of their key, (tag, (shard, packed [items]))
     pairs (``put``: for a later join), or one pair per row (``emit``: for a table), then its
@@ -177,27 +178,37 @@ class Outbox:
 
 
 def reconcile(group: tuple, config: DedupConfig) -> list:
-    """One node per article of a shard (by article id): the new articles' nodes ("nodes", with
-    their match nodes and LSH entries) and the story index's latest rows for the others.
+    """One node per article of a shard of URL ids (``home_id``): the new articles' nodes and the
+    story index's latest rows for the others, each to the shard of its id ("nodes", in
+    ``node_batch``es with their match nodes and LSH entries).
 
-    A new article whose content equals its latest index row is a duplicate ("duplicates": its
-    id; the indexed node stays); one whose content changed is an "update" of it."""
-    shard, groups = group
-    latest = latest_rows(groups["prior"])
-    nodes, outbox = [], Outbox(config.lsh_shards)
-    for node in unpacked(groups["new"]):
-        row = latest.pop(node["id"], None)
-        if row is None:
-            nodes.append(node)
-        elif row.get("content_sha1") == node["sha"]:
-            outbox.count("duplicate_articles")
-            outbox.put("duplicates", node["id"], node["id"])
-            nodes.append(node_from_index(row))
-        else:
-            outbox.count("updated_articles")
-            nodes.append({**node, "origin": "update", "prev": node_from_index(row)["prev"]})
-    nodes += [node_from_index(row) for row in latest.values()]
-    return [("nodes", (shard, pack(nodes))), *match_outputs(shard, nodes, config), *outbox.pairs()]
+    A new article is held against the indexed articles claiming its URL (``rules.same_content``,
+    as ``by_url`` does within a run): a copy of one's text is a duplicate ("duplicates": (the id
+    it arrived with, the indexed one's); the indexed node stays), another version of one an
+    "update" of it (under its id), other content a new article (under its ``variant_id`` when
+    an indexed article holds its id)."""
+    _, groups = group
+    indexed = {article_id: node_from_index(row) for article_id, row in latest_rows(groups["prior"]).items()}
+    claims = defaultdict(list)
+    for node in sorted(indexed.values(), key=lambda node: node["key"]):
+        claims[home_id(node)].append(node)
+    outbox = Outbox(config.lsh_shards)
+    for node in sorted(unpacked(groups["new"]), key=lambda node: node["key"]):
+        home = home_id(node)
+        kind, known = claim_url(node, claims[home])
+        if kind in _CLAIM_COUNTERS:
+            outbox.count(_CLAIM_COUNTERS[kind])
+        if kind == "duplicate":
+            outbox.put("duplicates", node["id"], (node["id"], known["id"]))
+            continue
+        if kind == "update":
+            claims[home].remove(known)
+            node = {**renamed(node, known["id"], known["home"]), "origin": "update", "prev": known["prev"]}
+        elif kind == "variant":
+            node = renamed(node, variant_id(home, node["sha"]), home)
+        indexed[node["id"]] = node
+    batches = by_shard(indexed.values(), lambda node: node["id"], config.lsh_shards)
+    return [output for shard, nodes in batches.items() for output in node_batch(shard, nodes, config)] + outbox.pairs()
 
 
 def candidate_requests(group: tuple, config: DedupConfig) -> list:
@@ -304,8 +315,8 @@ def resolve(group: tuple, config: DedupConfig, final: bool) -> list:
 def stories(group: tuple, config: DedupConfig) -> list:
     """A shard's stories, compared with what the index held.
 
-    Outputs: story fields of new and updated articles, to the shard of their id (main output:
-    their rows are written with the article); every article's (id, the id it arrived with, story id, sort key, its
+    Outputs: ids and story fields of new and updated articles, to the shard of the id they
+    arrived with (main output: their rows are written with the article); every article's (id, the id it arrived with, story id, sort key, its
     story's canonical's sort key, its story's size) to the shard of the id it arrived with
     ("members", for passage reuse); "corrections" (slim ``articles`` rows) and new
     "index" rows for indexed articles whose story fields changed; "index" rows for new and
@@ -336,7 +347,9 @@ def _member_changes(node: Node, fields: StoryFields, outbox: Outbox, config: Ded
     if prev is not None and prev["story_id"] != fields["story_id"]:
         outbox.put("left", prev["story_id"], prev["story_id"])
     if node["origin"] != "indexed":
-        outbox.put(None, node["id"], (node["id"], {**fields, "row_kind": node["origin"]}))
+        arrived_as = arrival_id(node)
+        identity = {"article_id": node["id"], "url_article_id": node.get("home")}
+        outbox.put(None, arrived_as, (arrived_as, {**identity, **fields, "row_kind": node["origin"]}))
         outbox.emit("index", index_row(node, fields, config))
         return True
     if prev == fields:

@@ -7,6 +7,7 @@ batch job's pool step ``fingerprint_batch`` lives here, apart from the Beam
 wiring, so a pool process starts without importing Beam.
 """
 
+import hashlib
 import pickle
 from typing import Optional
 
@@ -59,6 +60,7 @@ def fingerprints(articles: list, config: DedupConfig, chunk: int = 64, tokenised
             "lead": lead.tobytes(),
             "nums": sketch.tobytes(),
             "sha": article.get("content_sha1"),
+            "home": article.get("url_article_id"),
             "origin": "new",
             "prev": None,
             "domain": article.get("domain"),
@@ -78,6 +80,28 @@ def match_node(node: Node) -> dict:
     return {field: node[field] for field in _MATCH_FIELDS}
 
 
+def variant_id(url_article_id: str, content_sha1: Optional[str]) -> str:
+    """The id of an article whose URL another article, of other content, holds: from that URL's
+    id and its own content (``metadata.article_id``'s form; the same in every run that meets it)."""
+    return hashlib.sha1(f"{url_article_id}#{content_sha1}".encode()).hexdigest()[:20]
+
+
+def renamed(node: Node, article_id: str, home: Optional[str]) -> Node:
+    """``node`` under ``article_id``, claiming URL id ``home``, remembering the id it arrived with."""
+    if article_id == node["id"]:
+        return {**node, "home": home}
+    return {
+        **node, "id": article_id, "h": id_hash(article_id), "key": node["key"]._replace(article_id=article_id),
+        "home": home, "arrived_as": arrival_id(node),
+    }
+
+
+def home_id(node: Node) -> str:
+    """The URL id a node's article claims: its own id, unless another article holds that URL
+    (``url_article_id``); the story index is reconciled per URL id."""
+    return node.get("home") or node["id"]
+
+
 def arrival_id(node: Node) -> str:
     """The id a node's article arrived with (its record's, under which its row is joined): its
     own, unless reconciling with the story index gave it another (``clustering.reconcile``)."""
@@ -89,10 +113,24 @@ def id_hash(article_id: str) -> int:
     return xxhash.xxh64_intdigest(article_id.encode("utf-8")) >> 1
 
 
+def shard_of(key, shards: int) -> int:
+    """The shard of an article or story id (or of an id hash)."""
+    return (key if isinstance(key, int) else id_hash(key)) % shards
+
+
+def by_shard(nodes: list, key, shards: int) -> dict:
+    """{shard of ``key(node)``: [its nodes]}."""
+    batches = {}
+    for node in nodes:
+        batches.setdefault(shard_of(key(node), shards), []).append(node)
+    return batches
+
+
 def index_row(node: Node, fields: StoryFields, config: DedupConfig) -> dict:
     """A STORY_INDEX row (schemas.tables): an article's fingerprint and its story."""
     return {
         "article_id": node["id"],
+        "url_article_id": node.get("home"),
         **fields,
         "content_sha1": node["sha"],
         "published_at": from_epoch_seconds(node["published_at"]),
@@ -121,6 +159,7 @@ def node_from_index(row: dict) -> Node:
         "lead": row["lead_band_keys"],
         "nums": row["number_sketch"],
         "sha": row.get("content_sha1"),
+        "home": row.get("url_article_id"),
         "origin": "indexed",
         "prev": indexed_fields(row),
         "domain": row["domain"],
@@ -219,8 +258,9 @@ def unpacked(packed_batches):
 
 def fingerprint_batch(batch: tuple, config: DedupConfig, with_match: bool = False, records=None, chunk: int = 64) -> list:
     """Everything derived from a (shard, packed articles) batch, as (output tag, value) pairs:
-    its nodes ("nodes": (shard, packed nodes)), with ``with_match`` (a run with no story index:
-    the nodes are final) their ``match_outputs`` too, with ``records`` (``records(articles,
+    its nodes ("nodes": (shard, packed nodes), by the shard of the URL id they claim for
+    ``clustering.reconcile``), with ``with_match`` (a run with no story index: the nodes are final)
+    by the shard of their id, in ``node_batch``es, with ``records`` (``records(articles,
     tokens)`` -> items, e.g. ``passages.record_items``) its items ("records": the texts are
     tokenised once for both), and the batch itself, compressed for the final join ("articles":
     (shard, compressed batch))."""
@@ -233,16 +273,22 @@ def fingerprint_batch(batch: tuple, config: DedupConfig, with_match: bool = Fals
         nodes += fingerprints(part, config, tokenised=tokenised)
         if records is not None:
             items += records(part, tokenised)
+    if with_match:
+        node_outputs = [o for s, part in by_shard(nodes, lambda n: n["id"], config.lsh_shards).items() for o in node_batch(s, part, config)]
+    else:
+        node_outputs = [("nodes", (s, pack(part))) for s, part in by_shard(nodes, home_id, config.lsh_shards).items()]
     return [
-        ("nodes", (shard, pack(nodes))), *(match_outputs(shard, nodes, config) if with_match else ()),
+        *node_outputs,
         *((("records", (shard, pack(items))),) if records is not None else ()),
         ("articles", (shard, compressed(packed_articles))),
     ]
 
 
-def match_outputs(shard: int, nodes: list, config: DedupConfig) -> list:
-    """A node batch's match nodes ("match") and LSH entries ("bands"), as (output tag, value) pairs."""
+def node_batch(shard: int, nodes: list, config: DedupConfig) -> list:
+    """A batch of final nodes of one shard ("nodes"), their match nodes ("match") and LSH entries
+    ("bands"), as (output tag, value) pairs."""
     return [
+        ("nodes", (shard, pack(nodes))),
         ("match", (shard, pack([match_node(node) for node in nodes]))),
         *(("bands", entry) for entry in lsh_arrays(nodes, config)),
     ]

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 import numpy as np
 
@@ -25,6 +25,7 @@ WIRE_DOMAINS = frozenset({
 _NEVER = float("inf")
 _DAY = 86400
 _BARE_DATE_LATEST = _DAY + 12 * 3600 - 1  # end of the day at UTC-12, the last zone to reach it
+_SAME_CONTENT = 0.5  # share of the shorter text in the other: versions of one article (``same_content``)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Node(TypedDict):
     lead: bytes  # band keys of the lead's MinHash (uint64 array)
     nums: bytes  # number sketch (uint32 array)
     sha: str | None  # content_sha1 of the article's text
+    home: NotRequired[str | None]  # url_article_id: the URL id it claims, when another article holds it
+    arrived_as: NotRequired[str | None]  # the id its article arrived with, when reconciling changed it
     origin: str  # in a batch run: "new" article, "update" of an indexed one, or "indexed" only
     prev: dict | None  # the indexed article's story fields (StoryFields), for "update"/"indexed"
     domain: str | None
@@ -156,6 +159,29 @@ def similarity_to(canonical: Node, node: Node) -> float:
     """Similarity of a member to its canonical: max(Jaccard, containment) on the signatures."""
     jaccard = minhash.estimate_jaccard(signature_of(canonical), signature_of(node))
     return round(max(jaccard, minhash.containment(jaccard, canonical["n"], node["n"])), 4)
+
+
+def same_content(a: Node, b: Node) -> bool:
+    """Two texts under one URL are versions of one article: the same text, or over half of the
+    shorter one in the other (an edited, updated or cut version); else they are different articles
+    claiming one URL (``by_url``, ``clustering.reconcile``)."""
+    if a["sha"] == b["sha"]:
+        return True
+    return min(a["n"], b["n"]) > 0 and similarity_to(a, b) >= _SAME_CONTENT
+
+
+def claim_url(node: Node, claimants: Sequence[Node]) -> tuple[str, Node | None]:
+    """What a new article is to the known articles claiming its URL (``claimants``, earliest
+    first): ("duplicate", the one whose text it copies); ("update", the one it is another version
+    of, by ``same_content``: the one of its own id first); else ("variant", None) when one of them
+    holds its id (it is another article: ``fingerprints.variant_id``) or ("new", None)."""
+    copy = next((c for c in claimants if c["sha"] == node["sha"]), None)
+    if copy is not None:
+        return "duplicate", copy
+    versions = [c for c in claimants if same_content(c, node)]
+    if versions:
+        return "update", next((c for c in versions if c["id"] == node["id"]), versions[0])
+    return ("variant" if any(c["id"] == node["id"] for c in claimants) else "new"), None
 
 
 # ---------------------------------------------------------------------------- stories
