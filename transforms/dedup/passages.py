@@ -53,6 +53,7 @@ import numpy as np
 from transforms.dedup import minhash
 from transforms.dedup.clustering import Outbox
 from transforms.dedup.fingerprints import (
+    by_shard,
     id_hash,
     latest_rows,
     pack,
@@ -508,11 +509,11 @@ def record_items(config: ReuseConfig, articles: list, tokenised: Optional[Tokens
 
 
 def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """Every clustered article of a shard as a ``Holder`` ("holders": with whether its record is
-    new and its indexed reuse digest), and its seeds for the seed shards ("postings"): the record
+    """Every clustered article of a shard as a ``Holder`` ("holders", to the shard of its id: with
+    whether its record is new and its indexed reuse digest), and its seeds for the seed shards ("postings"): the record
     of this run's content (found under the id the article arrived with: ``members`` come to that
     id's shard), else the passage index's latest row."""
-    shard, groups = group
+    _, groups = group
     latest = latest_rows(groups["prior"])
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
     holders, seeds, paragraphs, ids, stories, canonical, when = [], [], [], [], [], [], []
@@ -540,7 +541,8 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         first = order[np.r_[True, (seeds[order][1:] != seeds[order][:-1]) | (ids[order][1:] != ids[order][:-1])]]
         columns = [column[first].astype(dtype) for column, dtype in zip((seeds, ids, stories, canonical, paragraphs, when), _POSTING)]
         postings = split_by_shard(columns[0] % np.uint32(config.lsh_shards), *columns)
-    return [("holders", (shard, pack(holders))), *(("postings", entry) for entry in postings)]
+    by_holder = by_shard(holders, lambda held: held[0].h, config.lsh_shards)
+    return [*(("holders", (s, pack(part))) for s, part in by_holder.items()), *(("postings", entry) for entry in postings)]
 
 
 def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
