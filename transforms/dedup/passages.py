@@ -510,9 +510,9 @@ def record_items(config: ReuseConfig, articles: list, tokenised: Optional[Tokens
 
 def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """Every clustered article of a shard as a ``Holder`` ("holders", to the shard of its id: with
-    whether its record is new and its indexed reuse digest), and its seeds for the seed shards ("postings"): the record
-    of this run's content (found under the id the article arrived with: ``members`` come to that
-    id's shard), else the passage index's latest row."""
+    whether its record is new and its indexed reuse digest), and its seeds for the seed shards
+    ("postings"): the record of this run's content (found under the id the article arrived with:
+    ``members`` come to that id's shard), else the passage index's latest row."""
     _, groups = group
     latest = latest_rows(groups["prior"])
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
