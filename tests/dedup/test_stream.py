@@ -13,6 +13,7 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import GlobalWindow, TimestampedValue
 
 from tests.support.reprints import OTHER, STORY, article, hard_set, run_detect
+from transforms.dedup.fingerprints import variant_id
 from transforms.dedup.rules import DedupConfig, story_id_for
 from transforms.dedup.stream import (
     AssignStories,
@@ -315,3 +316,21 @@ def test_updates_are_new_rows_and_repeats_are_failures(tmp_path):
     assert kinds == [("a/story", "new", "a/story#v1"), ("a/story", "update", "a/story#v2"), ("b/reprint", "new", "b/reprint#v1")]
     assert latest(rows)["b/reprint"]["story_id"] == story_id_for("a/story")
     assert [(f["source"], f["stage"], f["error_type"]) for f in failures] == [("refetch", "dedup", "DuplicateUrl")]
+
+
+def test_another_text_under_a_known_url_is_an_article_of_its_own(tmp_path):
+    """As in batch (``claim_url``): a URL reused for another story keeps both texts, the second
+    under its variant id naming the URL's id, at its own arrival time; its copy is a failure and
+    its new version an update of it."""
+    first = with_sha(article("a/daily", STORY, 0))
+    second = with_sha(article("a/daily", OTHER, 24), version="v2")
+    repeat = {**second, "source": "refetch"}
+    edited = with_sha(article("a/daily", OTHER + " The team will return next summer to sample more lakes.", 25), "v3")
+    steps = [[(first, T0)], [(second, T0 + DAY)], [(repeat, T0 + DAY + 10)], [(edited, T0 + DAY + 20)]]
+    rows, stories, failures = run_stream(steps, tmp_path)
+    variant = variant_id("a/daily", "a/daily#v2")
+    assert sorted((r["_at"] // 10**6, r["article_id"], r["url_article_id"], r["row_kind"]) for r in rows) == [
+        (T0, "a/daily", None, "new"), (T0 + DAY, variant, "a/daily", "new"), (T0 + DAY + 20, variant, "a/daily", "update"),
+    ]
+    assert {s["story_id"] for s in stories} == {story_id_for("a/daily"), story_id_for(variant)}
+    assert [(f["source"], f["error_type"]) for f in failures] == [("refetch", "DuplicateUrl")]

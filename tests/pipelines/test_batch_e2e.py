@@ -13,7 +13,7 @@ import pytest
 
 from pipelines import current
 from tests.support.cli import read_table, run_cli
-from tests.support.pagegen import PARAGRAPHS_VI, article_html, to_cp1258
+from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI, article_html, to_cp1258
 from tests.support.paths import REPO
 from tests.support.samples import SAMPLE, copy_output
 
@@ -149,6 +149,25 @@ def test_an_output_of_schema_1_is_read_and_continued(sample_run, tmp_path):
     assert current_state(out) == current_state(sample_run.output)
     assert current.connect(str(out)).sql("select count(*), count(distinct article_id) from articles").fetchall() == [(35, 35)]
     assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
+
+
+def test_another_text_under_a_known_url_is_kept_in_the_next_run(tmp_path):
+    """A URL reused for another story: the next run keeps it as an article of its own, naming the
+    URL's article, with the ids one run over both pages gives; a rerun adds nothing."""
+    canonical = "https://baothu.example/tin-moi-nhat"
+    for day, title, paragraphs in (("day1", "Giá vàng tăng mạnh", PARAGRAPHS_VI), ("day2", "Bus network to grow", PARAGRAPHS_EN)):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "page.html").write_text(article_html(title, paragraphs, canonical=canonical), encoding="utf-8")
+    out, single = tmp_path / "out", tmp_path / "single"
+    run_cli("--input", str(tmp_path / "day1"), "--output", str(out))
+    assert "1 new articles (1 sharing a URL)" in run_cli("--input", str(tmp_path / "day2"), "--output", str(out))
+    assert "articles 0, stories 0" in run_cli("--input", str(tmp_path / "day2"), "--output", str(out))
+    run_cli("--input", str(tmp_path / "day1"), "--input", str(tmp_path / "day2"), "--output", str(single))
+    query = "select parse_path(source)[-2], article_id, url_article_id, story_id from articles order by 1"
+    held = current.connect(str(out)).sql(query).fetchall()
+    assert held == current.connect(str(single)).sql(query).fetchall()
+    (_, first, none, _), (_, second, url_article, _) = held
+    assert none is None and url_article == first != second
 
 
 def test_bad_pages_end_as_failures_and_never_stop_the_run(tmp_path):

@@ -7,6 +7,10 @@ The rules of the batch job (``transforms.dedup.rules``: fingerprint, LSH band ke
 decision cannot flow back into the state that answered the query; the work is split in keyed
 stages, all in the global window with event-time timers:
 
+0. ``_UrlState`` keyed by the URL id an article claims: the articles claiming it; an arrival is
+   held against them by batch's rule (``claim_url``): a copy of one's text is a ``DuplicateUrl``
+   failure, another version of one an update of it, other content an article of its own (under
+   its ``variant_id`` when the id is taken).
 1. ``_BandState`` keyed by LSH band key (whole-text and lead bands, as in batch): keeps compact
    nodes (id, sort key, signatures, number sketch, arrival time, whether the band saw a verified
    earlier node of it).  A new node is verified against the stored ones (``verify_nodes``);
@@ -27,7 +31,7 @@ stages, all in the global window with event-time timers:
    (earliest member), similarity as in batch.  It writes an ``articles`` row (and a
    ``story_index`` row) when the article is new ("new"), when its content changed ("update") and
    whenever a later report changes its story or canonical flag ("correction", e.g. its original
-   arrived late); the same content again is a ``DuplicateUrl`` failure.  Rows are append-only; the latest ``row_at`` per article wins.
+   arrived late).  Rows are append-only; the latest ``row_at`` per article wins.
 3. ``_StoryState`` keyed by story id: members join and leave; a ``stories`` row (counts
    recomputed, canonical = earliest member) is written whenever it changes; a story left empty
    by corrections gets a row with ``article_count`` 0.
@@ -75,11 +79,19 @@ from apache_beam.typehints import Any, Tuple
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms.dedup import fingerprints
-from transforms.dedup.fingerprints import index_order, indexed_fields, node_from_index
+from transforms.dedup.fingerprints import (
+    home_id,
+    index_order,
+    indexed_fields,
+    node_from_index,
+    renamed,
+    variant_id,
+)
 from transforms.dedup.rules import (
     DedupConfig,
     Node,
     anchor_rank,
+    claim_url,
     similarity_to,
     story_id_for,
     story_row,
@@ -97,7 +109,7 @@ from transforms.records import (
 MEMBERSHIP = "membership"
 FOLLOWS = "follows"
 INDEX = "index"
-_NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "sha")
+_NODE_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums", "sha", "home")
 
 
 class Report(NamedTuple):
@@ -133,7 +145,7 @@ def band_keys(node: Node, config: DedupConfig) -> frozenset:
 
 def compact(node: dict) -> dict:
     """What the stateful stages keep of a node (~600 B pickled with the defaults)."""
-    return {f: node[f] for f in _NODE_FIELDS}
+    return {f: node.get(f) for f in _NODE_FIELDS}
 
 
 class Inserted(NamedTuple):
@@ -253,6 +265,57 @@ def story_seeds(rows: list) -> list:
 _STATE = PickleCoder()  # keys are typed (deterministic key coders); state values are private
 
 
+@beam.typehints.with_input_types(Tuple[str, Any])
+class _UrlState(beam.DoFn):
+    """Stage 0, keyed by the URL id an article claims (``home_id``): the articles claiming it,
+    each remembered for ``ttl_s`` after it arrived.  An arriving article is what ``claim_url``
+    makes it, as in batch: a copy of one's text is a ``DuplicateUrl`` failure (``FAILED``),
+    another version of one goes on under its id, other content under an id one holds under its
+    ``variant_id``; seeds pass through."""
+
+    CLAIMANTS = ReadModifyWriteStateSpec("claimants", _STATE)  # {article id: (compact node, arrival time)}
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, ttl_s: float):
+        self.ttl_s = ttl_s
+
+    def process(self, item, ts=beam.DoFn.TimestampParam, claimants=beam.DoFn.StateParam(CLAIMANTS),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        home, arrival = item
+        now = float(ts)
+        known = {i: (node, at) for i, (node, at) in (claimants.read() or {}).items() if at + self.ttl_s > now}
+        if arrival[0] == "seed":
+            node = arrival[1].node
+        else:
+            _, article, node = arrival
+            kind, claimant = claim_url(node, sorted((n for n, _ in known.values()), key=lambda n: n["key"]))
+            if kind == "duplicate":
+                Metrics.counter("streaming", "duplicate_urls").inc()
+                yield beam.pvalue.TaggedOutput(FAILED, failure(
+                    article["source"], "dedup", "DuplicateUrl", f"same content as article {claimant['id']} already seen",
+                ))
+                return
+            if kind == "update":
+                node = renamed(node, claimant["id"], claimant["home"])
+            elif kind == "variant":
+                node = renamed(node, variant_id(home, node["sha"]), home)
+            arrival = ("article", {**article, "article_id": node["id"], "url_article_id": node["home"]}, compact(node))
+        known[node["id"]] = (compact(node), now)
+        claimants.write(known)
+        expiry.set(Timestamp(min(at for _, at in known.values()) + self.ttl_s))
+        yield arrival
+
+    @on_timer(EXPIRY)
+    def on_expiry(self, ts=beam.DoFn.TimestampParam, claimants=beam.DoFn.StateParam(CLAIMANTS),
+                  expiry=beam.DoFn.TimerParam(EXPIRY)):
+        kept = {i: (node, at) for i, (node, at) in (claimants.read() or {}).items() if at + self.ttl_s > float(ts)}
+        if kept:
+            claimants.write(kept)
+            expiry.set(Timestamp(min(at for _, at in kept.values()) + self.ttl_s))
+        else:
+            claimants.clear()
+
+
 @beam.typehints.with_input_types(Tuple[bytes, Any])
 class _BandState(beam.DoFn):
     """Stage 1, keyed by band key: (band key, (node, seeded)) -> (article id, ("report", sha,
@@ -340,7 +403,7 @@ class _FollowerState(beam.DoFn):
 @beam.typehints.with_input_types(Tuple[str, Any])
 class _ArticleState(beam.DoFn):
     """Stage 2, keyed by article id: the article and its band reports -> articles rows
-    (main), membership changes (``MEMBERSHIP``) and duplicate copies (``FAILED``)."""
+    (main) and membership changes (``MEMBERSHIP``)."""
 
     ARTICLE = ReadModifyWriteStateSpec("article", _STATE)  # (article, node)
     REPORTS = ReadModifyWriteStateSpec("reports", _STATE)  # {content sha: {earlier id: report}}
@@ -360,15 +423,7 @@ class _ArticleState(beam.DoFn):
                 yield from self._seed(Seed(*payload), ts, article_state, reports, decided, expiry)
             return
         if kind == "article":
-            article, node = payload
-            _, known_node = article_state.read() or (None, None)
-            if known_node is not None and known_node["sha"] == node["sha"]:
-                Metrics.counter("streaming", "duplicate_urls").inc()
-                yield beam.pvalue.TaggedOutput(FAILED, failure(
-                    article["source"], "dedup", "DuplicateUrl", f"same content as article {article['article_id']} already seen",
-                ))
-                return
-            article_state.write((article, node))
+            article_state.write(tuple(payload))
             expiry.set(ts + self.ttl_s)
         else:
             sha, incoming = payload
@@ -500,26 +555,31 @@ class AssignStories(beam.PTransform):
             arrivals = [arrivals | "Arrivals" >> beam.Flatten()]
         # (one stream of arrivals: on the DirectRunner a Flatten right before a stateful step lets
         # the steps after it see the watermark pass an element that step has not yet processed)
-        bands = (
+        claimed = (
             arrivals[0]
+            | "ByUrl" >> beam.Map(lambda arrival: (home_id(_arrival_node(arrival)), arrival)).with_output_types(Tuple[str, Any])
+            | "Urls" >> beam.ParDo(_UrlState(self.ttl_s)).with_outputs(FAILED, main="arrivals")
+        )
+        bands = (
+            claimed.arrivals
             | "ByBand" >> beam.FlatMap(_band_inputs, config).with_output_types(Tuple[bytes, Any])
             | "Bands" >> beam.ParDo(_BandState(config, self.ttl_s)).with_outputs(FOLLOWS, main="reports")
         )
         demotions = (
-            [bands[FOLLOWS], bands.reports, arrivals[0] | "SeedFollows" >> beam.FlatMap(_seed_follows)]
+            [bands[FOLLOWS], bands.reports, claimed.arrivals | "SeedFollows" >> beam.FlatMap(_seed_follows)]
             | "FollowInputs" >> beam.Flatten().with_output_types(Tuple[str, Any])
             | "Followers" >> beam.ParDo(_FollowerState(config, self.ttl_s))
         )
         decided = (
-            [arrivals[0] | "ById" >> beam.Map(_article_input), bands.reports, demotions]
+            [claimed.arrivals | "ById" >> beam.Map(_article_input), bands.reports, demotions]
             | "ArticleInputs" >> beam.Flatten().with_output_types(Tuple[str, Any])
             | "Articles"
             >> beam.ParDo(_ArticleState(config, self.ttl_s))
-            .with_outputs(MEMBERSHIP, INDEX, FAILED, main="rows")
+            .with_outputs(MEMBERSHIP, INDEX, main="rows")
         )
         decided[MEMBERSHIP].element_type = Tuple[str, Any]  # a tagged output has no type hint of its own
         stories = decided[MEMBERSHIP] | "Stories" >> beam.ParDo(_StoryState(self.ttl_s))
-        return decided.rows, stories, decided[INDEX], decided[FAILED]
+        return decided.rows, stories, decided[INDEX], claimed[FAILED]
 
 
 class _Seeds(beam.PTransform):
@@ -545,12 +605,15 @@ class _Seeds(beam.PTransform):
         )
 
 
+def _arrival_node(arrival: tuple) -> dict:
+    """The node of an arriving article or a seed."""
+    return arrival[2] if arrival[0] == "article" else arrival[1].node
+
+
 def _band_inputs(arrival: tuple, config: DedupConfig):
     """(band key, (node, seeded)) for each LSH band key of an arriving article or a seed."""
-    if arrival[0] == "article":
-        node, seeded = arrival[2], None
-    else:
-        node, seeded = arrival[1].node, not arrival[1].decided.is_canonical
+    seeded = None if arrival[0] == "article" else not arrival[1].decided.is_canonical
+    node = _arrival_node(arrival)
     for key in sorted(band_keys(node, config)):
         yield key.to_bytes(8, "big"), (node, seeded)
 
