@@ -57,6 +57,8 @@ Where it can still differ from batch (for reprints arriving within the TTL):
 - the ``max_cluster_size`` guard is not applied; buckets past ``max_bucket_size`` keep their
   smallest id hashes seen so far;
 - an updated article's old fingerprint stays in the bands it left until its TTL;
+- of two texts claiming one URL, the first to arrive keeps the URL's id (batch: the earliest
+  published);
 - ``similarity`` is the one at the last story change (not re-emitted on its own);
 - what the TTL has forgotten is forgotten: a reprint arriving later starts a new story (or
   meets only the members still remembered, and then starts its own).
