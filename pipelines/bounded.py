@@ -32,13 +32,13 @@ from pipelines.config import (
     load_config,
 )
 from pipelines.runners import dataflow
-from pipelines.runners.memory import DEFAULT_RUNNER
+from pipelines.runners.memory import DEFAULT_RUNNER, runs_in_this_process
 from pipelines.runstate import RunContext
 from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, REUSE, STORIES, STORY_INDEX, TableSpec
 from transforms.dedup.batch import DetectReprints
 from transforms.dedup.by_url import DedupByUrl
 from transforms.dedup.reuse import DetectReuse
-from transforms.extract.articles import Extract
+from transforms.extract.transform import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.crawl import CrawlWeb
 from transforms.sinks.parquet import (
@@ -108,7 +108,7 @@ def stale_files(footers: list, version_column: str, version: str) -> list:
 def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, crawl_state: dict) -> None:
     """Wire the bounded job onto ``pipeline``."""
     pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state, config.extract.max_page_bytes)
-    extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
+    extracted, extract_failures = pages | "Extract" >> Extract(config.extract, runs_in_this_process(pipeline.options))
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl(config.dedup)
     prior_index = read_story_index(pipeline, run.output, config)
     reuse = config.reuse if config.reuse.enabled else None

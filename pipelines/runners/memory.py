@@ -35,6 +35,17 @@ def runs_in_process(beam_args: list) -> bool:
     return (runner.parse_known_args(beam_args)[0].runner or DEFAULT_RUNNER) in IN_PROCESS_RUNNERS
 
 
+def runs_in_this_process(options) -> bool:
+    """Whether a job with these ``PipelineOptions`` runs wholly in this process: an in-process
+    runner, not in its multi-processing mode (``extract.processes`` 0 then starts an extractor per
+    core)."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    runner = options.view_as(StandardOptions).runner or DEFAULT_RUNNER
+    mode = options.view_as(DirectOptions).direct_running_mode
+    return getattr(runner, "__name__", str(runner)) in IN_PROCESS_RUNNERS and mode != "multi_processing"
+
+
 def restart_keeping_freed_memory(beam_args: list) -> None:
     """Re-run this command (``sys.orig_argv``) with ``KEEP_FREED`` in its environment when its
     job runs in-process on glibc and the settings are not all there yet; else (or when the

@@ -17,8 +17,9 @@ from tests.support.fetching import CONFIG, entry
 from tests.support.localweb import Reply
 from tests.support.pagegen import PARAGRAPHS_VI, article_html
 from transforms.extract import metadata
-from transforms.extract.articles import Extract, ExtractConfig
+from transforms.extract.articles import ExtractConfig
 from transforms.extract.decode import decode_html
+from transforms.extract.transform import Extract
 from transforms.fetch.client import Fetcher, HostPacer
 from transforms.fetch.polite import fetch_page
 

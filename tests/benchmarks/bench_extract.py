@@ -4,8 +4,9 @@
 
 On the first N pages of ../shared/data/extraction/trafilatura-eval (unpacked to a temp folder)
 it times, in one run: (a) a single-process ``trafilatura.bare_extraction`` loop, (b1) the batch
-pipeline in-process, (b2) the batch pipeline with two worker processes and (b3) in-process with
-two extractor processes (``extract.processes: 2``), and prints pages/s and the ratios b/a.  It then checks page by page that the pipeline's article text equals
+pipeline as a user runs it (in-process, an extractor per core), (b2) the same with one extractor
+(``extract.processes: 1``) and (b3) with two worker processes (one extractor each), and prints
+pages/s and the ratios b/a.  It then checks page by page that the pipeline's article text equals
 trafilatura's own output (after the pipeline's documented normalisation: NFC + whitespace), and
 scores both texts against the corpus gold (``evaldata.json``: snippets each page's text must and
 must not contain; precision, recall and F1 as trafilatura's own evaluation counts them).
@@ -26,8 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from pipelines import batch
-from transforms.extract.articles import ExtractConfig
-from transforms.extract.isolated import DATE_PARAMS
+from transforms.extract.articles import DATE_PARAMS, ExtractConfig
 from transforms.extract.metadata import clean_text, word_count
 
 EVAL = REPO.parent / "shared" / "data" / "extraction" / "trafilatura-eval"
@@ -109,12 +109,12 @@ def main() -> None:
         n = len(paths)
         print(f"{n} pages from trafilatura-eval, {sum(p.stat().st_size for p in paths) / n / 1024:.0f} KB average")
         loop_s, reference = trafilatura_loop(paths)
-        two_extractors = tmp / "two-extractors.yaml"
-        two_extractors.write_text("extract:\n  processes: 2\n")
+        one_extractor = tmp / "one-extractor.yaml"
+        one_extractor.write_text("extract:\n  processes: 1\n")
         runs = {
-            "pipeline in-process": ["--runner=FnApiRunner"],
-            "pipeline 2 processes": ["--runner=FnApiRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
-            "in-process, 2 extractors": ["--runner=FnApiRunner", "--config", str(two_extractors)],
+            "pipeline, defaults": [],
+            "one extractor": ["--config", str(one_extractor)],
+            "2 worker processes": ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
         }
         print(f"{'(a) trafilatura loop':<32}{n / loop_s:8.2f} pages/s  {loop_s:7.1f} s")
         results = {}
@@ -122,12 +122,12 @@ def main() -> None:
             elapsed, texts = pipeline_run(tmp / "pages", tmp / f"out{i}", extra)
             results[name] = texts
             print(f"{'(b' + str(i) + ') ' + name:<32}{n / elapsed:8.2f} pages/s  {elapsed:7.1f} s  ratio b/a = {loop_s / elapsed:.2f}x")
-        mismatches = compare(reference, results["pipeline in-process"], ExtractConfig().min_words)
+        mismatches = compare(reference, results["pipeline, defaults"], ExtractConfig().min_words)
         print(f"text equal to trafilatura's own output: {n - len(mismatches)}/{n} pages ({1 - len(mismatches) / n:.1%})")
         for source in mismatches[:20]:
             print(f"  mismatch: {Path(source).name}")
         print(f"gold snippets, trafilatura loop: {snippet_scores(reference)}")
-        print(f"gold snippets, pipeline:         {snippet_scores(results['pipeline in-process'])}")
+        print(f"gold snippets, pipeline:         {snippet_scores(results['pipeline, defaults'])}")
 
 
 if __name__ == "__main__":

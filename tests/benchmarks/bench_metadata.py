@@ -132,9 +132,8 @@ def _parse_stamp(value: str | None) -> tuple[datetime | None, bool]:
 
 
 def ours(page: Gold) -> Guess:
-    from transforms.extract.articles import ExtractConfig, page_to_article
+    from transforms.extract.articles import ExtractConfig, extract_page, page_to_article
     from transforms.extract.decode import PageRejected, check_page, decode_html
-    from transforms.extract.isolated import extract_page
     from transforms.records import raw_page
 
     config = ExtractConfig()
@@ -153,7 +152,7 @@ def ours(page: Gold) -> Guess:
 def trafilatura_alone(page: Gold) -> Guess:
     import trafilatura
 
-    from transforms.extract.isolated import DATE_PARAMS
+    from transforms.extract.articles import DATE_PARAMS
 
     doc = trafilatura.bare_extraction(
         page.body, url=page.url, with_metadata=True, deduplicate=False, date_extraction_params=DATE_PARAMS
@@ -167,7 +166,7 @@ def trafilatura_alone(page: Gold) -> Guess:
 def htmldate_alone(page: Gold) -> Guess:
     from htmldate import find_date
 
-    from transforms.extract.isolated import DATE_PARAMS
+    from transforms.extract.articles import DATE_PARAMS
 
     published, day_only = _parse_stamp(find_date(page.body, url=page.url, **DATE_PARAMS))
     return Guess(published=published, day_only=day_only)

@@ -35,9 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.paths import FIXTURES, SHARED_DATA
 from transforms.extract import wire
-from transforms.extract.articles import ExtractConfig, page_to_article
+from transforms.extract.articles import ExtractConfig, extract_page, page_to_article
 from transforms.extract.decode import PageRejected, decode_html
-from transforms.extract.isolated import extract_page
 from transforms.records import raw_page
 
 LABELS = FIXTURES / "wire_labels.csv"

@@ -3,8 +3,7 @@
 
 import json
 
-from transforms.extract.articles import ExtractConfig, page_to_article
-from transforms.extract.isolated import extract_page
+from transforms.extract.articles import ExtractConfig, extract_page, page_to_article
 from transforms.records import Article, raw_page
 
 

@@ -1,4 +1,5 @@
 import gzip
+import os
 
 import apache_beam as beam
 import pytest
@@ -10,11 +11,11 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from tests.support.beam import streaming_pipeline
 from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI, article_html
 from transforms.extract import metadata
-from transforms.extract.articles import Extract, ExtractConfig, page_to_article
+from transforms.extract.articles import ExtractConfig, extract_document, page_to_article
 from transforms.extract.dates import DateHints
 from transforms.extract.decode import PageRejected
-from transforms.extract.isolated import extract_document
 from transforms.extract.metadata import PageHints
+from transforms.extract.transform import Extract, extractor_processes
 from transforms.records import raw_page
 
 NO_HINTS = PageHints(html_lang=None, dates=DateHints((), (), (), ()))
@@ -115,15 +116,15 @@ def test_extract_transform_routes_every_page():
 
 
 def test_every_output_keeps_the_timestamp_and_window_of_its_own_page():
-    """Pages are extracted with one in flight: each article and failure must still come out with
-    its own page's event time and window, not those of the page processed when it was ready."""
+    """Pages are extracted while others are read: each article and failure must still come out
+    with its own page's event time and window, not those of the page processed when it was ready."""
     pages = [raw_page(f"p{i}.html", VI_PAGE.encode()) for i in range(1, 4)] + [raw_page("p4.html", b"")]
     stream = TestStream().add_elements([TimestampedValue(page, 1000 * i) for i, page in enumerate(pages, start=1)])
     with streaming_pipeline() as p:
         articles, failures = (
             p | stream.advance_watermark_to_infinity()
             | beam.WindowInto(FixedWindows(1000))
-            | Extract(ExtractConfig())
+            | Extract(ExtractConfig(processes=2))  # answers come back in any order
         )
         for label, outputs, expected in (
             ("Articles", articles, [("p1.html", 1000, 1000), ("p2.html", 2000, 2000), ("p3.html", 3000, 3000)]),
@@ -134,3 +135,10 @@ def test_every_output_keeps_the_timestamp_and_window_of_its_own_page():
 
 def event_time(row, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
     return row["source"], int(timestamp), int(window.start)
+
+
+def test_an_extractor_per_core_only_when_the_job_runs_in_this_process():
+    cores = len(os.sched_getaffinity(0))
+    assert extractor_processes(ExtractConfig(), in_process=True) == cores
+    assert extractor_processes(ExtractConfig(), in_process=False) == 1  # Dataflow, Dask: a worker per core already
+    assert extractor_processes(ExtractConfig(processes=3), in_process=False) == 3

@@ -11,19 +11,21 @@ from tests.support.pagegen import PARAGRAPHS_VI, article_html
 from transforms.extract.articles import ExtractConfig
 from transforms.extract.decode import PageRejected
 from transforms.extract.isolated import IsolatedExtractor
+from transforms.records import raw_page
 
 VI_PAGE = article_html("Giá vàng hôm nay tăng mạnh", PARAGRAPHS_VI)
+PAGE = raw_page("page.html", VI_PAGE.encode())
 
 
 def test_isolated_extractor_times_out_then_recovers():
     slow = IsolatedExtractor(ExtractConfig(timeout_s=0.0001))
     with pytest.raises(PageRejected) as info:
-        slow(VI_PAGE * 50, None)
+        slow(raw_page("big.html", VI_PAGE.encode() * 50))
     assert info.value.error_type == "ExtractionTimeout"
     slow.close()
     normal = IsolatedExtractor(ExtractConfig())
-    hints, doc = normal(VI_PAGE, None)
-    assert PARAGRAPHS_VI[1] in doc["text"] and hints.html_lang == "vi"
+    article = normal(PAGE)
+    assert PARAGRAPHS_VI[1] in article["text"] and article["language"] == "vi"
     normal.close()
 
 
@@ -31,24 +33,36 @@ def test_a_child_killed_before_reading_its_page_is_a_crash_row_then_replaced():
     """The page still sits unread in the dead child's pipe: the parent's read is reset, not at EOF."""
     extractor = IsolatedExtractor(ExtractConfig())
     try:
-        extractor.submit(VI_PAGE, None)
+        extractor.submit(PAGE)
         os.kill(extractor._process.pid, signal.SIGKILL)  # still starting up: the page is unread
         with pytest.raises(PageRejected) as info:
             extractor.result()
         assert info.value.error_type == "ExtractorCrashed"
-        _, doc = extractor(VI_PAGE, None)
-        assert PARAGRAPHS_VI[1] in doc["text"]
+        assert PARAGRAPHS_VI[1] in extractor(PAGE)["text"]
     finally:
         extractor.close()
+
+
+def test_ready_gives_the_extractors_whose_answer_is_in_without_waiting_for_the_others():
+    slow, quick = IsolatedExtractor(ExtractConfig()), IsolatedExtractor(ExtractConfig())
+    try:
+        slow.submit(raw_page("long.html", article_html("Dài", PARAGRAPHS_VI * 5000).encode()))  # seconds of work
+        quick.submit(PAGE)
+        assert IsolatedExtractor.ready([slow, quick]) == [quick]
+        assert PARAGRAPHS_VI[1] in quick.result()["text"]
+    finally:
+        slow.close()
+        quick.close()
 
 
 _PARENT = """
 import sys, time
 from transforms.extract.articles import ExtractConfig
 from transforms.extract.isolated import IsolatedExtractor
+from transforms.records import raw_page
 
 extractor = IsolatedExtractor(ExtractConfig())
-extractor.submit(sys.argv[1], None)
+extractor.submit(raw_page("page.html", sys.argv[1].encode()))
 if sys.argv[2] == "answered":
     extractor._conn.poll(60)  # the child's answer waits, unread, in the pipe
 print(extractor._process.pid, flush=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.runners import memory
-from pipelines.runners.memory import KEEP_FREED, runs_in_process
+from pipelines.runners.memory import KEEP_FREED, runs_in_process, runs_in_this_process
 from tests.support.paths import REPO
 
 glibc_only = pytest.mark.skipif(
@@ -74,3 +74,12 @@ def test_a_failed_restart_runs_the_job_with_the_defaults(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     memory.restart_keeping_freed_memory([])  # returns instead of raising
     assert not any(name in os.environ for name in KEEP_FREED)
+
+
+def test_a_job_runs_in_this_process_on_the_local_runners_unless_they_start_workers():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    assert runs_in_this_process(PipelineOptions([]))
+    assert runs_in_this_process(PipelineOptions(["--runner=DirectRunner"]))
+    assert not runs_in_this_process(PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"]))
+    assert not runs_in_this_process(PipelineOptions(["--runner=DataflowRunner"]))

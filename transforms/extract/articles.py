@@ -1,26 +1,32 @@
-"""Extraction stage: raw pages -> articles (clean text and metadata with trafilatura).
+"""One page -> one article (pure functions, no Beam): the page is checked and decoded
+(``decode``), scanned for hints and extracted by trafilatura in one parse (``extract_page``), and
+its fields normalised into an article (``page_to_article``, by ``metadata``, ``dates`` and
+``wire``).  ``extract_article`` does all of it, in the extractor processes (``isolated``) of the
+Beam stage (``transform.Extract``).
 
-    articles, failures = pages | Extract(ExtractConfig(timeout_s=30))
-
-Each page is checked and decoded (``decode``), scanned for hints and extracted by trafilatura in
-an isolated child process with a wall-clock budget (``isolated``), and its fields normalised into
-an article (``metadata``).  Every page ends as an article or a failures row with stage ``extract``.
+trafilatura runs with ``deduplicate=False`` (its dedup cache is process-global and would make
+output depend on order).
 """
 
-import collections
 from dataclasses import dataclass, field
-
-import apache_beam as beam
-from apache_beam.metrics import Metrics
+from typing import TYPE_CHECKING
 
 from transforms.extract import metadata, wire
 from transforms.extract.dates import Page, own_item, published_time
 from transforms.extract.decode import PageRejected, check_page, decode_html
-from transforms.extract.isolated import IsolatedExtractor
-from transforms.extract.metadata import PageHints
-from transforms.records import FAILED, Article, RawPage, failure
+from transforms.extract.metadata import (
+    PageHints,
+    names_only_site,
+    other_stories,
+    page_hints,
+    site_names,
+)
+from transforms.extract.wire import lines_after
+from transforms.records import Article, RawPage
 from transforms.settings import check_ranges, setting
-from transforms.windowing import in_window_of
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class ExtractConfig:
 
     max_page_bytes: int = setting(20_000_000, at_least=1)
     timeout_s: float = setting(30.0, above=0)
-    processes: int = setting(1, at_least=1)  # extraction processes per worker thread: pages overlap with the worker's work
+    processes: int = setting(0, at_least=0)  # extractor processes per worker thread; 0: one per core in a job run in-process, else 1
     min_words: int = setting(20, at_least=0)
     favor_precision: bool = False
     include_tables: bool = True
@@ -39,6 +45,56 @@ class ExtractConfig:
     def __post_init__(self):
         check_ranges(self, "extract")
         object.__setattr__(self, "wire_agencies", wire.check_agencies(self.wire_agencies))
+
+
+DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+
+
+def extract_document(page: "str | HtmlElement", url: str | None, config: ExtractConfig) -> dict | None:
+    """Run trafilatura on one page (its HTML, or its tree from trafilatura's ``load_html``); the fields
+    we keep, or None when it finds no main text.  Other stories' ``<article>``s beside the page's own
+    (``metadata.other_stories``) are pruned first."""
+    import trafilatura  # on first use: only the extractor processes need it
+    from trafilatura.utils import load_html
+
+    tree = load_html(page)
+    if tree is None:
+        return None
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=True,
+        deduplicate=False,
+        favor_precision=config.favor_precision,
+        include_tables=config.include_tables,
+        include_comments=config.include_comments,
+        date_extraction_params=DATE_PARAMS,
+        prune_xpath=[f"(//article)[{i}]" for i in other_stories(tree)] or None,
+    )
+    if doc is None:
+        return None
+    return {"text": doc.text, "title": doc.title, "author": doc.author, "url": doc.url, "date": doc.date, "sitename": doc.sitename}
+
+
+def extract_page(html: str, url: str | None, config: ExtractConfig) -> tuple[PageHints, dict | None]:
+    """What one page's HTML gives (parsed once): its hints and trafilatura's fields,
+    with ``byline``, the names trafilatura reads from the byline markup (rel, itemprop or class
+    "author"), when its author (from the metas) is the site's name only, and ``after_text``, the
+    short blocks right after the text that trafilatura left out (``wire.lines_after``: a sign-off
+    "— AP" as a heading)."""
+    from trafilatura.metadata import extract_author
+    from trafilatura.utils import load_html
+
+    tree = load_html(html)
+    if tree is None:
+        return page_hints(html), None
+    hints = page_hints(html, tree)
+    doc = extract_document(tree, url, config)
+    if doc:
+        doc["after_text"] = lines_after(tree, doc["text"])
+    if doc and names_only_site(doc["author"], *site_names(hints, doc["sitename"], doc["url"] or url)):
+        doc["byline"] = extract_author(tree)
+    return hints, doc
 
 
 def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words: int,
@@ -83,83 +139,8 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
     )
 
 
-def _rejected(source: str, error_type: str, message: str):
-    Metrics.counter("extract", f"failed_{error_type}").inc()
-    return beam.pvalue.TaggedOutput(FAILED, failure(source, "extract", error_type, message))
-
-
-class _ExtractFn(beam.DoFn):
-    """Keeps up to ``config.processes`` pages in flight in isolated extractors; results are
-    emitted in submission order, the last ones when the bundle finishes."""
-
-    def __init__(self, config: ExtractConfig):
-        self._config = config
-
-    def setup(self):
-        self._idle = [IsolatedExtractor(self._config) for _ in range(self._config.processes)]
-        self._agencies = wire.agency_lookup(self._config.wire_agencies)
-        self._in_flight = collections.deque()
-
-    def process(self, page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        try:
-            check_page(page["body"], self._config.max_page_bytes)
-            html = decode_html(page["body"], page.get("charset"))
-        except PageRejected as exc:
-            yield _rejected(page["source"], exc.error_type, str(exc))
-            return
-        page = {**page, "body": None}  # the bytes are not needed any more
-        ready = self._receive_oldest() if not self._idle else None
-        extractor = self._idle.pop()
-        extractor.submit(html, page.get("url"))  # the child works while we finish the previous page
-        self._in_flight.append((extractor, page, window, timestamp))
-        if ready:
-            yield self._windowed_output(*ready)
-
-    def finish_bundle(self):
-        while self._in_flight:
-            yield self._windowed_output(*self._receive_oldest())
-
-    def _windowed_output(self, page, result, window, timestamp):
-        return in_window_of(self._output(page, result), timestamp, window)
-
-    def _receive_oldest(self):
-        """Free the oldest in-flight extractor: (page, its (hints, trafilatura fields) or rejection,
-        window, timestamp)."""
-        extractor, page, window, timestamp = self._in_flight.popleft()
-        self._idle.append(extractor)
-        try:
-            result = extractor.result()
-        except PageRejected as exc:
-            result = exc
-        return page, result, window, timestamp
-
-    def _output(self, page: RawPage, result):
-        """The article for an extraction result, or its failures row."""
-        try:
-            if isinstance(result, PageRejected):
-                raise result
-            article = page_to_article(page, *result, self._config.min_words, self._agencies)
-        except PageRejected as exc:
-            return _rejected(page["source"], exc.error_type, str(exc))
-        except Exception as exc:  # noqa: BLE001 -- a bug or a page we did not foresee: record it, keep the run alive
-            return _rejected(page["source"], type(exc).__name__, repr(exc))
-        Metrics.counter("extract", "articles").inc()
-        return article
-
-    def teardown(self):
-        for extractor, *_ in self._in_flight:
-            extractor.close()
-        for extractor in self._idle:
-            extractor.close()
-
-
-class Extract(beam.PTransform):
-    """Raw pages -> (articles, failures)."""
-
-    def __init__(self, config: ExtractConfig = ExtractConfig()):
-        super().__init__()
-        self._config = config
-
-    def expand(self, pages):
-        results = pages | "ExtractPages" >> beam.ParDo(_ExtractFn(self._config)).with_outputs(FAILED, main="articles")
-        return results.articles, results[FAILED]
+def extract_article(page: RawPage, config: ExtractConfig, agencies: wire.Agencies = wire.DEFAULT_AGENCIES) -> Article:
+    """The article of a raw page (``PageRejected`` when it has none): everything one page takes."""
+    check_page(page["body"], config.max_page_bytes)
+    html = decode_html(page["body"], page.get("charset"))
+    return page_to_article(page, *extract_page(html, page.get("url"), config), config.min_words, agencies)
