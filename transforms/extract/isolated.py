@@ -17,6 +17,8 @@ from transforms.records import Article, RawPage
 def _child_loop(conn, config: ExtractConfig) -> None:
     """Answer pages until the parent is gone: its end of the pipe closed (EOF), or its death broke
     the pipe or reset it over an unread answer (an OSError), all of which end the child quietly."""
+    import trafilatura  # noqa: F401 -- imported while the first page is on its way
+
     agencies = wire.agency_lookup(config.wire_agencies)
     try:
         while True:
@@ -41,9 +43,8 @@ class IsolatedExtractor:
 
     def __init__(self, config: ExtractConfig):
         self._config = config
-        self._process = None
-        self._conn = None
         self.deadline = None  # when the page in hand is out of time
+        self._start()  # it starts up while the pipeline reads its first pages
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
