@@ -4,6 +4,7 @@ an in-memory run of the reuse steps on one shard, and link scores against a gold
 import csv
 import json
 from collections import defaultdict
+
 from tests.support.paths import FIXTURES
 from tests.support.reprints import fixture_articles
 from transforms.dedup import passages
@@ -39,10 +40,11 @@ def reuse_in_memory(articles: list, stories: dict, config: ReuseConfig = ReuseCo
     records = pack(passages.record_items(config, articles))
     member_rows = [(i, i, s, keys[i], min(members[s]), len(members[s])) for i, s in stories.items()]
     held = dict(_by_tag(passages.holders_of((0, {"new": [records], "prior": [], "members": [pack(member_rows)]}), dedup, config)))
-    shared = [value for _, (_, value) in passages.shared_seeds((0, held["postings"]), dedup, config)]
-    pairs = dict(_by_tag(passages.pair_requests((0, shared), dedup, config)))
+    matches = [value for _, (_, value) in passages.shared_seeds((0, held["postings"]), dedup, config)]
+    picked = passages.pick_pairs((0, {"holders": held.get("holders", []), "matches": matches}), dedup, config)
+    pairs = dict(_by_tag([(tag, value) for tag, value in picked if tag in ("targets", "requests")]))
     sources = [batch for _, (_, batch) in passages.send_holders((0, {"holders": held["holders"], "requests": pairs.get("requests", [])}), dedup, config)]
-    decided = passages.decide_reuse((0, {"holders": held["holders"], "matches": pairs.get("matches", []), "sources": sources}), dedup, config)
+    decided = picked + passages.decide_reuse((0, {"targets": pairs.get("targets", []), "sources": sources}), dedup, config)
     return [row for tag, row in decided if tag is None and row.get("source_article_id")]
 
 

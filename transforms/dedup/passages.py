@@ -51,9 +51,8 @@ import numba
 import numpy as np
 
 from transforms.dedup import minhash
-from transforms.dedup.clustering import Outbox
+from transforms.dedup.clustering import Outbox, unique_rows
 from transforms.dedup.fingerprints import (
-    by_shard,
     id_hash,
     latest_rows,
     pack,
@@ -69,9 +68,12 @@ _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
 _LATEST = (1 << 31) - 1  # the publication minute of an article that has none
 # a posting (a seed an article holds) as it travels: seed, article id hash, story id hash (low 32
 # bits: two stories sharing a seed rarely collide), whether the article is its story's canonical,
-# the seed's paragraph, the article's publication minute
-_POSTING = (np.uint32, np.int64, np.uint32, np.uint8, np.uint16, np.int32)
-_MATCH_COLUMNS = 9  # target, source, seed, (holders, canonical holds) of both stories, paragraph in the target, source story
+# the article's publication minute, its record's sampling threshold
+_POSTING = (np.uint32, np.int64, np.uint32, np.uint8, np.int32, np.uint32)
+# a match (a seed a target shares with another story) as it travels: target, source (the story's
+# earliest holder of the seed), seed, (holders, canonical holds) of both stories, the source's
+# story and threshold
+_MATCH = (np.int64, np.int64, np.uint32, np.uint32, np.uint8, np.uint32, np.uint8, np.uint32, np.uint32)
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
 
 
@@ -301,20 +303,76 @@ def _units(code_points, bounds, offsets, starts, ends, sentence_starts, min_toke
     return unit_of, quoted, unit_starts[:units], unit_ends[:units], paragraphs[:units], sizes[:units], unit_cuts
 
 
+class Records(NamedTuple):
+    """Passage records unpacked at once: per record its threshold and its first unit and seed
+    (``unit_cuts``, ``seed_cuts``: a record's units and seeds are those up to the next one's), then
+    the columns of ``Passages`` (``units``: per seed, its unit in its record)."""
+
+    thresholds: np.ndarray
+    unit_cuts: np.ndarray
+    seed_cuts: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    paragraphs: np.ndarray
+    tokens: np.ndarray
+    units: np.ndarray
+    seeds: np.ndarray
+
+
+def unpack_all(records: list) -> Records:
+    """Several passage records unpacked in one compiled pass."""
+    offsets = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([len(record) for record in records], out=offsets[1:])
+    return Records(*_unpack_all(np.frombuffer(b"".join(records), dtype=np.uint8), offsets))
+
+
 def unpack(record: bytes) -> Passages:
-    threshold, units, seeds, wide = np.frombuffer(record, dtype=np.uint32, count=4).tolist()
-    offsets, width = (np.uint32, 4) if wide else (np.uint16, 2)
-    at = _HEADER_BYTES
-    gaps = np.frombuffer(record, offsets, units, at).astype(np.int64)
-    lengths = np.frombuffer(record, offsets, units, at + width * units).astype(np.int64)
-    tokens = np.frombuffer(record, np.uint16, units, at + 2 * width * units)
-    counts = np.frombuffer(record, np.uint16, units, at + (2 * width + 2) * units)
-    hashes = np.frombuffer(record, np.uint32, seeds, at + (2 * width + 4) * units)
-    starts = np.cumsum(gaps + np.r_[0, lengths[:-1]])
-    return Passages(
-        threshold, starts, starts + lengths, np.cumsum(tokens >> 15) - 1, tokens & 0x7FFF,
-        np.repeat(np.arange(units), counts), hashes,
-    )
+    r = unpack_all([record])
+    return Passages(int(r.thresholds[0]), r.starts, r.ends, r.paragraphs, r.tokens, r.units, r.seeds)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _uint(buffer, at, width):
+    """The little-endian unsigned integer of ``width`` bytes at ``at``."""
+    value = 0
+    for k in range(width):
+        value |= np.int64(buffer[at + k]) << (8 * k)
+    return value
+
+
+@numba.njit(cache=True, nogil=True)
+def _unpack_all(buffer, offsets):
+    """``Records``' columns of the records at ``offsets`` of ``buffer`` (layout: ``passage_records``)."""
+    count = len(offsets) - 1
+    thresholds = np.empty(count, np.int64)
+    unit_cuts = np.zeros(count + 1, np.int64)
+    seed_cuts = np.zeros(count + 1, np.int64)
+    for k in range(count):
+        thresholds[k] = _uint(buffer, offsets[k], 4)
+        unit_cuts[k + 1] = unit_cuts[k] + _uint(buffer, offsets[k] + 4, 4)
+        seed_cuts[k + 1] = seed_cuts[k] + _uint(buffer, offsets[k] + 8, 4)
+    starts, ends = np.empty(unit_cuts[-1], np.int64), np.empty(unit_cuts[-1], np.int64)
+    paragraphs, tokens = np.empty(unit_cuts[-1], np.int64), np.empty(unit_cuts[-1], np.int64)
+    units, seeds = np.empty(seed_cuts[-1], np.int64), np.empty(seed_cuts[-1], np.uint32)
+    for k in range(count):
+        units_count, first_unit, seed = unit_cuts[k + 1] - unit_cuts[k], unit_cuts[k], seed_cuts[k]
+        width = 4 if _uint(buffer, offsets[k] + 12, 4) else 2
+        at = offsets[k] + _HEADER_BYTES
+        end, paragraph = 0, -1
+        for u in range(units_count):
+            start = end + _uint(buffer, at + width * u, width)
+            end = start + _uint(buffer, at + width * (units_count + u), width)
+            words = _uint(buffer, at + 2 * width * units_count + 2 * u, 2)
+            paragraph += words >> 15
+            starts[first_unit + u], ends[first_unit + u] = start, end
+            paragraphs[first_unit + u], tokens[first_unit + u] = paragraph, words & 0x7FFF
+            for _ in range(_uint(buffer, at + (2 * width + 2) * units_count + 2 * u, 2)):
+                units[seed] = u
+                seed += 1
+        at += (2 * width + 4) * units_count
+        for s in range(seed_cuts[k], seed_cuts[k + 1]):
+            seeds[s] = _uint(buffer, at + 4 * (s - seed_cuts[k]), 4)
+    return thresholds, unit_cuts, seed_cuts, starts, ends, paragraphs, tokens, units, seeds
 
 
 # ---------------------------------------------------------------------------- alignment
@@ -427,17 +485,24 @@ def _tallies(seeds, seed_units, unit_paragraphs, threshold, shared):
     return units, paragraphs
 
 
+@numba.njit(cache=True, nogil=True)
+def _is_held(tallies, min_seeds, min_coverage):
+    """Per unit (or paragraph) of ``_tallies``: whether the source holds it (at least ``min_seeds``
+    and ``min_coverage`` of its seeds)."""
+    seeds, held = tallies[_SEEDS], tallies[_HELD]
+    return (held >= min_seeds) & (held >= min_coverage * seeds) & (seeds > 0)
+
+
 def _taken_units(mine: Passages, target: Holder, pair: _Pair, config: ReuseConfig) -> list:
     """(unit, whether the source's story holds it as its text) for each unit of the target taken
     from the pair's source.  A unit's text belongs to a story when most of its articles hold it:
     the target took it from the source when it belongs to the source's story and not its own,
     to both and the source's story is older, to neither and the source is older, or when the
     target stitched the source in."""
-    def held(tallies):
-        seeds, held = tallies[_SEEDS], tallies[_HELD]
-        return (held >= config.min_unit_seeds) & (held >= config.min_coverage * seeds) & (seeds > 0)
-
-    taken = held(pair.units) | held(pair.paragraphs)[mine.paragraphs]
+    taken = (
+        _is_held(pair.units, config.min_unit_seeds, config.min_coverage)
+        | _is_held(pair.paragraphs, config.min_unit_seeds, config.min_coverage)[mine.paragraphs]
+    )
     source, taken_units = pair.source, []
     for unit in np.flatnonzero(taken).tolist():
         # a unit held as part of its paragraph is judged with its paragraph
@@ -510,13 +575,13 @@ def record_items(config: ReuseConfig, articles: list, tokenised: Optional[Tokens
 
 def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """Every clustered article of a shard as a ``Holder`` ("holders", to the shard of its id: with
-    whether its record is new and its indexed reuse digest), and its seeds for the seed shards
-    ("postings"): the record of this run's content (found under the id the article arrived with:
-    ``members`` come to that id's shard), else the passage index's latest row."""
+    its content sha1, whether its record is new and its indexed reuse digest), and its seeds for the
+    seed shards ("postings"): the record of this run's content (found under the id the article
+    arrived with: ``members`` come to that id's shard), else the passage index's latest row."""
     _, groups = group
     latest = latest_rows(groups["prior"])
     new = {article_id: (sha, record) for article_id, sha, record in unpacked(groups["new"])}
-    holders, seeds, paragraphs, ids, stories, canonical, when = [], [], [], [], [], [], []
+    outbox, holders = Outbox(config.lsh_shards), []
     for article_id, arrived_as, story, key, story_key, size in unpacked(groups["members"]):
         prior, fresh = latest.get(article_id), new.get(arrived_as)
         if fresh is not None and (prior is None or prior["content_sha1"] != fresh[0]):
@@ -526,37 +591,47 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
         else:  # clustered before passage records were kept: ``newsbeam repair`` makes them
             continue
         holder = Holder(article_id, id_hash(article_id), key, story, story_key, size, record)
-        holders.append((holder, sha, fresh is not None, prior["reuse_digest"] if prior is not None else None))
-        passages = unpack(record)
-        seeds.append(passages.seeds)
-        paragraphs.append(passages.paragraphs[passages.units])
-        ids.append(np.full(len(passages.seeds), holder.h, dtype=np.int64))
-        stories.append(np.full(len(passages.seeds), id_hash(story) & 0xFFFFFFFF, dtype=np.int64))
-        canonical.append(np.full(len(passages.seeds), article_id == story_key.article_id, dtype=np.int64))
-        when.append(np.full(len(passages.seeds), min(key.when // 60, _LATEST), dtype=np.int64))
-    postings = []
-    if seeds:
-        seeds, paragraphs, ids, stories, canonical, when = map(np.concatenate, (seeds, paragraphs, ids, stories, canonical, when))
-        order = np.lexsort((seeds, ids))  # each article's distinct seeds (a repeated one: its first paragraph)
-        first = order[np.r_[True, (seeds[order][1:] != seeds[order][:-1]) | (ids[order][1:] != ids[order][:-1])]]
-        columns = [column[first].astype(dtype) for column, dtype in zip((seeds, ids, stories, canonical, paragraphs, when), _POSTING)]
-        postings = split_by_shard(columns[0] % np.uint32(config.lsh_shards), *columns)
-    by_holder = by_shard(holders, lambda held: held[0].h, config.lsh_shards)
-    return [*(("holders", (s, pack(part))) for s, part in by_holder.items()), *(("postings", entry) for entry in postings)]
+        holders.append(holder)
+        outbox.put("holders", holder.h, (holder, sha, fresh is not None, prior["reuse_digest"] if prior is not None else None))
+    return [*outbox.pairs(), *(("postings", entry) for entry in _postings(holders, config))]
+
+
+def _postings(holders: list, config: DedupConfig) -> list:
+    """The postings of each holder's distinct seeds, split by seed shard."""
+    if not holders:
+        return []
+    records = unpack_all([holder.record for holder in holders])
+    holder_of = np.repeat(np.arange(len(holders), dtype=np.int64), np.diff(records.seed_cuts))
+    distinct = np.sort((holder_of << 32) | records.seeds)
+    distinct = distinct[np.r_[True, distinct[1:] != distinct[:-1]]]
+    holder_of, seeds = distinct >> 32, (distinct & 0xFFFFFFFF).astype(np.uint32)
+    per_holder = (
+        [holder.h for holder in holders],
+        [id_hash(holder.story) & 0xFFFFFFFF for holder in holders],
+        [holder.id == holder.story_key.article_id for holder in holders],
+        [min(holder.key.when // 60, _LATEST) for holder in holders],
+        records.thresholds,
+    )
+    columns = [seeds, *(np.asarray(values).astype(dtype)[holder_of] for values, dtype in zip(per_holder, _POSTING[1:]))]
+    return split_by_shard(seeds % np.uint32(config.lsh_shards), *columns)
 
 
 def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """A seed shard's seeds held by articles of at least two and at most ``max_seed_stories``
-    stories: for every article holding one and every other story holding it, (the article, the
-    story's earliest holder of the seed (its canonical when it holds it), seed, then for the
-    article's story and the other: how many of its articles hold the seed, whether its canonical
-    does; the seed's paragraph in the article), to the article's shard."""
+    stories: for every article holding one and every other story holding it, the ``_MATCH`` of
+    the article (target) and the story's earliest holder of the seed (source: its canonical when
+    it holds it), to the target's shard."""
     _, parts = group
-    seeds, ids, stories, canonical, paragraphs, when = (
+    seeds, ids, stories, canonical, when, thresholds = (
         np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]).astype(np.int64) for k, dtype in enumerate(_POSTING)
     )
-    order = np.lexsort((ids, when, -canonical, stories, seeds))  # a story's earliest holder first
-    seeds, ids, stories, canonical, paragraphs = (column[order] for column in (seeds, ids, stories, canonical, paragraphs))
+    by_seed = np.argsort(seeds, kind="stable")
+    repeated = seeds[by_seed][1:] == seeds[by_seed][:-1]
+    held = by_seed[np.r_[repeated, False] | np.r_[False, repeated]]  # a seed held once pairs nothing
+    if not len(held):
+        return []
+    order = held[np.lexsort((ids[held], when[held], -canonical[held], stories[held], seeds[held]))]  # a story's earliest holder first
+    seeds, ids, stories, canonical, thresholds = (column[order] for column in (seeds, ids, stories, canonical, thresholds))
     group_starts = np.flatnonzero(np.r_[True, (seeds[1:] != seeds[:-1]) | (stories[1:] != stories[:-1])])
     group_sizes = np.diff(np.r_[group_starts, len(seeds)])
     group_of = np.repeat(np.arange(len(group_starts)), group_sizes)
@@ -573,11 +648,12 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     target, other_group = target[mine], other_group[mine]
     source = group_starts[other_group]
     canonical_holds = canonical[group_starts]  # sorted first: a story's canonical, when it holds the seed
-    matches = np.stack([
+    matches = (
         ids[target], ids[source], seeds[target], group_sizes[group_of[target]], canonical_holds[group_of[target]],
-        group_sizes[other_group], canonical_holds[other_group], paragraphs[target], stories[source],
-    ], 1)
-    return [(None, entry) for entry in split_by_shard(matches[:, 0] % config.lsh_shards, matches)]
+        group_sizes[other_group], canonical_holds[other_group], stories[source], thresholds[source],
+    )
+    columns = [column.astype(dtype) for column, dtype in zip(matches, _MATCH)]
+    return [(None, entry) for entry in split_by_shard(columns[0] % np.int64(config.lsh_shards), *columns)]
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:
@@ -586,36 +662,103 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
     return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - lengths, lengths)
 
 
-def pair_requests(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """A target shard's shared seeds, kept for the (target, other story) pairs sharing at least
-    ``min_unit_seeds`` in one paragraph of the target (none of the others can hold a unit)
-    ("matches"), and a (source, target) request to the source's shard for each article standing
-    for a kept story ("requests")."""
-    shard, parts = group
+def pick_pairs(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
+    """A shard's holders with their matches: the (target, other story) pairs in which a unit or a
+    paragraph of the target is held (``_held_pairs``; no other pair can lend it a passage) go on
+    to be decided ("targets": the holder and the pairs' match rows, and a (source, target)
+    "requests" to the source's shard for each article standing for such a story); a holder with
+    no such pair has no reuse, its set decided here (``_settle``)."""
+    _, groups = group
+    outbox = Outbox(config.lsh_shards)
+    holders = list(unpacked(groups["holders"]))
+    kept = _held_pairs([holder for holder, *_ in holders], groups["matches"], reuse)
+    for holder, sha, fresh, previous in holders:
+        if holder.h in kept:
+            outbox.put("targets", holder.h, (holder, sha, fresh, previous, kept[holder.h]))
+        else:
+            _settle(outbox, holder, sha, fresh, previous, [], reuse)
+    requests = unique_rows(np.concatenate([
+        np.stack([rows[:, 0], np.full(len(rows), target)], 1) for target, rows in kept.items()
+    ])) if kept else np.empty((0, 2), dtype=np.int64)
+    return [*outbox.pairs(), *(("requests", entry) for entry in split_by_shard(requests[:, 0] % config.lsh_shards, requests))]
+
+
+def _held_pairs(holders: list, parts: list, reuse: ReuseConfig) -> dict:
+    """{target id hash: its match rows [source, seed, then the holders and canonical of both
+    stories], by source and seed} of the (target, story) pairs among ``parts`` (``_MATCH`` batches)
+    in which some unit or paragraph of the target is held (``_is_held``, on the seeds under the
+    target's threshold and those of every source of the story)."""
     if not parts:
+        return {}
+    target, source, seed, own, own_canonical, theirs, their_canonical, story, threshold = (
+        np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]).astype(np.int64) for k, dtype in enumerate(_MATCH)
+    )
+    hashes = np.array([holder.h for holder in holders], dtype=np.int64)
+    targets, holder_of = np.unique(target, return_inverse=True)
+    by_hash = np.argsort(hashes)
+    holder_of = by_hash[np.searchsorted(hashes, targets, sorter=by_hash)][holder_of]  # (every target is a holder here)
+    records = unpack_all([holders[k].record for k in np.unique(holder_of).tolist()])
+    record_of = np.searchsorted(np.unique(holder_of), holder_of)
+    order = np.lexsort((seed, story, record_of))
+    rows = np.stack([seed, own, own_canonical, theirs, their_canonical], 1)[order]
+    cuts = np.flatnonzero(np.r_[True, (record_of[order][1:] != record_of[order][:-1]) | (story[order][1:] != story[order][:-1]), True])
+    held = _held_groups(cuts, record_of[order][cuts[:-1]], rows, threshold[order], records, reuse.min_unit_seeds, reuse.min_coverage)
+    kept = order[np.repeat(held, np.diff(cuts))]
+    kept = kept[np.lexsort((seed[kept], source[kept], target[kept]))]
+    rows = np.stack([source, seed, own, own_canonical, theirs, their_canonical], 1)[kept]
+    return {int(target[kept[a]]): rows[a:b] for a, b in _runs(target[kept])}
+
+
+def _runs(values: np.ndarray) -> list:
+    """(start, end) of each run of equal values."""
+    if not len(values):
         return []
-    matches = np.concatenate([np.frombuffer(p[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS) for p in parts])
-    stories, story_of = np.unique(matches[:, [0, 8]], axis=0, return_inverse=True)
-    _, paragraph_of, counts = np.unique(matches[:, [0, 8, 7]], axis=0, return_inverse=True, return_counts=True)
-    story_of, paragraph_of = story_of.ravel(), paragraph_of.ravel()
-    kept = np.zeros(len(stories), dtype=bool)
-    kept[story_of[(counts >= reuse.min_unit_seeds)[paragraph_of]]] = True
-    if not kept.any():
-        return []
-    matches = matches[kept[story_of]]
-    kept_pairs = np.unique(matches[:, :2], axis=0)
-    requests = split_by_shard(kept_pairs[:, 1] % config.lsh_shards, kept_pairs[:, ::-1].copy())
-    return [("matches", (shard, [matches.tobytes()])), *(("requests", entry) for entry in requests)]
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return list(zip(starts.tolist(), np.r_[starts[1:], len(values)].tolist()))
+
+
+def _held_groups(cuts, group_records, rows, thresholds, records: Records, min_seeds: int, min_coverage: float) -> np.ndarray:
+    """Per group of match ``rows`` (``cuts``: one target and story each, by seed), whether it shares
+    ``min_seeds`` seeds in one paragraph of its target (record ``group_records``; a seed's first
+    paragraph) and a unit or paragraph of the target is held (``_is_held``)."""
+    return _held_groups_compiled(
+        cuts, group_records, rows, thresholds, records.thresholds, records.seed_cuts, records.seeds, records.units,
+        records.unit_cuts, records.paragraphs, min_seeds, min_coverage,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _held_groups_compiled(cuts, group_records, rows, row_thresholds, thresholds, seed_cuts, seeds, seed_units, unit_cuts,
+                          paragraphs, min_seeds, min_coverage):
+    held = np.zeros(len(cuts) - 1, np.bool_)
+    for g in range(len(cuts) - 1):
+        record, a, b = group_records[g], cuts[g], cuts[g + 1]
+        if b - a < min_seeds:
+            continue
+        mine, units = slice(seed_cuts[record], seed_cuts[record + 1]), paragraphs[unit_cuts[record] : unit_cuts[record + 1]]
+        shared, seen = rows[a:b, 0], np.zeros(b - a, np.bool_)
+        in_paragraph = np.zeros(units[-1] + 1, np.int64)
+        for k in range(mine.start, mine.stop):
+            at = np.searchsorted(shared, seeds[k])
+            if at < len(shared) and shared[at] == seeds[k] and not seen[at]:
+                seen[at] = True
+                in_paragraph[units[seed_units[k]]] += 1
+        if in_paragraph.max() < min_seeds:
+            continue
+        threshold = min(thresholds[record], row_thresholds[a:b].min())
+        unit_tallies, paragraph_tallies = _tallies(seeds[mine], seed_units[mine], units, threshold, rows[a:b])
+        held[g] = _is_held(unit_tallies, min_seeds, min_coverage).any() or _is_held(paragraph_tallies, min_seeds, min_coverage).any()
+    return held
 
 
 def send_holders(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """Each requested holder of a shard, once to the shard of every target that shares seeds with it."""
+    """Each requested holder of a shard, once to the shard of every target that asked for it."""
     _, groups = group
     requested = [np.frombuffer(r[0], dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
     if not requested:
         return []
     holders = {holder.h: holder for holder, *_ in unpacked(groups["holders"])}
-    wanted = np.unique(np.stack([(pairs := np.concatenate(requested))[:, 0], pairs[:, 1] % config.lsh_shards], 1), axis=0)
+    wanted = unique_rows(np.stack([(pairs := np.concatenate(requested))[:, 0], pairs[:, 1] % config.lsh_shards], 1))
     batches = {}
     for source, target_shard in wanted.tolist():
         if source in holders:
@@ -624,30 +767,27 @@ def send_holders(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 
 
 def decide_reuse(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
-    """A shard's articles' reuse sets: the ``reuse`` rows of each set that changed (a
-    "retraction" row for one that became empty) and ``passage_index`` rows ("index") for the
-    articles whose record is new or whose set changed."""
+    """The reuse sets of a shard's targets (``pick_pairs``), with the holders of their sources."""
     _, groups = group
-    holders = {holder.h: holder for holder in unpacked(groups["sources"])}
-    matches = defaultdict(dict)  # target -> source -> its match rows without the two ids
-    rows = [np.frombuffer(part[0], dtype=np.int64).reshape(-1, _MATCH_COLUMNS) for part in groups["matches"]]
-    if rows:
-        rows = np.concatenate(rows)
-        rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-        cuts = np.flatnonzero((rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])) + 1
-        for start, end in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(rows)].tolist()):
-            matches[int(rows[start, 0])][int(rows[start, 1])] = rows[start:end, 2:]
+    sources = {holder.h: holder for holder in unpacked(groups["sources"])}
     outbox, records = Outbox(config.lsh_shards), {}
-    for holder, sha, fresh, previous in unpacked(groups["holders"]):
-        rows = reuse_rows(holder, matches.get(holder.h, {}), holders, reuse, records)
-        now = digest(rows)
-        if now != (previous or ""):
-            outbox.count("changed_reuse_sets")
-            for row in rows or [{"article_id": holder.id}]:
-                outbox.emit(None, {**row, "row_kind": "new" if rows else "retraction"})
-        if fresh or now != previous:
-            outbox.emit("index", {
-                "article_id": holder.id, "content_sha1": sha, "seeds": holder.record, "reuse_digest": now,
-                "passage_version": reuse.passage_version,
-            })
+    for holder, sha, fresh, previous, rows in unpacked(groups["targets"]):
+        matches = {int(rows[a, 0]): rows[a:b, 1:] for a, b in _runs(rows[:, 0])}
+        _settle(outbox, holder, sha, fresh, previous, reuse_rows(holder, matches, sources, reuse, records), reuse)
     return outbox.pairs()
+
+
+def _settle(outbox: Outbox, holder: Holder, sha: Optional[str], fresh: bool, previous: Optional[str], rows: list,
+            reuse: ReuseConfig):
+    """An article's reuse set ``rows``: its ``reuse`` rows when it changed (a "retraction" row when
+    it became empty), and a ``passage_index`` row ("index") when its record is new or its set changed."""
+    now = digest(rows)
+    if now != (previous or ""):
+        outbox.count("changed_reuse_sets")
+        for row in rows or [{"article_id": holder.id}]:
+            outbox.emit(None, {**row, "row_kind": "new" if rows else "retraction"})
+    if fresh or now != previous:
+        outbox.emit("index", {
+            "article_id": holder.id, "content_sha1": sha, "seeds": holder.record, "reuse_digest": now,
+            "passage_version": reuse.passage_version,
+        })

@@ -11,13 +11,15 @@ rows are written only for the sets that changed.
 
 1. *Records*: this run's articles are cut into units and sampled seeds (``passage_records``, in
    ``DetectReprints``' fingerprinting step, from the same tokens).
-2. *Holders*: every clustered article with its record (this run's, else the index's) and story;
-   its seeds go to their seed shard.
-3. *Shared seeds*: per seed, the articles of different stories holding it; each pair's shared
-   seeds go to the target's shard, and for the pairs sharing enough of them to hold a unit, the
-   source's holder is sent there too.
-4. *Decide*: each article's units held by older stories' articles (``reuse_rows``), its set
-   compared with the digest the index holds.
+2. *Holders*: every clustered article with its record (this run's, else the index's) and story,
+   to its id's shard; its seeds go to their seed shard.
+3. *Shared seeds*: per seed, the articles of different stories holding it; each (article, other
+   story) pair's shared seeds go to the article's shard.
+4. *Pick pairs*: there, with the article's record, only the pairs in which it holds a unit or a
+   paragraph can lend it a passage: its holder goes on with them (and the holders of their
+   sources are sent to its shard); an article with no such pair has no reuse, decided there.
+5. *Decide*: each remaining article's units held by older stories' articles (``reuse_rows``);
+   every set is compared with the digest the index holds.
 """
 
 import apache_beam as beam
@@ -53,24 +55,32 @@ class DetectReuse(beam.PTransform):
             | "JoinHolders" >> beam.CoGroupByKey()
             | "Holders" >> beam.ParDo(PoolStep(passages.holders_of, config, reuse)).with_outputs("holders", "postings")
         )
-        pairs = (
+        matches = (
             holders.postings
             | "GroupSeeds" >> beam.GroupByKey()
             | "SharedSeeds" >> beam.ParDo(PoolStep(passages.shared_seeds, config, reuse))
-            | "GroupPairs" >> beam.GroupByKey()
-            | "PairRequests" >> beam.ParDo(PoolStep(passages.pair_requests, config, reuse)).with_outputs("matches", "requests")
+        )
+        picked = (
+            {"holders": holders.holders, "matches": matches}
+            | "JoinMatches" >> beam.CoGroupByKey()
+            | "PickPairs" >> beam.ParDo(PoolStep(passages.pick_pairs, config, reuse)).with_outputs(
+                "targets", "requests", "index", main="rows"
+            )
         )
         sources = (
-            {"holders": holders.holders, "requests": pairs.requests}
+            {"holders": holders.holders, "requests": picked.requests}
             | "JoinRequests" >> beam.CoGroupByKey()
             | "SendHolders" >> beam.ParDo(PoolStep(passages.send_holders, config, reuse))
         )
         decided = (
-            {"holders": holders.holders, "matches": pairs.matches, "sources": sources}
-            | "JoinMatches" >> beam.CoGroupByKey()
+            {"targets": picked.targets, "sources": sources}
+            | "JoinSources" >> beam.CoGroupByKey()
             | "Decide" >> beam.ParDo(PoolStep(passages.decide_reuse, config, reuse)).with_outputs("index", main="rows")
         )
-        return decided.rows, decided.index
+        return (
+            (picked.rows, decided.rows) | "ReuseRows" >> beam.Flatten(),
+            (picked.index, decided.index) | "IndexRows" >> beam.Flatten(),
+        )
 
 
 class RecordPassages(beam.PTransform):
