@@ -11,6 +11,7 @@ the job runs on the bundled sample; with an output or a config but no input it s
 """
 
 import argparse
+import contextlib
 import shlex
 import time
 from collections import Counter
@@ -38,6 +39,7 @@ from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, REUSE, STORIES, ST
 from transforms.dedup.batch import DetectReprints
 from transforms.dedup.by_url import DedupByUrl
 from transforms.dedup.reuse import DetectReuse
+from transforms.dedup.spill import spill_folder
 from transforms.extract.transform import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.crawl import CrawlWeb
@@ -253,10 +255,12 @@ def execute(config: Config, run: RunContext, options: PipelineOptions, state: di
     runner only translates, the translation's summary)."""
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config, run, state)
-    with progress.shown(options, config.sources):
-        result = pipeline.run()
-        if dataflow.translated_only(options):
-            return {"run_id": run.run_id, "output": run.output, **dataflow.translation_summary(pipeline.runner, options)}
-        result.wait_until_finish()
+    spills = config.dedup.spill and runs_in_this_process(options)
+    with spill_folder(config.dedup.spill_dir) if spills else contextlib.nullcontext() as folder:
+        build_pipeline(pipeline, replace(config, dedup=replace(config.dedup, spill_dir=folder)), run, state)
+        with progress.shown(options, config.sources):
+            result = pipeline.run()
+            if dataflow.translated_only(options):
+                return {"run_id": run.run_id, "output": run.output, **dataflow.translation_summary(pipeline.runner, options)}
+            result.wait_until_finish()
     return {"run_id": run.run_id, "output": run.output, **run_summary(result, time.monotonic() - started)}

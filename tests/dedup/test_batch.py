@@ -172,12 +172,17 @@ def test_story_rows(hard_run):
     assert story["domains"] == sorted({r["domain"] for r in members}) and story["domain_count"] == len(story["domains"])
 
 
-def test_same_clusters_whatever_the_input_order_and_fingerprinting_processes(hard_run, tmp_path):
+def test_same_clusters_whatever_the_input_order_processes_and_spilling(hard_run, tmp_path):
     articles, _ = hard_set()
     shuffled = articles[:]
     random.Random(2).shuffle(shuffled)
-    (in_order, in_order_stories, _), _ = hard_run  # file order, one process
-    rows, stories, _, _ = run_detect(shuffled, tmp_path, params=DedupConfig(processes=2))
+    (in_order, in_order_stories, _), _ = hard_run  # file order, one process, in memory
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    rows, stories, _, _ = run_detect(shuffled, runs, params=DedupConfig(processes=2, lsh_shards=4, spill_dir=str(spill)))
+    assert len(list(spill.iterdir())) > 10  # article, node and LSH batches (4 shards: over 4 KB) went through files
     runs = [(sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in run_rows),
              sorted(s["story_id"] for s in run_stories))
             for run_rows, run_stories in ((in_order, in_order_stories), (rows, stories))]
@@ -202,8 +207,10 @@ def test_pool_processes_start_without_importing_beam():
 # processes=1 (the default) is opt-in: the CLI runs the same sequence on the sample in one process
 # (tests/pipelines/test_batch_e2e.py: a rerun adds nothing, reprints then originals give the one-run state)
 @pytest.mark.parametrize("processes", [pytest.param(1, marks=pytest.mark.slow), 2])
-def test_runs_add_up_reruns_add_nothing_and_late_originals_re_anchor(tmp_path, processes):
-    params = DedupConfig(processes=processes)  # 2: reconciling with the index runs in the pool too
+def test_runs_add_up_reruns_add_nothing_and_late_originals_re_anchor(tmp_path_factory, processes):
+    tmp_path, spill = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("spill")
+    # 2: reconciling with the index runs in the pool too, on spilled batches
+    params = DedupConfig(processes=processes, spill_dir=str(spill) if processes > 1 else None)
     day1 = [article("a/original", STORY, 0), article("a/other", OTHER, 1)]
     rows1, stories1, index1, failures1 = run_detect(day1, tmp_path, params=params)
     assert {r["row_kind"] for r in rows1} == {"new"} and len(index1) == 2 and failures1 == []

@@ -67,21 +67,27 @@ RERUN_FLAGS = ("--quiet", "--progress_every_s=0.05")
 def sample_in_parts(tmp_path_factory) -> SampleInParts:
     """The sample in three runs into one output: the reprints (and the copy) first, their
     originals in the second run, which re-anchors their stories (corrections), then the originals
-    again (20 DuplicateUrl rows) with ``RERUN_FLAGS``."""
+    again (20 DuplicateUrl rows) with ``RERUN_FLAGS``; with one dedup shard and batches spilled
+    to files (``sample_run``: 64 shards, small batches in memory)."""
     root = tmp_path_factory.mktemp("sample-in-parts")
     parts = {"reprints": root / "reprints", "originals": root / "originals"}
     for row in csv.DictReader((SAMPLE / "manifest.csv").open(encoding="utf-8")):
         target = parts["originals" if row["is_original"] == "true" else "reprints"] / row["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SAMPLE / "pages" / row["path"], target)
-    out = root / "out"
+    out, spill = root / "out", root / "spill"
+    spill.mkdir()
+    # one shard: every article, node and index batch is large enough to go through a spill file
+    config = root / "one-shard.yaml"
+    config.write_text(f"dedup:\n  lsh_shards: 1\n  spill_dir: {spill}\n", encoding="utf-8")
     runs = [("reprints", ()), ("originals", ()), ("originals", RERUN_FLAGS)]
     stdouts, stderrs = [], []
     for part, flags in runs:
-        code, stdout, stderr = run_cli_status("--input", str(parts[part]), "--output", str(out), *flags)
+        code, stdout, stderr = run_cli_status("--input", str(parts[part]), "--output", str(out), "--config", str(config), *flags)
         assert code == 0, stderr[-3000:]
         stdouts.append(stdout)
         stderrs.append(stderr)
+    assert list(spill.iterdir()) == []  # each run removed its spill folder
     before = files(out)
     yield SampleInParts(out, stdouts, stderrs, parts)
     assert files(out) == before, CHANGED.format(out)

@@ -56,6 +56,7 @@ from transforms.dedup.clustering import COUNTERS
 from transforms.dedup.fingerprints import fingerprint_batch, pack, shard_of, unpacked
 from transforms.dedup.passages import ReuseConfig, record_items
 from transforms.dedup.rules import DedupConfig
+from transforms.dedup.spill import loaded, spilled, spilling
 from transforms.records import FAILED, failure
 
 # ---------------------------------------------------------------------------- Beam wiring
@@ -69,11 +70,12 @@ from transforms.records import FAILED, failure
 
 class BatchByShard(beam.DoFn):
     """Elements -> (shard of ``key(element)``, packed [elements]) per shard of each bundle, at
-    most ``max_size`` a batch (global window: the batch pipeline's)."""
+    most ``max_size`` a batch (global window: the batch pipeline's), spilled to ``folder``
+    (``dedup.spill``)."""
 
-    def __init__(self, key, shards: int, max_size: int = 256):
+    def __init__(self, key, shards: int, max_size: int = 256, folder: Optional[str] = None):
         super().__init__()
-        self.key, self.shards, self.max_size = key, shards, max_size
+        self.key, self.shards, self.max_size, self.folder = key, shards, max_size, folder
 
     def start_bundle(self):
         self.pending = defaultdict(list)
@@ -84,11 +86,11 @@ class BatchByShard(beam.DoFn):
         batch.append(element)
         if len(batch) >= self.max_size:
             del self.pending[shard]
-            yield shard, pack(batch)
+            yield shard, spilled(pack(batch), self.folder)
 
     def finish_bundle(self):
         for shard, batch in self.pending.items():
-            yield GlobalWindows.windowed_value((shard, pack(batch)))
+            yield GlobalWindows.windowed_value((shard, spilled(pack(batch), self.folder)))
         self.pending.clear()
 
 
@@ -124,7 +126,9 @@ class PoolStep(beam.DoFn):
     whole pipeline (the in-process FnApiRunner); with 1, in the worker itself (Dataflow runs a
     worker process per core already).  In flight: two calls per process, plus ``burst`` (steps
     fed by ``BatchByShard``, which fills its shards' batches at about the same time, take one
-    per shard: the worker then reads on while the pool works through the burst)."""
+    per shard: the worker then reads on while the pool works through the burst).  With a
+    ``config.spill_dir`` its input is read back from files and its values written to them
+    (``dedup.spill``)."""
 
     def __init__(self, fn, config: DedupConfig, *args, burst: int = 0):
         super().__init__()
@@ -144,7 +148,7 @@ class PoolStep(beam.DoFn):
         if self.pool is None:
             yield from _step(element, self.fn, self.config, *self.args)
             return
-        self.pending.append(self.pool.executor.submit(self.fn, element, self.config, *self.args))
+        self.pending.append(self.pool.executor.submit(spilling, self.fn, element, self.config.spill_dir, self.config, *self.args))
         if len(self.pending) > self.window:
             yield from _outputs(self.pending.popleft().result())
 
@@ -161,7 +165,7 @@ class PoolStep(beam.DoFn):
 def _step(element, fn, config: DedupConfig, *args):
     """A step in the worker itself (also ``stories``: its rows cost more to pickle back from a
     pool than to build)."""
-    return _outputs(fn(element, config, *args))
+    return _outputs(spilling(fn, element, config.spill_dir, config, *args))
 
 
 def _outputs(pairs, wrap=lambda value: value):
@@ -203,7 +207,7 @@ class LshCandidates(beam.PTransform):
 
 def _story_rows(batch):
     """The rows of a (shard, packed [(story id, row, changed)]) batch of the stories step."""
-    _, packed = batch
+    _, packed = loaded(batch)
     for _, row, _ in unpacked([packed]):
         yield row
 
@@ -211,7 +215,7 @@ def _story_rows(batch):
 def _article_rows(item):
     """New and updated articles with their ids and story fields; a same-content copy of an indexed
     article is a ``dedup``/``DuplicateUrl`` failure."""
-    _, groups = item
+    _, groups = loaded(item)
     fields = dict(unpacked(groups["fields"]))
     duplicates = dict(unpacked(groups["duplicates"]))
     for article in unpacked(groups["article"]):
@@ -245,7 +249,9 @@ class DetectReprints(beam.PTransform):
     def expand(self, articles):
         config, shards = self.config, self.config.lsh_shards
         first_run = self.prior_index is None  # no index: the new articles' nodes are all there is
-        article_batches = articles | "ArticlesByShard" >> beam.ParDo(BatchByShard(lambda a: a["article_id"], shards))
+        article_batches = articles | "ArticlesByShard" >> beam.ParDo(
+            BatchByShard(lambda a: a["article_id"], shards, folder=config.spill_dir)
+        )
         records = functools.partial(record_items, self.reuse) if self.reuse is not None else None
         new = article_batches | "Fingerprint" >> beam.ParDo(
             PoolStep(fingerprint_batch, config, first_run, records, burst=shards)
@@ -304,7 +310,9 @@ class DetectReprints(beam.PTransform):
         prior_batches = (
             self.prior_index
             | "CompatiblePrior" >> beam.Filter(lambda r: r["fingerprint_version"] == version)
-            | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r.get("url_article_id") or r["article_id"], config.lsh_shards))
+            | "PriorByShard" >> beam.ParDo(
+                BatchByShard(lambda r: r.get("url_article_id") or r["article_id"], config.lsh_shards, folder=config.spill_dir)
+            )
         )
         return (
             {"new": new_nodes, "prior": prior_batches}

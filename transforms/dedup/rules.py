@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, Optional, TypedDict
 
 import numpy as np
 
@@ -51,6 +51,8 @@ class DedupConfig:
     resolution_rounds: int = setting(4, at_least=1)  # rounds of anchor resolution for articles matching only new ones
     wire_domains: frozenset = WIRE_DOMAINS
     processes: int = setting(1, at_least=1)  # processes for fingerprinting and clustering steps per worker thread
+    spill: bool = True  # a run in this process keeps its shuffled batches in files, not in memory (``dedup.spill``)
+    spill_dir: Optional[str] = None  # their folder: a run makes its own under this one (None: the temporary folder)
 
     def __post_init__(self):
         check_ranges(self, "dedup")

@@ -1,0 +1,41 @@
+"""Shuffled batches in files (transforms/dedup/spill.py)."""
+
+import os
+
+from transforms.dedup.spill import MIN_BYTES, Spilled, loaded, spill_folder, spilled, spilling
+
+
+def test_large_bytes_go_to_files_and_come_back_at_any_depth(tmp_path):
+    big, small = os.urandom(MIN_BYTES), b"small"
+    value = (7, [big, small, (big, {"not": "bytes"})])
+    held = spilled(value, str(tmp_path))
+    shard, (first, second, (third, row)) = held
+    assert (shard, second, row) == (7, small, {"not": "bytes"})
+    assert isinstance(first, Spilled) and isinstance(third, Spilled) and len(list(tmp_path.iterdir())) == 2
+    assert loaded(held) == (7, [big, small, (big, {"not": "bytes"})])
+    assert spilled(value, None) is value
+
+
+def test_a_grouped_input_is_read_back_whole(tmp_path):
+    batches = [spilled(os.urandom(MIN_BYTES + i), str(tmp_path)) for i in range(3)]
+    grouped = (5, {"new": iter(batches), "prior": iter([])})  # a CoGroupByKey's iterables
+    assert loaded(grouped) == (5, {"new": [loaded(b) for b in batches], "prior": []})
+
+
+def test_a_step_reads_its_input_back_and_spills_its_outputs(tmp_path):
+    data = os.urandom(MIN_BYTES)
+
+    def step(element, suffix):
+        shard, batch = element
+        return [("out", (shard, batch + suffix)), ("counters", {"seen": 1})]
+
+    pairs = spilling(step, (3, spilled(data, str(tmp_path))), str(tmp_path), b"!")
+    assert [tag for tag, _ in pairs] == ["out", "counters"] and isinstance(pairs[0][1][1], Spilled)
+    assert loaded(pairs[0][1]) == (3, data + b"!") and pairs[1][1] == {"seen": 1}
+
+
+def test_a_run_s_folder_is_removed_with_its_files_when_it_ends(tmp_path):
+    with spill_folder(str(tmp_path)) as folder:
+        spilled(os.urandom(MIN_BYTES), folder)
+        assert len(os.listdir(folder)) == 1
+    assert list(tmp_path.iterdir()) == []
