@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystem import BeamIOError
@@ -33,7 +34,7 @@ from pipelines.config import (
     load_config,
 )
 from pipelines.runners import dataflow
-from pipelines.runners.memory import DEFAULT_RUNNER, runs_in_this_process
+from pipelines.runners.memory import DEFAULT_RUNNER, local_processes, runs_in_this_process
 from pipelines.runstate import RunContext
 from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, REUSE, STORIES, STORY_INDEX, TableSpec
 from transforms.dedup.batch import DetectReprints
@@ -110,7 +111,7 @@ def stale_files(footers: list, version_column: str, version: str) -> list:
 def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, crawl_state: dict) -> None:
     """Wire the bounded job onto ``pipeline``."""
     pages, failure_sets, updates = read_sources(pipeline, config.sources, config.fetch, crawl_state, config.extract.max_page_bytes)
-    extracted, extract_failures = pages | "Extract" >> Extract(config.extract, runs_in_this_process(pipeline.options))
+    extracted, extract_failures = pages | "Extract" >> Extract(config.extract)
     articles, dup_failures = extracted | "DedupByUrl" >> DedupByUrl(config.dedup)
     prior_index = read_story_index(pipeline, run.output, config)
     reuse = config.reuse if config.reuse.enabled else None
@@ -250,6 +251,16 @@ def prepare(argv, allow_empty_inputs: bool = False) -> tuple[Config, RunContext,
     return config, runstate.new_run_context(output.root), options
 
 
+def for_runner(config: Config, options: PipelineOptions, spill_dir: Optional[str] = None) -> Config:
+    """The config as a job with these options runs it: its ``processes`` settings resolved
+    (``local_processes``), its dedup batches spilled to ``spill_dir`` (None: kept in memory)."""
+    return replace(
+        config,
+        extract=replace(config.extract, processes=local_processes(config.extract.processes, options)),
+        dedup=replace(config.dedup, processes=local_processes(config.dedup.processes, options), spill_dir=spill_dir),
+    )
+
+
 def execute(config: Config, run: RunContext, options: PipelineOptions, state: dict) -> dict:
     """Build the job, run it to completion and return its summary (or, for jobs the Dataflow
     runner only translates, the translation's summary)."""
@@ -257,7 +268,7 @@ def execute(config: Config, run: RunContext, options: PipelineOptions, state: di
     pipeline = beam.Pipeline(options=options)
     spills = config.dedup.spill and runs_in_this_process(options)
     with spill_folder(config.dedup.spill_dir) if spills else contextlib.nullcontext() as folder:
-        build_pipeline(pipeline, replace(config, dedup=replace(config.dedup, spill_dir=folder)), run, state)
+        build_pipeline(pipeline, for_runner(config, options, folder), run, state)
         with progress.shown(options, config.sources):
             result = pipeline.run()
             if dataflow.translated_only(options):

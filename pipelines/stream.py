@@ -37,7 +37,7 @@ from apache_beam.utils.timestamp import Timestamp
 from pipelines.bounded import read_story_index
 from pipelines.config import Config, ConfigError, check_beam_args, load_config
 from pipelines.runners import dataflow
-from pipelines.runners.memory import runs_in_this_process
+from pipelines.runners.memory import local_processes
 from schemas.tables import ARTICLES, FAILURES, PASSAGE_INDEX, STORIES, STORY_INDEX
 from transforms.dedup.reuse import RecordPassages
 from transforms.dedup.stream import AssignStories
@@ -114,8 +114,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, settings: StreamSett
             | "FetchPages" >> FetchPages(config.fetch)
         )
         page_sets, failure_sets = [*page_sets, fetched], [*failure_sets, fetch_failures]
-    extract = Extract(config.extract, runs_in_this_process(pipeline.options))
-    articles, extract_failures = page_sets | "AllPages" >> FlattenInto(windows) | "Extract" >> extract
+    extract = replace(config.extract, processes=local_processes(config.extract.processes, pipeline.options))
+    articles, extract_failures = page_sets | "AllPages" >> FlattenInto(windows) | "Extract" >> Extract(extract)
     prior_index = read_story_index(pipeline, settings.output, config)  # a backfill's index
     rows, stories, index_rows, dup_failures = articles | "Stories" >> AssignStories(
         config.dedup, settings.ttl_s, prior_index, settings.start

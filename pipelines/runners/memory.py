@@ -37,13 +37,21 @@ def runs_in_process(beam_args: list) -> bool:
 
 def runs_in_this_process(options) -> bool:
     """Whether a job with these ``PipelineOptions`` runs wholly in this process: an in-process
-    runner, not in its multi-processing mode (``extract.processes`` 0 then starts an extractor per
-    core)."""
+    runner, not in its multi-processing mode."""
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
     runner = options.view_as(StandardOptions).runner or DEFAULT_RUNNER
     mode = options.view_as(DirectOptions).direct_running_mode
     return getattr(runner, "__name__", str(runner)) in IN_PROCESS_RUNNERS and mode != "multi_processing"
+
+
+def local_processes(processes: int, options) -> int:
+    """A ``processes`` setting (``extract``, ``dedup``) as a job with these options uses it: 0 is
+    one per core the job may use when it runs in this process (one worker for the whole job),
+    else 1 (runners that start a worker per core)."""
+    if processes:
+        return processes
+    return len(os.sched_getaffinity(0)) if runs_in_this_process(options) else 1
 
 
 def restart_keeping_freed_memory(beam_args: list) -> None:

@@ -1,5 +1,4 @@
 import gzip
-import os
 
 import apache_beam as beam
 import pytest
@@ -15,7 +14,7 @@ from transforms.extract.articles import ExtractConfig, extract_document, page_to
 from transforms.extract.dates import DateHints
 from transforms.extract.decode import PageRejected
 from transforms.extract.metadata import PageHints
-from transforms.extract.transform import Extract, extractor_processes
+from transforms.extract.transform import Extract
 from transforms.records import raw_page
 
 NO_HINTS = PageHints(html_lang=None, dates=DateHints((), (), (), ()))
@@ -135,10 +134,3 @@ def test_every_output_keeps_the_timestamp_and_window_of_its_own_page():
 
 def event_time(row, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
     return row["source"], int(timestamp), int(window.start)
-
-
-def test_an_extractor_per_core_only_when_the_job_runs_in_this_process():
-    cores = len(os.sched_getaffinity(0))
-    assert extractor_processes(ExtractConfig(), in_process=True) == cores
-    assert extractor_processes(ExtractConfig(), in_process=False) == 1  # Dataflow, Dask: a worker per core already
-    assert extractor_processes(ExtractConfig(processes=3), in_process=False) == 3

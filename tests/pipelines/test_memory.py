@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.runners import memory
-from pipelines.runners.memory import KEEP_FREED, runs_in_process, runs_in_this_process
+from pipelines.runners.memory import KEEP_FREED, local_processes, runs_in_process, runs_in_this_process
 from tests.support.paths import REPO
 
 glibc_only = pytest.mark.skipif(
@@ -83,3 +83,12 @@ def test_a_job_runs_in_this_process_on_the_local_runners_unless_they_start_worke
     assert runs_in_this_process(PipelineOptions(["--runner=DirectRunner"]))
     assert not runs_in_this_process(PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"]))
     assert not runs_in_this_process(PipelineOptions(["--runner=DataflowRunner"]))
+
+
+def test_processes_0_is_one_per_core_only_when_the_job_runs_in_this_process():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    cores = len(os.sched_getaffinity(0))
+    assert local_processes(0, PipelineOptions([])) == cores
+    assert local_processes(0, PipelineOptions(["--runner=DataflowRunner"])) == 1  # Dataflow, Dask: a worker per core
+    assert local_processes(3, PipelineOptions(["--runner=DataflowRunner"])) == 3

@@ -50,7 +50,8 @@ class DedupConfig:
     lsh_shards: int = setting(64, at_least=1)  # shards of every dedup shuffle: its parallelism (~ articles / 10,000)
     resolution_rounds: int = setting(4, at_least=1)  # rounds of anchor resolution for articles matching only new ones
     wire_domains: frozenset = WIRE_DOMAINS
-    processes: int = setting(1, at_least=1)  # processes for fingerprinting and clustering steps per worker thread
+    processes: int = setting(0, at_least=0)  # processes for fingerprinting and clustering steps per worker thread (0: 1;
+    # a local run makes it one per core, ``pipelines.runners.memory.local_processes``)
     spill: bool = True  # a run in this process keeps its shuffled batches in files, not in memory (``dedup.spill``)
     spill_dir: Optional[str] = None  # their folder: a run makes its own under this one (None: the temporary folder)
 

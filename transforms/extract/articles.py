@@ -35,7 +35,8 @@ class ExtractConfig:
 
     max_page_bytes: int = setting(20_000_000, at_least=1)
     timeout_s: float = setting(30.0, above=0)
-    processes: int = setting(0, at_least=0)  # extractor processes per worker thread; 0: one per core in a job run in-process, else 1
+    processes: int = setting(0, at_least=0)  # extractor processes per worker thread (0: 1; a local run makes it one
+    # per core, ``pipelines.runners.memory.local_processes``)
     min_words: int = setting(20, at_least=0)
     favor_precision: bool = False
     include_tables: bool = True

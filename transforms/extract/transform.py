@@ -2,13 +2,12 @@
 
     articles, failures = pages | Extract(ExtractConfig(timeout_s=30, processes=2))
 
-Each page goes whole to an extractor process (``isolated``), which makes its article
-(``articles.extract_article``) within a wall-clock budget; the worker only hands pages over and
-takes articles back, so with one extractor per core every core extracts.  Every page ends as an
+Each page goes whole to one of ``processes`` extractor processes (``isolated``; 0 counts as 1),
+which makes its article (``articles.extract_article``) within a wall-clock budget; the worker
+only hands pages over and takes articles back, so with one extractor per core every core
+extracts (a local run's default, ``pipelines.runners.memory.local_processes``).  Every page ends as an
 article or a failures row with stage ``extract``.
 """
-
-import os
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -20,24 +19,15 @@ from transforms.records import FAILED, failure
 from transforms.windowing import in_window_of
 
 
-def extractor_processes(config: ExtractConfig, in_process: bool) -> int:
-    """How many extractors a worker thread runs: ``config.processes``, or when it is 0, one per
-    core the job may use if it runs in this process (one worker for the whole job), else 1
-    (runners that start a worker per core)."""
-    if config.processes:
-        return config.processes
-    return len(os.sched_getaffinity(0)) if in_process else 1
-
-
 class _ExtractFn(beam.DoFn):
-    """Keeps its ``processes`` extractors busy: a page goes to an idle one, and when none is idle
+    """Keeps its extractors busy: a page goes to an idle one, and when none is idle
     the answers that are in (at least one) are emitted, in the window of their page."""
 
-    def __init__(self, config: ExtractConfig, processes: int):
-        self._config, self._processes = config, processes
+    def __init__(self, config: ExtractConfig):
+        self._config = config
 
     def setup(self):
-        self._idle = [IsolatedExtractor(self._config) for _ in range(self._processes)]
+        self._idle = [IsolatedExtractor(self._config) for _ in range(max(1, self._config.processes))]
         self._busy = {}  # extractor -> (source, window, timestamp) of its page
 
     def process(self, page, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
@@ -72,14 +62,12 @@ class _ExtractFn(beam.DoFn):
 
 
 class Extract(beam.PTransform):
-    """Raw pages -> (articles, failures); ``in_process``: whether the job runs in this process
-    (``extractor_processes``)."""
+    """Raw pages -> (articles, failures)."""
 
-    def __init__(self, config: ExtractConfig = ExtractConfig(), in_process: bool = False):
+    def __init__(self, config: ExtractConfig = ExtractConfig()):
         super().__init__()
-        self._config, self._processes = config, extractor_processes(config, in_process)
+        self._config = config
 
     def expand(self, pages):
-        extract = _ExtractFn(self._config, self._processes)
-        results = pages | "ExtractPages" >> beam.ParDo(extract).with_outputs(FAILED, main="articles")
+        results = pages | "ExtractPages" >> beam.ParDo(_ExtractFn(self._config)).with_outputs(FAILED, main="articles")
         return results.articles, results[FAILED]
