@@ -601,10 +601,11 @@ def _postings(holders: list, config: DedupConfig) -> list:
     if not holders:
         return []
     records = unpack_all([holder.record for holder in holders])
-    holder_of = np.repeat(np.arange(len(holders), dtype=np.int64), np.diff(records.seed_cuts))
-    distinct = np.sort((holder_of << 32) | records.seeds)
-    distinct = distinct[np.r_[True, distinct[1:] != distinct[:-1]]]
-    holder_of, seeds = distinct >> 32, (distinct & 0xFFFFFFFF).astype(np.uint32)
+    shards = records.seeds % np.uint32(config.lsh_shards)
+    distinct = np.flatnonzero(_distinct(records.seeds, records.seed_cuts))
+    order = distinct[_shard_order(shards[distinct], config.lsh_shards)]
+    holder_of = np.repeat(np.arange(len(holders), dtype=np.int64), np.diff(records.seed_cuts))[order]
+    seeds = records.seeds[order]
     per_holder = (
         [holder.h for holder in holders],
         [id_hash(holder.story) & 0xFFFFFFFF for holder in holders],
@@ -613,7 +614,36 @@ def _postings(holders: list, config: DedupConfig) -> list:
         records.thresholds,
     )
     columns = [seeds, *(np.asarray(values).astype(dtype)[holder_of] for values, dtype in zip(per_holder, _POSTING[1:]))]
-    return split_by_shard(seeds % np.uint32(config.lsh_shards), *columns)
+    return split_by_shard(shards[order], *columns)
+
+
+@numba.njit(cache=True, nogil=True)
+def _distinct(seeds, seed_cuts):
+    """Per seed of several records (``seed_cuts``: where each starts), whether it is the first of
+    its value in its record (in value order)."""
+    distinct = np.ones(len(seeds), np.bool_)
+    for record in range(len(seed_cuts) - 1):
+        first = seed_cuts[record]
+        mine = seeds[first : seed_cuts[record + 1]]
+        order = np.argsort(mine)
+        for k in range(1, len(order)):
+            distinct[first + order[k]] = mine[order[k]] != mine[order[k - 1]]
+    return distinct
+
+
+@numba.njit(cache=True, nogil=True)
+def _shard_order(shards, count):
+    """The positions of ``shards`` (each under ``count``) in shard order, a stable counting sort:
+    ``split_by_shard`` then sorts sorted values (a linear pass)."""
+    starts = np.zeros(count + 1, np.int64)
+    for shard in shards:
+        starts[shard + 1] += 1
+    starts = np.cumsum(starts)
+    positions = np.empty(len(shards), np.int64)
+    for k in range(len(shards)):
+        positions[starts[shards[k]]] = k
+        starts[shards[k]] += 1
+    return positions
 
 
 def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
@@ -623,22 +653,30 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     it holds it), to the target's shard."""
     _, parts = group
     seeds, ids, stories, canonical, when, thresholds = (
-        np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]).astype(np.int64) for k, dtype in enumerate(_POSTING)
+        np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]) for k, dtype in enumerate(_POSTING)
     )
-    by_seed = np.argsort(seeds, kind="stable")
-    repeated = seeds[by_seed][1:] == seeds[by_seed][:-1]
-    held = by_seed[np.r_[repeated, False] | np.r_[False, repeated]]  # a seed held once pairs nothing
-    if not len(held):
+    order = np.argsort((seeds.astype(np.uint64) << np.uint64(32)) | stories)  # by seed, then story
+    repeated = seeds[order][1:] == seeds[order][:-1]
+    order = order[np.r_[repeated, False] | np.r_[False, repeated]]  # a seed held once pairs nothing
+    if not len(order):
         return []
-    order = held[np.lexsort((ids[held], when[held], -canonical[held], stories[held], seeds[held]))]  # a story's earliest holder first
-    seeds, ids, stories, canonical, thresholds = (column[order] for column in (seeds, ids, stories, canonical, thresholds))
-    group_starts = np.flatnonzero(np.r_[True, (seeds[1:] != seeds[:-1]) | (stories[1:] != stories[:-1])])
+    seeds, ids, stories, canonical, when, thresholds = (
+        column[order].astype(np.int64) for column in (seeds, ids, stories, canonical, when, thresholds)
+    )
+    new_seed = np.r_[True, seeds[1:] != seeds[:-1]]
+    new_group = new_seed | np.r_[True, stories[1:] != stories[:-1]]
+    group_starts = np.flatnonzero(new_group)
     group_sizes = np.diff(np.r_[group_starts, len(seeds)])
-    group_of = np.repeat(np.arange(len(group_starts)), group_sizes)
-    runs = np.flatnonzero(np.r_[True, seeds[group_starts][1:] != seeds[group_starts][:-1]])  # first group of each seed
+    group_of = np.cumsum(new_group) - 1
+    runs = np.flatnonzero(new_seed[group_starts])  # first group of each seed
     run_groups = np.diff(np.r_[runs, len(group_starts)])
     kept = (run_groups >= 2) & (run_groups <= reuse.max_seed_stories)
     run_of_group = np.repeat(np.arange(len(runs)), run_groups)
+    # each story's earliest holder of the seed: its canonical when it holds it, else the earliest published
+    rank = ((1 - canonical) << 32) | (when + (1 << 31))
+    ties = np.where(rank == np.minimum.reduceat(rank, group_starts)[group_of], ids, np.iinfo(np.int64).max)
+    earliest = np.flatnonzero(ties == np.minimum.reduceat(ties, group_starts)[group_of])  # one per group (ids differ)
+    canonical_holds = np.maximum.reduceat(canonical, group_starts)
     # each holder of a kept seed against each story holding it: holder k pairs with its seed's groups
     holders = np.flatnonzero(kept[run_of_group[group_of]])
     partners = run_groups[run_of_group[group_of[holders]]]
@@ -646,14 +684,15 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     other_group = np.repeat(runs[run_of_group[group_of[holders]]], partners) + _ranges(partners)
     mine = group_of[target] != other_group
     target, other_group = target[mine], other_group[mine]
-    source = group_starts[other_group]
-    canonical_holds = canonical[group_starts]  # sorted first: a story's canonical, when it holds the seed
+    source = earliest[other_group]
     matches = (
         ids[target], ids[source], seeds[target], group_sizes[group_of[target]], canonical_holds[group_of[target]],
         group_sizes[other_group], canonical_holds[other_group], stories[source], thresholds[source],
     )
-    columns = [column.astype(dtype) for column, dtype in zip(matches, _MATCH)]
-    return [(None, entry) for entry in split_by_shard(columns[0] % np.int64(config.lsh_shards), *columns)]
+    shards = matches[0] % config.lsh_shards
+    order = _shard_order(shards, config.lsh_shards)
+    columns = [column[order].astype(dtype) for column, dtype in zip(matches, _MATCH)]
+    return [(None, entry) for entry in split_by_shard(shards[order], *columns)]
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:
@@ -694,14 +733,13 @@ def _held_pairs(holders: list, parts: list, reuse: ReuseConfig) -> dict:
         np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]).astype(np.int64) for k, dtype in enumerate(_MATCH)
     )
     hashes = np.array([holder.h for holder in holders], dtype=np.int64)
-    targets, holder_of = np.unique(target, return_inverse=True)
     by_hash = np.argsort(hashes)
-    holder_of = by_hash[np.searchsorted(hashes, targets, sorter=by_hash)][holder_of]  # (every target is a holder here)
-    records = unpack_all([holders[k].record for k in np.unique(holder_of).tolist()])
-    record_of = np.searchsorted(np.unique(holder_of), holder_of)
-    order = np.lexsort((seed, story, record_of))
+    record_of = by_hash[np.searchsorted(hashes, target, sorter=by_hash)]  # (every target is a holder of the shard)
+    records = unpack_all([holder.record for holder in holders])
+    pairs = (record_of << 32) | story
+    order = np.lexsort((seed, pairs))
     rows = np.stack([seed, own, own_canonical, theirs, their_canonical], 1)[order]
-    cuts = np.flatnonzero(np.r_[True, (record_of[order][1:] != record_of[order][:-1]) | (story[order][1:] != story[order][:-1]), True])
+    cuts = np.flatnonzero(np.r_[True, pairs[order][1:] != pairs[order][:-1], True])
     held = _held_groups(cuts, record_of[order][cuts[:-1]], rows, threshold[order], records, reuse.min_unit_seeds, reuse.min_coverage)
     kept = order[np.repeat(held, np.diff(cuts))]
     kept = kept[np.lexsort((seed[kept], source[kept], target[kept]))]
