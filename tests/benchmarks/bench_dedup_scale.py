@@ -18,11 +18,13 @@ the difference of their CPU seconds (the process and its children: the fingerpri
 passage reuse the same way, and its CPU seconds as a multiple of the stage without it.  Peak memory
 is each run's max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker
 processes are not counted).  Like the batch job on an in-process runner, each run has glibc keep
-freed memory for reuse (``pipelines.runners.memory``); ``--malloc-defaults`` runs with glibc's defaults.
-The box is shared: timings are noisy.
+freed memory for reuse (``pipelines.runners.memory``; ``--malloc-defaults``: glibc's defaults) and
+keeps the dedup shuffles' batches in files of a spill folder (``dedup.spill``; ``--no-spill``: in
+the runner's memory).  The box is shared: timings are noisy.
 """
 
 import argparse
+import contextlib
 import functools
 import json
 import multiprocessing
@@ -117,9 +119,21 @@ def read_part(path: str):
     yield from pq.read_table(path).to_pylist()
 
 
-def run_once(folder: str, stage: str, params: dict, beam_args: list) -> dict:
-    """One pipeline in this process over the Parquet files of ``folder``: its wall-clock and CPU
-    seconds and peak RSS MB (counts are printed as they come)."""
+def run_once(folder: str, stage: str, params: dict, beam_args: list, spill: bool) -> dict:
+    """One pipeline in this process over the Parquet files of ``folder`` (with ``spill``, the
+    dedup batches in a spill folder): its wall-clock and CPU seconds and peak RSS MB (counts are
+    printed as they come)."""
+    from transforms.dedup.spill import spill_folder
+
+    started = time.time()
+    with spill_folder() if spill else contextlib.nullcontext() as spill_dir:
+        _pipeline(folder, stage, {**params, "spill_dir": spill_dir}, beam_args)
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return {"seconds": time.time() - started, "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage),
+            "peak_rss_mb": usage[0].ru_maxrss / 1024}
+
+
+def _pipeline(folder: str, stage: str, params: dict, beam_args: list):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -128,7 +142,6 @@ def run_once(folder: str, stage: str, params: dict, beam_args: list) -> dict:
     from transforms.dedup.passages import ReuseConfig
     from transforms.dedup.reuse import DetectReuse
 
-    started = time.time()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
         articles = (
             p
@@ -149,18 +162,16 @@ def run_once(folder: str, stage: str, params: dict, beam_args: list) -> dict:
             pcoll | f"Count{name}" >> beam.combiners.Count.Globally() | f"Print{name}" >> beam.Map(
                 lambda n, name=name: print(json.dumps({"count": name, "n": n}), flush=True)
             )
-    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return {"seconds": time.time() - started, "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage),
-            "peak_rss_mb": usage[0].ru_maxrss / 1024}
 
 
-def measure(folder: str, stage: str, params: dict, beam_args: list, keep_memory: bool) -> dict:
+def measure(folder: str, stage: str, params: dict, beam_args: list, keep_memory: bool, spill: bool) -> dict:
     """run_once in a fresh process (so peak memory is per run), with ``KEEP_FREED`` in its
     environment as the batch job has it on an in-process runner, or glibc's defaults."""
     from pipelines.runners.memory import KEEP_FREED
 
     env = {name: value for name, value in os.environ.items() if name not in KEEP_FREED}
-    cmd = [sys.executable, __file__, "--one", folder, "--params", json.dumps(params), "--stage", stage, "--", *beam_args]
+    cmd = [sys.executable, __file__, "--one", folder, "--params", json.dumps(params), "--stage", stage,
+           *([] if spill else ["--no-spill"]), "--", *beam_args]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env={**KEEP_FREED, **env} if keep_memory else env).stdout
     result, counts = {}, {}
@@ -183,13 +194,14 @@ def main(argv=None) -> int:
     parser.add_argument("--lsh-shards", type=int, help="dedup.lsh_shards (default: DedupConfig')")
     parser.add_argument("--malloc-defaults", action="store_true",
                         help="run with glibc's defaults, not pipelines.runners.memory.KEEP_FREED")
+    parser.add_argument("--no-spill", action="store_true", help="keep the dedup batches in the runner's memory (dedup.spill off)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--stage", default="dedup", help=argparse.SUPPRESS)
     args, beam_args = parser.parse_known_args(argv)
     beam_args = [a for a in beam_args if a != "--"]
     if args.one:
-        print(json.dumps(run_once(args.one, args.stage, json.loads(args.params), beam_args)), flush=True)
+        print(json.dumps(run_once(args.one, args.stage, json.loads(args.params), beam_args, not args.no_spill)), flush=True)
         return 0
     params = {"processes": args.processes, **({"lsh_shards": args.lsh_shards} if args.lsh_shards else {})}
     if not MANIFEST.exists():
@@ -205,7 +217,8 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"dedup-scale-{size}-") as folder:
             write_articles(size, folder, args.processes)
             base, full, reuse = (
-                measure(folder, stage, params, beam_args, not args.malloc_defaults) for stage in ("count", "dedup", "reuse")
+                measure(folder, stage, params, beam_args, not args.malloc_defaults, not args.no_spill)
+                for stage in ("count", "dedup", "reuse")
             )
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)

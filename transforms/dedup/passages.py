@@ -69,11 +69,13 @@ _LATEST = (1 << 31) - 1  # the publication minute of an article that has none
 # a posting (a seed an article holds) as it travels: seed, article id hash, story id hash (low 32
 # bits: two stories sharing a seed rarely collide), whether the article is its story's canonical,
 # the article's publication minute, its record's sampling threshold
-_POSTING = (np.uint32, np.int64, np.uint32, np.uint8, np.int32, np.uint32)
+_POSTING = np.dtype([("seed", "<u4"), ("article", "<i8"), ("story", "<u4"), ("canonical", "u1"), ("minute", "<i4"),
+                     ("threshold", "<u4")])
 # a match (a seed a target shares with another story) as it travels: target, source (the story's
 # earliest holder of the seed), seed, (holders, canonical holds) of both stories, the source's
 # story and threshold
-_MATCH = (np.int64, np.int64, np.uint32, np.uint32, np.uint8, np.uint32, np.uint8, np.uint32, np.uint32)
+_MATCH = np.dtype([("target", "<i8"), ("source", "<i8"), ("seed", "<u4"), ("own", "<u4"), ("own_canonical", "u1"),
+                   ("theirs", "<u4"), ("their_canonical", "u1"), ("story", "<u4"), ("threshold", "<u4")])
 _HEADER_BYTES, _UNIT_BYTES = 16, 8  # a record: 4 uint32, then per unit 4 uint16 (uint32 offsets in huge texts), seeds
 
 
@@ -613,8 +615,21 @@ def _postings(holders: list, config: DedupConfig) -> list:
         [min(holder.key.when // 60, _LATEST) for holder in holders],
         records.thresholds,
     )
-    columns = [seeds, *(np.asarray(values).astype(dtype)[holder_of] for values, dtype in zip(per_holder, _POSTING[1:]))]
-    return split_by_shard(shards[order], *columns)
+    return split_by_shard(shards[order], _table(_POSTING, [seeds, *(np.asarray(values)[holder_of] for values in per_holder)]))
+
+
+def _table(dtype: np.dtype, columns: list) -> np.ndarray:
+    """Rows of a packed structured ``dtype`` (one bytes object a batch) from its columns."""
+    table = np.empty(len(columns[0]), dtype=dtype)
+    for name, column in zip(dtype.names, columns):
+        table[name] = column
+    return table
+
+
+def _columns(parts: list, dtype: np.dtype) -> list:
+    """The columns of the ``_table`` batches ``parts`` (each ``[bytes]``), as int64."""
+    table = np.concatenate([np.frombuffer(part[0], dtype=dtype) for part in parts])
+    return [table[name].astype(np.int64) for name in dtype.names]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -652,17 +667,13 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     the article (target) and the story's earliest holder of the seed (source: its canonical when
     it holds it), to the target's shard."""
     _, parts = group
-    seeds, ids, stories, canonical, when, thresholds = (
-        np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]) for k, dtype in enumerate(_POSTING)
-    )
-    order = np.argsort((seeds.astype(np.uint64) << np.uint64(32)) | stories)  # by seed, then story
+    seeds, ids, stories, canonical, when, thresholds = _columns(parts, _POSTING)
+    order = np.argsort((seeds << 32) | stories)  # each seed's rows together, by story (high seeds wrap: first)
     repeated = seeds[order][1:] == seeds[order][:-1]
     order = order[np.r_[repeated, False] | np.r_[False, repeated]]  # a seed held once pairs nothing
     if not len(order):
         return []
-    seeds, ids, stories, canonical, when, thresholds = (
-        column[order].astype(np.int64) for column in (seeds, ids, stories, canonical, when, thresholds)
-    )
+    seeds, ids, stories, canonical, when, thresholds = (column[order] for column in (seeds, ids, stories, canonical, when, thresholds))
     new_seed = np.r_[True, seeds[1:] != seeds[:-1]]
     new_group = new_seed | np.r_[True, stories[1:] != stories[:-1]]
     group_starts = np.flatnonzero(new_group)
@@ -691,8 +702,7 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     )
     shards = matches[0] % config.lsh_shards
     order = _shard_order(shards, config.lsh_shards)
-    columns = [column[order].astype(dtype) for column, dtype in zip(matches, _MATCH)]
-    return [(None, entry) for entry in split_by_shard(shards[order], *columns)]
+    return [(None, entry) for entry in split_by_shard(shards[order], _table(_MATCH, [column[order] for column in matches]))]
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:
@@ -729,9 +739,7 @@ def _held_pairs(holders: list, parts: list, reuse: ReuseConfig) -> dict:
     target's threshold and those of every source of the story)."""
     if not parts:
         return {}
-    target, source, seed, own, own_canonical, theirs, their_canonical, story, threshold = (
-        np.concatenate([np.frombuffer(p[k], dtype=dtype) for p in parts]).astype(np.int64) for k, dtype in enumerate(_MATCH)
-    )
+    target, source, seed, own, own_canonical, theirs, their_canonical, story, threshold = _columns(parts, _MATCH)
     hashes = np.array([holder.h for holder in holders], dtype=np.int64)
     by_hash = np.argsort(hashes)
     record_of = by_hash[np.searchsorted(hashes, target, sorter=by_hash)]  # (every target is a holder of the shard)

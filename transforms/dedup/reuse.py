@@ -48,7 +48,7 @@ class DetectReuse(beam.PTransform):
         prior_batches = (
             prior
             | "CompatiblePrior" >> beam.Filter(lambda r: r["passage_version"] == version)
-            | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards))
+            | "PriorByShard" >> beam.ParDo(BatchByShard(lambda r: r["article_id"], shards, folder=config.spill_dir))
         )
         holders = (
             {"new": records, "prior": prior_batches, "members": members}
