@@ -181,7 +181,8 @@ def test_same_clusters_whatever_the_input_order_processes_and_spilling(hard_run,
     spill.mkdir()
     runs = tmp_path / "runs"
     runs.mkdir()
-    rows, stories, _, _ = run_detect(shuffled, runs, params=DedupConfig(processes=2, lsh_shards=4, spill_dir=str(spill)))
+    params = DedupConfig(processes=2, pool_min_bytes=0, lsh_shards=4, spill_dir=str(spill))
+    rows, stories, _, _ = run_detect(shuffled, runs, params=params)
     assert len(list(spill.iterdir())) > 10  # article, node and LSH batches (4 shards: over 4 KB) went through files
     runs = [(sorted((r["article_id"], r["story_id"], r["is_canonical"], r["similarity"]) for r in run_rows),
              sorted(s["story_id"] for s in run_stories))
@@ -210,7 +211,7 @@ def test_pool_processes_start_without_importing_beam():
 def test_runs_add_up_reruns_add_nothing_and_late_originals_re_anchor(tmp_path_factory, processes):
     tmp_path, spill = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("spill")
     # 2: reconciling with the index runs in the pool too, on spilled batches
-    params = DedupConfig(processes=processes, spill_dir=str(spill) if processes > 1 else None)
+    params = DedupConfig(processes=processes, pool_min_bytes=0, spill_dir=str(spill) if processes > 1 else None)
     day1 = [article("a/original", STORY, 0), article("a/other", OTHER, 1)]
     rows1, stories1, index1, failures1 = run_detect(day1, tmp_path, params=params)
     assert {r["row_kind"] for r in rows1} == {"new"} and len(index1) == 2 and failures1 == []

@@ -2,7 +2,7 @@
 
 import os
 
-from transforms.dedup.spill import MIN_BYTES, Spilled, loaded, spill_folder, spilled, spilling
+from transforms.dedup.spill import MIN_BYTES, Spilled, loaded, payload_bytes, spill_folder, spilled, spilling
 
 
 def test_large_bytes_go_to_files_and_come_back_at_any_depth(tmp_path):
@@ -39,3 +39,9 @@ def test_a_run_s_folder_is_removed_with_its_files_when_it_ends(tmp_path):
         spilled(os.urandom(MIN_BYTES), folder)
         assert len(os.listdir(folder)) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_payload_bytes_count_spilled_values_as_their_files(tmp_path):
+    big = os.urandom(MIN_BYTES * 2)
+    grouped = (1, {"new": [spilled(big, str(tmp_path)), b"abc"], "prior": []})
+    assert payload_bytes(grouped) == len(big) + 3

@@ -56,7 +56,7 @@ from transforms.dedup.clustering import COUNTERS
 from transforms.dedup.fingerprints import fingerprint_batch, pack, shard_of, unpacked
 from transforms.dedup.passages import ReuseConfig, record_items
 from transforms.dedup.rules import DedupConfig
-from transforms.dedup.spill import loaded, spilled, spilling
+from transforms.dedup.spill import loaded, payload_bytes, spilled, spilling
 from transforms.records import FAILED, failure
 
 # ---------------------------------------------------------------------------- Beam wiring
@@ -126,9 +126,10 @@ class PoolStep(beam.DoFn):
     whole pipeline (the in-process FnApiRunner); with 1, in the worker itself (Dataflow runs a
     worker process per core already).  In flight: two calls per process, plus ``burst`` (steps
     fed by ``BatchByShard``, which fills its shards' batches at about the same time, take one
-    per shard: the worker then reads on while the pool works through the burst).  With a
-    ``config.spill_dir`` its input is read back from files and its values written to them
-    (``dedup.spill``)."""
+    per shard: the worker then reads on while the pool works through the burst).  An element
+    carrying less than ``config.pool_min_bytes`` runs in the worker: a small run never starts
+    the pool (its processes would cost more than the steps).  With a ``config.spill_dir`` its input is read
+    back from files and its values written to them (``dedup.spill``)."""
 
     def __init__(self, fn, config: DedupConfig, *args, burst: int = 0):
         super().__init__()
@@ -145,7 +146,7 @@ class PoolStep(beam.DoFn):
         self.pending = deque()
 
     def process(self, element):
-        if self.pool is None:
+        if self.pool is None or payload_bytes(element) < self.config.pool_min_bytes:
             yield from _step(element, self.fn, self.config, *self.args)
             return
         self.pending.append(self.pool.executor.submit(spilling, self.fn, element, self.config.spill_dir, self.config, *self.args))

@@ -52,6 +52,7 @@ class DedupConfig:
     wire_domains: frozenset = WIRE_DOMAINS
     processes: int = setting(0, at_least=0)  # processes for fingerprinting and clustering steps per worker thread (0: 1;
     # a local run makes it one per core, ``pipelines.runners.memory.local_processes``)
+    pool_min_bytes: int = setting(256 << 10, at_least=0)  # a step's shard batches worth a pool process (~100 articles)
     spill: bool = True  # a run in this process keeps its shuffled batches in files, not in memory (``dedup.spill``)
     spill_dir: Optional[str] = None  # their folder: a run makes its own under this one (None: the temporary folder)
 

@@ -61,6 +61,21 @@ def loaded(value):
     return value
 
 
+def payload_bytes(value) -> int:
+    """The bytes an element carries, its spilled values' included (as ``loaded`` walks it)."""
+    if isinstance(value, Spilled):
+        return os.path.getsize(value.path)
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(payload_bytes(item) for item in value.values())
+    if isinstance(value, (str, int, float)) or value is None or hasattr(value, "_fields"):
+        return 0
+    if hasattr(value, "__iter__"):
+        return sum(payload_bytes(item) for item in value)
+    return 0
+
+
 def spilling(fn, element, folder: Optional[str], *args) -> list:
     """The (output tag, value) pairs of a step ``fn(element, *args)``, its input read back and its
     values spilled to ``folder`` (None: neither)."""
