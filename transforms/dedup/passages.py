@@ -777,19 +777,21 @@ def _held_groups(cuts, group_records, rows, thresholds, records: Records, min_se
 def _held_groups_compiled(cuts, group_records, rows, row_thresholds, thresholds, seed_cuts, seeds, seed_units, unit_cuts,
                           paragraphs, min_seeds, min_coverage):
     held = np.zeros(len(cuts) - 1, np.bool_)
+    current = -1
     for g in range(len(cuts) - 1):
         record, a, b = group_records[g], cuts[g], cuts[g + 1]
         if b - a < min_seeds:
             continue
         mine, units = slice(seed_cuts[record], seed_cuts[record + 1]), paragraphs[unit_cuts[record] : unit_cuts[record + 1]]
-        shared, seen = rows[a:b, 0], np.zeros(b - a, np.bool_)
-        in_paragraph = np.zeros(units[-1] + 1, np.int64)
-        for k in range(mine.start, mine.stop):
-            at = np.searchsorted(shared, seeds[k])
-            if at < len(shared) and shared[at] == seeds[k] and not seen[at]:
-                seen[at] = True
-                in_paragraph[units[seed_units[k]]] += 1
-        if in_paragraph.max() < min_seeds:
+        if record != current:  # (groups come by record) its seeds by value, equal ones in text order
+            current, by_value = record, np.argsort(seeds[mine], kind="mergesort")
+            sorted_seeds, in_paragraph = seeds[mine][by_value], np.zeros(units[-1] + 1, np.int64)
+        first_paragraphs = units[seed_units[mine.start + by_value[np.searchsorted(sorted_seeds, rows[a:b, 0])]]]
+        for paragraph in first_paragraphs:
+            in_paragraph[paragraph] += 1
+        most = in_paragraph[first_paragraphs].max()
+        in_paragraph[first_paragraphs] = 0
+        if most < min_seeds:
             continue
         threshold = min(thresholds[record], row_thresholds[a:b].min())
         unit_tallies, paragraph_tallies = _tallies(seeds[mine], seed_units[mine], units, threshold, rows[a:b])
