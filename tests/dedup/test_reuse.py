@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.reprints import article, run_detect
 from tests.support.reuse import link_scores, reuse_in_memory, reuse_vi_set
-from transforms.dedup.passages import ReuseConfig, passage_records, unpack
+from transforms.dedup.passages import ReuseConfig, passage_records, unpack, unpack_all
 
 HEAT = (
     "Trung tâm Dự báo khí tượng thủy văn quốc gia cho biết đợt nắng nóng gay gắt sẽ kéo dài ít nhất đến cuối tuần, "
@@ -79,6 +79,22 @@ def test_a_record_stays_within_its_byte_budget():
     assert len(records[0]) <= 2048
     assert len(unpack(records[0]).seeds) > 100  # a lower rate, not an empty record
     assert unpack(records[1]).threshold > unpack(records[0]).threshold  # nested samples: comparable
+
+
+def test_records_unpacked_together_are_each_record_unpacked_alone():
+    """Wide offsets (a unit longer than 65,535 characters), an empty text and plain ones."""
+    wide = "x " * 40_000 + "\n" + HEAT[0]
+    records = passage_records([HEAT[0], "", wide, text(*MARKET)], ReuseConfig())
+    long_unit = unpack(records[2])
+    assert long_unit.ends[0] > 0xFFFF and wide[long_unit.starts[-1] : long_unit.ends[-1]] == HEAT[0]
+    together = unpack_all(records)
+    for k, record in enumerate(records):
+        alone = unpack(record)
+        units, seeds = slice(*together.unit_cuts[k : k + 2]), slice(*together.seed_cuts[k : k + 2])
+        assert together.thresholds[k] == alone.threshold
+        for name in ("starts", "ends", "paragraphs", "tokens"):
+            assert list(getattr(together, name)[units]) == list(getattr(alone, name))
+        assert list(together.units[seeds]) == list(alone.units) and list(together.seeds[seeds]) == list(alone.seeds)
 
 
 @pytest.mark.parametrize("opening, closing", [("“", "”"), ('"', '"'), ("«", "»"), ("„", "“")])
