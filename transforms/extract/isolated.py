@@ -43,8 +43,8 @@ class IsolatedExtractor:
 
     def __init__(self, config: ExtractConfig):
         self._config = config
+        self._process = self._conn = None  # started by the first page (a DirectRunner bundle may have none)
         self.deadline = None  # when the page in hand is out of time
-        self._start()  # it starts up while the pipeline reads its first pages
 
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
