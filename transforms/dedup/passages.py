@@ -615,7 +615,7 @@ def _postings(holders: list, config: DedupConfig) -> list:
         [min(holder.key.when // 60, _LATEST) for holder in holders],
         records.thresholds,
     )
-    return split_by_shard(shards[order], _table(_POSTING, [seeds, *(np.asarray(values)[holder_of] for values in per_holder)]))
+    return _by_shard(shards[order], _table(_POSTING, [seeds, *(np.asarray(values)[holder_of] for values in per_holder)]))
 
 
 def _table(dtype: np.dtype, columns: list) -> np.ndarray:
@@ -624,6 +624,11 @@ def _table(dtype: np.dtype, columns: list) -> np.ndarray:
     for name, column in zip(dtype.names, columns):
         table[name] = column
     return table
+
+
+def _by_shard(shards: np.ndarray, table: np.ndarray) -> list:
+    """[(shard, [its rows as bytes])] of a ``_table`` in shard order (``_shard_order``)."""
+    return [(int(shards[a]), [table[a:b].tobytes()]) for a, b in _runs(shards)]
 
 
 def _columns(parts: list, dtype: np.dtype) -> list:
@@ -648,8 +653,7 @@ def _distinct(seeds, seed_cuts):
 
 @numba.njit(cache=True, nogil=True)
 def _shard_order(shards, count):
-    """The positions of ``shards`` (each under ``count``) in shard order, a stable counting sort:
-    ``split_by_shard`` then sorts sorted values (a linear pass)."""
+    """The positions of ``shards`` (each under ``count``) in shard order (a stable counting sort)."""
     starts = np.zeros(count + 1, np.int64)
     for shard in shards:
         starts[shard + 1] += 1
@@ -702,7 +706,7 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     )
     shards = matches[0] % config.lsh_shards
     order = _shard_order(shards, config.lsh_shards)
-    return [(None, entry) for entry in split_by_shard(shards[order], _table(_MATCH, [column[order] for column in matches]))]
+    return [(None, entry) for entry in _by_shard(shards[order], _table(_MATCH, [column[order] for column in matches]))]
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:
