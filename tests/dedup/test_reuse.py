@@ -149,6 +149,15 @@ def test_the_lender_gets_no_row_even_when_its_reprint_comes_later():
     assert [r["article_id"] for r in rows] == ["market-reprint"]
 
 
+def test_an_undated_holder_is_never_the_earliest():
+    """A copy of the heat story with no publication time holds the paragraph too: the dated heat
+    original stays the source (an undated article counts as published last)."""
+    articles, stories = heat_and_market(HEAT[1])
+    undated = {**article("heat-undated", text(*HEAT[:2]), domain="e.example"), "published_at": None}
+    rows = rows_of([undated, *articles], {**stories, "heat-undated": "heat"})
+    assert [(r["article_id"], r["source_article_id"]) for r in rows] == [("market-reprint", "heat-original")]
+
+
 def test_edited_rewrapped_and_attributed_reuse_is_found():
     edited = (HEAT[1].replace("hạn chế", "tránh").replace("nhất là", "đặc biệt")
               .replace(", uống đủ nước", ",\nuống đủ nước"))

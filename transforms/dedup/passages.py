@@ -43,6 +43,7 @@ reprint's whole text is its story's), so they are never reported.
 
 import functools
 import hashlib
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
@@ -612,10 +613,15 @@ def _postings(holders: list, config: DedupConfig) -> list:
         [holder.h for holder in holders],
         [id_hash(holder.story) & 0xFFFFFFFF for holder in holders],
         [holder.id == holder.story_key.article_id for holder in holders],
-        [min(holder.key.when // 60, _LATEST) for holder in holders],
+        [_minute(holder.key.when) for holder in holders],
         records.thresholds,
     )
     return _by_shard(shards[order], _table(_POSTING, [seeds, *(np.asarray(values)[holder_of] for values in per_holder)]))
+
+
+def _minute(when: float) -> int:
+    """A ``SortKey.when`` as a posting's publication minute (none, infinity: ``_LATEST``)."""
+    return _LATEST if when == math.inf else min(int(when // 60), _LATEST)
 
 
 def _table(dtype: np.dtype, columns: list) -> np.ndarray:
