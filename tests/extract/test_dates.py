@@ -226,3 +226,11 @@ def test_date_hints_read_json_ld_items_metas_and_bylines():
 def test_parse_byline(text, month_first, expected):
     stamp = parse_byline(text, month_first)
     assert (stamp.local, stamp.offset) == expected if expected else stamp is None
+
+
+@pytest.mark.filterwarnings("error")  # dateutil warns on an unknown zone name, and says it will raise
+def test_a_word_read_as_an_unknown_zone_name_leaves_the_time_without_a_zone():
+    stamp = parse_byline("March 3, 2020 10:00 M", False)
+    assert (stamp.local, stamp.offset) == (datetime(2020, 3, 3, 10, 0), None)
+    assert parse_byline("March 3, 2020 10:00 EST", False).offset == -timedelta(hours=5)
+    assert parse_byline("March 3, 2020 10:00 +0530", False).offset == timedelta(hours=5, minutes=30)

@@ -375,7 +375,7 @@ def _parse_words(text: str, fuzzy: bool, day: date | None = None) -> datetime | 
     """dateutil, never completed from the clock: without a day or a month it is None; without a
     year it takes ``day``'s when it names ``day``'s month and day, else it is None."""
     try:
-        first, second = (date_parser.parse(text, fuzzy=fuzzy, default=d, tzinfos=_TZ_OFFSETS) for d in _DEFAULTS)
+        first, second = (date_parser.parse(text, fuzzy=fuzzy, default=d, tzinfos=_zone) for d in _DEFAULTS)
     except (ValueError, OverflowError):
         return None
     if (first.month, first.day) != (second.month, second.day):
@@ -383,6 +383,13 @@ def _parse_words(text: str, fuzzy: bool, day: date | None = None) -> datetime | 
     if first.year != second.year:
         return first.replace(year=day.year) if day and (first.month, first.day) == (day.month, day.day) else None
     return first
+
+
+def _zone(name: str | None, offset: int | None) -> tzinfo | None:
+    """dateutil's ``tzinfos``: a known abbreviation's zone, else the offset written, else none (a word
+    dateutil takes for an unknown zone name, which it warns of and says it will one day raise on)."""
+    seconds = _TZ_OFFSETS.get(name, offset)
+    return None if seconds is None else tz.tzoffset(name, seconds)
 
 
 def parse_byline(text: str, month_first: bool, day: date | None = None) -> Stamp | None:
