@@ -11,7 +11,8 @@ def test_large_bytes_go_to_files_and_come_back_at_any_depth(tmp_path):
     held = spilled(value, str(tmp_path))
     shard, (first, second, (third, row)) = held
     assert (shard, second, row) == (7, small, {"not": "bytes"})
-    assert isinstance(first, Spilled) and isinstance(third, Spilled) and len(list(tmp_path.iterdir())) == 2
+    assert isinstance(first, Spilled) and isinstance(third, Spilled)
+    assert len(list(tmp_path.iterdir())) == 1  # one file a call: creating files is what costs
     assert loaded(held) == (7, [big, small, (big, {"not": "bytes"})])
     assert spilled(value, None) is value
 
@@ -32,6 +33,15 @@ def test_a_step_reads_its_input_back_and_spills_its_outputs(tmp_path):
     pairs = spilling(step, (3, spilled(data, str(tmp_path))), str(tmp_path), b"!")
     assert [tag for tag, _ in pairs] == ["out", "counters"] and isinstance(pairs[0][1][1], Spilled)
     assert loaded(pairs[0][1]) == (3, data + b"!") and pairs[1][1] == {"seen": 1}
+
+
+def test_a_step_s_outputs_share_one_file_and_each_reads_back_alone(tmp_path):
+    batches = [os.urandom(MIN_BYTES + i) for i in range(4)]
+    pairs = spilling(lambda element: [("out", (shard, b)) for shard, b in enumerate(element)], batches, str(tmp_path))
+    assert len(list(tmp_path.iterdir())) == 1
+    assert [loaded(value) for _, value in reversed(pairs)] == list(reversed(list(enumerate(batches))))
+    assert spilling(lambda element: [("out", b"tiny")], None, str(tmp_path)) == [("out", b"tiny")]
+    assert len(list(tmp_path.iterdir())) == 1  # nothing to spill: no file
 
 
 def test_a_run_s_folder_is_removed_with_its_files_when_it_ends(tmp_path):

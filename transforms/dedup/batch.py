@@ -89,8 +89,9 @@ class BatchByShard(beam.DoFn):
             yield shard, spilled(pack(batch), self.folder)
 
     def finish_bundle(self):
-        for shard, batch in self.pending.items():
-            yield GlobalWindows.windowed_value((shard, spilled(pack(batch), self.folder)))
+        batches = spilled([pack(batch) for batch in self.pending.values()], self.folder)  # one file
+        for shard, batch in zip(self.pending, batches):
+            yield GlobalWindows.windowed_value((shard, batch))
         self.pending.clear()
 
 
