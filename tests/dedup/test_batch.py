@@ -31,6 +31,7 @@ from transforms.dedup.clustering import (
     story_fields,
 )
 from transforms.dedup.fingerprints import (
+    LSH_ENTRY,
     compressed,
     fingerprint,
     fingerprint_batch,
@@ -89,9 +90,8 @@ def test_shard_pairs_equal_the_pairs_of_every_bucket_by_hand():
             for i in range(min(j, 3)):
                 a, b = members[i], members[j]
                 expected.add((min(a, b), max(a, b)))
-    unique = sorted(set(zip(keys.tolist(), ids.tolist())))
-    part = tuple(np.array(column, dtype=dtype).tobytes() for column, dtype in zip(zip(*unique), (np.uint64, np.int64)))
-    pairs = shard_pairs((0, [part]), params)
+    part = np.array(sorted(set(zip(keys.tolist(), ids.tolist()))), dtype=LSH_ENTRY).tobytes()
+    pairs = shard_pairs((0, [(part,)]), params)
     assert pairs.tolist() == sorted(map(list, expected)) and len(expected) > 50
 
 

@@ -55,3 +55,38 @@ def test_payload_bytes_count_spilled_values_as_their_files(tmp_path):
     big = os.urandom(MIN_BYTES * 2)
     grouped = (1, {"new": [spilled(big, str(tmp_path)), b"abc"], "prior": []})
     assert payload_bytes(grouped) == len(big) + 3
+
+
+def test_an_in_process_run_with_a_spill_folder_holds_references_not_articles(tmp_path, monkeypatch):
+    """What the FnApiRunner holds between DetectReprints' stages (every stage's input, which it
+    keeps in memory and copies to send) stays a few hundred bytes an article: the articles, their
+    rows and LSH entries are in the spill folder."""
+    import random
+
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    from tests.support.reprints import article
+    from transforms.dedup.batch import DetectReprints
+    from transforms.dedup.rules import DedupConfig
+
+    held = {}
+    send = fn_runner.BundleManager._send_input_to_worker
+
+    def counting(self, bundle_id, transform_id, byte_streams):
+        byte_streams = list(byte_streams or [])
+        held[transform_id] = held.get(transform_id, 0) + sum(len(s) for s in byte_streams)
+        return send(self, bundle_id, transform_id, byte_streams)
+
+    monkeypatch.setattr(fn_runner.BundleManager, "_send_input_to_worker", counting)
+    rng = random.Random(3)
+    words = [f"w{n}" for n in range(5000)]
+    texts = [" ".join(rng.choices(words, k=400)) for _ in range(250)]
+    articles = [article(f"a{n}", texts[n % 200], n) for n in range(300)]  # 100 reprints
+    with spill_folder(str(tmp_path)) as folder:
+        with beam.Pipeline(runner="FnApiRunner") as p:
+            rows, *_ = p | beam.Create(articles) | DetectReprints(DedupConfig(lsh_shards=2, spill_dir=folder))
+            rows | beam.Map(lambda row: None)
+    text_bytes = sum(len(a["text"]) for a in articles)
+    stages = {name: size for name, size in held.items() if name.startswith("DetectReprints/")}
+    assert stages and max(stages.values()) < text_bytes / 10, stages

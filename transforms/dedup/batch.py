@@ -215,9 +215,10 @@ def _story_rows(batch):
 
 
 def _article_rows(item):
-    """New and updated articles with their ids and story fields; a same-content copy of an indexed
-    article is a ``dedup``/``DuplicateUrl`` failure."""
+    """New and updated articles with their ids and story fields, and the corrections of indexed
+    articles; a same-content copy of an indexed article is a ``dedup``/``DuplicateUrl`` failure."""
     _, groups = loaded(item)
+    yield from unpacked(groups["corrections"])
     fields = dict(unpacked(groups["fields"]))
     duplicates = dict(unpacked(groups["duplicates"]))
     for article in unpacked(groups["article"]):
@@ -299,12 +300,13 @@ class DetectReprints(beam.PTransform):
                 | "ChangedStories" >> beam.FlatMap(_step, clustering.changed_stories, config)
             )
         rows = (
-            {"article": new.articles, "fields": results.fields, "duplicates": nodes.duplicates}
+            # corrections joined in too: a Flatten of two steps' rows would hold them all in an in-process runner's memory
+            {"article": new.articles, "fields": results.fields, "duplicates": nodes.duplicates,
+             "corrections": results.corrections}
             | "JoinArticles" >> beam.CoGroupByKey()
             | "ArticleRows" >> beam.FlatMap(_article_rows).with_outputs(FAILED, main="rows")
         )
-        article_rows = (rows.rows, results.corrections) | "AllArticleRows" >> beam.Flatten()
-        return article_rows, story_rows, results.index, rows[FAILED], results.members, new.records
+        return rows.rows, story_rows, results.index, rows[FAILED], results.members, new.records
 
     def _reconciled(self, new_nodes):
         """The new nodes reconciled with the story index's latest rows (``clustering.reconcile``)."""

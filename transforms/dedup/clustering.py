@@ -19,6 +19,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from transforms.dedup.fingerprints import (
+    LSH_ENTRY,
     arrival_id,
     by_shard,
     home_id,
@@ -73,9 +74,8 @@ def shard_pairs(shard_parts: tuple, config: DedupConfig) -> np.ndarray:
 
     In a bucket of more than ``max_bucket_size`` articles (boilerplate), each is paired with at
     most that many (the first ones in id-hash order)."""
-    parts = list(shard_parts[1])
-    keys = np.concatenate([np.frombuffer(k, dtype=np.uint64) for k, _ in parts])
-    ids = np.concatenate([np.frombuffer(i, dtype=np.int64) for _, i in parts])
+    entries = np.concatenate([np.frombuffer(part, dtype=LSH_ENTRY) for (part,) in shard_parts[1]])
+    keys, ids = entries["key"], entries["id"]
     by_key = np.argsort(keys)
     repeated = keys[by_key][1:] == keys[by_key][:-1]
     shared = by_key[np.r_[repeated, False] | np.r_[False, repeated]]  # entries of buckets of 2 or more
@@ -318,7 +318,7 @@ def stories(group: tuple, config: DedupConfig) -> list:
     Outputs: ids and story fields of new and updated articles, to the shard of the id they
     arrived with (main output: their rows are written with the article); every article's (id, the id it arrived with, story id, sort key, its
     story's canonical's sort key, its story's size) to the shard of the id it arrived with
-    ("members", for passage reuse); "corrections" (slim ``articles`` rows) and new
+    ("members", for passage reuse); "corrections" (slim ``articles`` rows, to the shard of their id) and new
     "index" rows for indexed articles whose story fields changed; "index" rows for new and
     updated articles; every story's row, flagged when something in it changed ("stories"); and
     the earlier story of each article that moved ("left"), so that story is written again."""
@@ -355,7 +355,7 @@ def _member_changes(node: Node, fields: StoryFields, outbox: Outbox, config: Ded
     if prev == fields:
         return False
     outbox.count("corrections")
-    outbox.emit("corrections", {
+    outbox.put("corrections", node["id"], {
         "article_id": node["id"], "domain": node["domain"], "title": node["title"], **fields, "row_kind": "correction",
     })
     outbox.emit("index", index_row(node, fields, config))

@@ -210,16 +210,20 @@ def band_keys(nodes: list, config: DedupConfig) -> tuple[list, np.ndarray]:
     return nodes, np.concatenate([minhash.band_keys(signatures, config.bands, config.rows), lead], axis=1)
 
 
+LSH_ENTRY = np.dtype([("key", "<u8"), ("id", "<i8")])  # a band key and the id hash of a node holding it
+
+
 def lsh_arrays(nodes: list, config: DedupConfig) -> list:
-    """LSH entries of a batch of nodes, split by shard of the band key: [(shard, [band keys, id
-    hashes] as bytes)] (the batch job's shuffle)."""
+    """LSH entries of a batch of nodes, split by shard of the band key: [(shard, (``LSH_ENTRY``
+    rows as one bytes object,))] (the batch job's shuffle; one object, so a spill folder takes
+    it whole)."""
     nodes, keys = band_keys(nodes, config)
     if not nodes:
         return []
-    per_node = keys.shape[1]
-    keys = keys.ravel()
-    ids = np.repeat(np.array([n["h"] for n in nodes], dtype=np.int64), per_node)
-    return split_by_shard(keys % np.uint64(config.lsh_shards), keys, ids)
+    entries = np.empty(keys.size, dtype=LSH_ENTRY)
+    entries["key"] = keys.ravel()
+    entries["id"] = np.repeat(np.array([n["h"] for n in nodes], dtype=np.int64), keys.shape[1])
+    return split_by_shard(entries["key"] % np.uint64(config.lsh_shards), entries)
 
 
 def split_by_shard(shards: np.ndarray, *columns) -> list:
