@@ -58,9 +58,9 @@ def test_payload_bytes_count_spilled_values_as_their_files(tmp_path):
 
 
 def test_an_in_process_run_with_a_spill_folder_holds_references_not_articles(tmp_path, monkeypatch):
-    """What the FnApiRunner holds between DetectReprints' stages (every stage's input, which it
-    keeps in memory and copies to send) stays a few hundred bytes an article: the articles, their
-    rows and LSH entries are in the spill folder."""
+    """What the FnApiRunner holds between the stages of DetectReprints and DetectReuse (every
+    stage's input, which it keeps in memory and copies to send) stays a few hundred bytes an
+    article: the articles, their rows, LSH entries and passage records are in the spill folder."""
     import random
 
     import apache_beam as beam
@@ -68,6 +68,8 @@ def test_an_in_process_run_with_a_spill_folder_holds_references_not_articles(tmp
 
     from tests.support.reprints import article
     from transforms.dedup.batch import DetectReprints
+    from transforms.dedup.passages import ReuseConfig
+    from transforms.dedup.reuse import DetectReuse
     from transforms.dedup.rules import DedupConfig
 
     held = {}
@@ -84,9 +86,12 @@ def test_an_in_process_run_with_a_spill_folder_holds_references_not_articles(tmp
     texts = [" ".join(rng.choices(words, k=400)) for _ in range(250)]
     articles = [article(f"a{n}", texts[n % 200], n) for n in range(300)]  # 100 reprints
     with spill_folder(str(tmp_path)) as folder:
+        config = DedupConfig(lsh_shards=2, spill_dir=folder)
         with beam.Pipeline(runner="FnApiRunner") as p:
-            rows, *_ = p | beam.Create(articles) | DetectReprints(DedupConfig(lsh_shards=2, spill_dir=folder))
-            rows | beam.Map(lambda row: None)
+            rows, *_, members, records = p | beam.Create(articles) | DetectReprints(config, None, ReuseConfig())
+            reuse_rows, index_rows = (records, members) | DetectReuse(config, ReuseConfig())
+            for n, table in enumerate((rows, reuse_rows, index_rows)):
+                table | f"Drop{n}" >> beam.Map(lambda row: None)
     text_bytes = sum(len(a["text"]) for a in articles)
-    stages = {name: size for name, size in held.items() if name.startswith("DetectReprints/")}
+    stages = {name: size for name, size in held.items() if name.startswith(("DetectReprints/", "DetectReuse/"))}
     assert stages and max(stages.values()) < text_bytes / 10, stages

@@ -8,7 +8,7 @@ from collections import defaultdict
 from tests.support.paths import FIXTURES
 from tests.support.reprints import fixture_articles
 from transforms.dedup import passages
-from transforms.dedup.fingerprints import pack
+from transforms.dedup.fingerprints import pack, unpacked
 from transforms.dedup.passages import ReuseConfig
 from transforms.dedup.rules import DedupConfig, sort_key, wire_rank
 
@@ -45,7 +45,8 @@ def reuse_in_memory(articles: list, stories: dict, config: ReuseConfig = ReuseCo
     pairs = dict(_by_tag([(tag, value) for tag, value in picked if tag in ("targets", "requests")]))
     sources = [batch for _, (_, batch) in passages.send_holders((0, {"holders": held["holders"], "requests": pairs.get("requests", [])}), dedup, config)]
     decided = picked + passages.decide_reuse((0, {"targets": pairs.get("targets", []), "sources": sources}), dedup, config)
-    return [row for tag, row in decided if tag is None and row.get("source_article_id")]
+    batches = [value[1] for tag, value in decided if tag is None]  # (shard, packed rows)
+    return [row for row in unpacked(batches) if row.get("source_article_id")]
 
 
 def _by_tag(pairs: list) -> list:

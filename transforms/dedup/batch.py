@@ -207,10 +207,16 @@ class LshCandidates(beam.PTransform):
         )
 
 
+def batch_rows(batch):
+    """The items of a (shard, packed [items]) batch (a step's table rows, batched so that a Flatten or
+    a shuffle before their writer moves references, not rows)."""
+    _, packed = loaded(batch)
+    yield from unpacked([packed])
+
+
 def _story_rows(batch):
     """The rows of a (shard, packed [(story id, row, changed)]) batch of the stories step."""
-    _, packed = loaded(batch)
-    for _, row, _ in unpacked([packed]):
+    for _, row, _ in batch_rows(batch):
         yield row
 
 

@@ -838,14 +838,15 @@ def decide_reuse(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 def _settle(outbox: Outbox, holder: Holder, sha: Optional[str], fresh: bool, previous: Optional[str], rows: list,
             reuse: ReuseConfig):
     """An article's reuse set ``rows``: its ``reuse`` rows when it changed (a "retraction" row when
-    it became empty), and a ``passage_index`` row ("index") when its record is new or its set changed."""
+    it became empty), and a ``passage_index`` row ("index") when its record is new or its set
+    changed, both in batches (``batch_rows`` unpacks them)."""
     now = digest(rows)
     if now != (previous or ""):
         outbox.count("changed_reuse_sets")
         for row in rows or [{"article_id": holder.id}]:
-            outbox.emit(None, {**row, "row_kind": "new" if rows else "retraction"})
+            outbox.put(None, holder.h, {**row, "row_kind": "new" if rows else "retraction"})
     if fresh or now != previous:
-        outbox.emit("index", {
+        outbox.put("index", holder.h, {
             "article_id": holder.id, "content_sha1": sha, "seeds": holder.record, "reuse_digest": now,
             "passage_version": reuse.passage_version,
         })

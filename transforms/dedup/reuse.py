@@ -25,7 +25,7 @@ rows are written only for the sets that changed.
 import apache_beam as beam
 
 from transforms.dedup import passages
-from transforms.dedup.batch import BatchByShard, PoolStep
+from transforms.dedup.batch import BatchByShard, PoolStep, batch_rows
 from transforms.dedup.passages import ReuseConfig
 from transforms.dedup.rules import DedupConfig
 
@@ -78,8 +78,8 @@ class DetectReuse(beam.PTransform):
             | "Decide" >> beam.ParDo(PoolStep(passages.decide_reuse, config, reuse)).with_outputs("index", main="rows")
         )
         return (
-            (picked.rows, decided.rows) | "ReuseRows" >> beam.Flatten(),
-            (picked.index, decided.index) | "IndexRows" >> beam.Flatten(),
+            (picked.rows, decided.rows) | "ReuseBatches" >> beam.Flatten() | "ReuseRows" >> beam.FlatMap(batch_rows),
+            (picked.index, decided.index) | "IndexBatches" >> beam.Flatten() | "IndexRows" >> beam.FlatMap(batch_rows),
         )
 
 
