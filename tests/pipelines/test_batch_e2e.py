@@ -151,6 +151,7 @@ def test_an_output_of_schema_1_is_read_and_continued(sample_run, tmp_path):
     assert "articles 0, stories 0" in run_cli("--sample", "--output", str(out))
 
 
+@pytest.mark.slow  # four CLI runs; the default run has the contract at the Beam level (tests/dedup/test_batch.py)
 def test_another_text_under_a_known_url_is_kept_in_the_next_run(tmp_path):
     """A URL reused for another story: the next run keeps it as an article of its own, naming the
     URL's article, with the ids one run over both pages gives; a rerun adds nothing."""
