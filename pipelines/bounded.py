@@ -125,7 +125,9 @@ def build_pipeline(pipeline: beam.Pipeline, config: Config, run: RunContext, cra
         reuse_rows, passage_rows = (records, members) | "Reuse" >> DetectReuse(config.dedup, reuse, prior_passages)
         tables += [(REUSE, reuse_rows), (PASSAGE_INDEX, passage_rows)]
     write_tables(
-        tables, lambda spec: WriteTable(spec, run.output, run.run_id, run.ingest_date, config.output.shards, run.started_at),
+        tables, lambda spec: WriteTable(
+            spec, run.output, run.run_id, run.ingest_date, config.output.shards, run.started_at, config.dedup.spill_dir
+        ),
     )
     progress.attach(pipeline, {"read": [pages], "extracted": [extracted, extract_failures], "clustered": [article_rows]})
     if updates is not None:

@@ -15,6 +15,7 @@ from transforms.sinks.parquet import (
     WriteWindowedTable,
     content_tag,
     file_shard,
+    write_shard,
 )
 
 SPEC = TableSpec("failures", FAILURES.schema, ("source", "stage"))
@@ -57,6 +58,42 @@ def test_rewriting_a_shard_replaces_it(tmp_path):
     folder = tmp_path / "failures" / "ingest_date=2026-11-16"
     assert [p.name for p in folder.iterdir()] == ["part-run1-0000.parquet"]
     assert pq.read_table(folder / "part-run1-0000.parquet").num_rows == 5
+
+
+def test_rows_are_sorted_by_the_sort_columns_as_text_none_first(tmp_path):
+    spec = TableSpec("failures", FAILURES.schema, ("http_status", "source"))
+    data = [failure(source, "fetch", "HTTPError", "", http_status=status, at=AT)
+            for source, status in (("b", 503), ("a", 503), ("z", None), ("é", 1000), ("e", 1000), ("f", 404))]
+    path = write_shard(data, spec, str(tmp_path), "part")
+    expected = sorted(data, key=lambda r: ("" if r["http_status"] is None else str(r["http_status"]), r["source"]))
+    assert pq.read_table(path).column("source").to_pylist() == [r["source"] for r in expected]
+    assert pq.read_table(write_shard([], spec, str(tmp_path), "empty")).num_rows == 0
+
+
+def test_with_a_spill_folder_the_runner_holds_references_not_rows(tmp_path, monkeypatch):
+    """Rows reach their file's writer in batches kept in the spill folder: the in-process runner
+    holds ~100-byte references, not every row of the run (a Parquet file still gets them all)."""
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    from transforms.dedup.spill import spill_folder
+
+    held = {}
+    send = fn_runner.BundleManager._send_input_to_worker
+
+    def counting(self, bundle_id, transform_id, byte_streams):
+        byte_streams = list(byte_streams or [])
+        held[transform_id] = held.get(transform_id, 0) + sum(len(s) for s in byte_streams)
+        return send(self, bundle_id, transform_id, byte_streams)
+
+    monkeypatch.setattr(fn_runner.BundleManager, "_send_input_to_worker", counting)
+    data = [failure(f"page-{i:04d}.html", "extract", "TooShort", "x" * 2000, at=AT) for i in range(600)]
+    with spill_folder(str(tmp_path)) as folder:
+        with beam.Pipeline(runner="FnApiRunner") as p:
+            p | beam.Create(data) | "Write" >> WriteTable(SPEC, str(tmp_path / "out"), "run1", "2026-11-16", 2, spill_dir=folder)
+    grouped = sum(size for name, size in held.items() if name.startswith("Write/"))
+    assert 0 < grouped < 600 * 2000 / 20, held
+    table = ds.dataset(tmp_path / "out" / "failures", format="parquet", partitioning="hive").to_table()
+    assert sorted(table.column("source").to_pylist()) == [r["source"] for r in data]
 
 
 # ---------------------------------------------------------------- windowed (streaming) writer

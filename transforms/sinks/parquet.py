@@ -17,6 +17,7 @@ from typing import Optional
 
 import apache_beam as beam
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystems import FileSystems
@@ -28,6 +29,9 @@ from apache_beam.typehints import Any, Tuple
 from apache_beam.utils.timestamp import Timestamp
 
 from schemas.tables import SCHEMA_VERSION, TableSpec
+from transforms.dedup.batch import BatchByShard
+from transforms.dedup.fingerprints import unpacked
+from transforms.dedup.spill import loaded
 
 
 def stamped(row: dict, run_id: str, row_at: Optional[datetime] = None) -> dict:
@@ -109,46 +113,68 @@ def partition_path(root: str, table: str, ingest_date: str) -> str:
 
 
 def write_shard(rows: list, spec: TableSpec, folder: str, file_stem: str) -> str:
-    """Write sorted rows as one zstd Parquet file, atomically; returns its path."""
-    rows = sorted(rows, key=lambda r: tuple("" if r.get(c) is None else str(r.get(c)) for c in spec.sort_by))
-    table = pa.Table.from_pylist(rows, schema=spec.schema)
+    """Write rows as one zstd Parquet file sorted by ``spec.sort_by``, atomically; returns its path."""
+    return write_batches([rows], spec, folder, file_stem)[0]
+
+
+_SORT_KEY = "__sort_key"
+_ROW_GROUP = 65536  # rows taken out of sort order at a time
+
+
+def write_batches(batches, spec: TableSpec, folder: str, file_stem: str) -> tuple:
+    """Write the rows of ``batches`` (lists of rows, each turned into Arrow columns as it comes, so
+    only those stay in memory) as one zstd Parquet file sorted by ``spec.sort_by`` (each value as
+    text, None first), atomically: (its path, its row count)."""
+    tables = [_with_sort_key(rows, spec) for rows in batches] or [_with_sort_key([], spec)]
+    table = pa.concat_tables(tables)
+    order = pc.sort_indices(table[_SORT_KEY])
+    table = table.drop_columns([_SORT_KEY])
     final = FileSystems.join(folder, f"{file_stem}.parquet")
     temp = FileSystems.join(folder, f".tmp-{file_stem}.parquet")
-    with FileSystems.create(temp) as handle:
-        pq.write_table(table, handle, compression="zstd")
+    with FileSystems.create(temp) as handle, pq.ParquetWriter(handle, spec.schema, compression="zstd") as writer:
+        for start in range(0, max(len(order), 1), _ROW_GROUP):
+            writer.write_table(table.take(order[start : start + _ROW_GROUP]))
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([temp], [final])
-    return final
+    return final, len(table)
+
+
+def _with_sort_key(rows: list, spec: TableSpec) -> pa.Table:
+    keys = ["\x00".join("" if r.get(c) is None else str(r.get(c)) for c in spec.sort_by) for r in rows]
+    return pa.Table.from_pylist(rows, schema=spec.schema).append_column(_SORT_KEY, pa.array(keys, pa.string()))
 
 
 class WriteTable(beam.PTransform):
     """Rows -> Parquet files ``<root>/<table>/ingest_date=<date>/part-<run>-<shard>.parquet``.
 
     Every row is stamped with ``run_id``, ``schema_version`` and (tables with that column) the
-    run's ``row_at`` unless it has its own; returns the written paths."""
+    run's ``row_at`` unless it has its own; returns the written paths.  Rows travel to their
+    file's writer in batches (``BatchByShard``), kept in files of ``spill_dir`` when it is set (a
+    run in this process: the runner then holds references, not every row of the run)."""
 
     def __init__(self, spec: TableSpec, root: str, run_id: str, ingest_date: str, num_shards: int = 1,
-                 row_at: Optional[datetime] = None):
+                 row_at: Optional[datetime] = None, spill_dir: Optional[str] = None):
         super().__init__()
         self._spec, self._root, self._run_id = spec, root, run_id
-        self._ingest_date, self._num_shards, self._row_at = ingest_date, num_shards, row_at
+        self._ingest_date, self._num_shards, self._row_at, self._spill_dir = ingest_date, num_shards, row_at, spill_dir
 
     def expand(self, rows):
         spec, num_shards = self._spec, self._num_shards
         return (
             rows
             | "Stamp" >> beam.Map(stamped, self._run_id, self._row_at)
-            | "KeyByShard" >> beam.WithKeys(lambda r: file_shard(r, spec, num_shards))
+            | "BatchByShard" >> beam.ParDo(BatchByShard(lambda r: file_shard(r, spec, num_shards), num_shards, folder=self._spill_dir))
             | "GroupShards" >> beam.GroupByKey()
             | "WriteShard" >> beam.MapTuple(self._write)
         )
 
-    def _write(self, shard, rows):
-        rows = list(rows)
-        Metrics.counter("write", self._spec.name).inc(len(rows))
+    def _write(self, shard, batches):
         folder = partition_path(self._root, self._spec.name, self._ingest_date)
-        return write_shard(rows, self._spec, folder, f"part-{self._run_id}-{shard:04d}")
+        rows = (list(unpacked([loaded(batch)])) for batch in batches)
+        path, count = write_batches(rows, self._spec, folder, f"part-{self._run_id}-{shard:04d}")
+        Metrics.counter("write", self._spec.name).inc(count)
+        return path
 
 
 def content_tag(rows: list) -> str:
