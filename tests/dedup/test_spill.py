@@ -1,7 +1,16 @@
 """Shuffled batches in files (transforms/dedup/spill.py)."""
 
 import os
+import random
 
+import apache_beam as beam
+
+from tests.support.beam import stage_inputs
+from tests.support.reprints import article
+from transforms.dedup.batch import DetectReprints
+from transforms.dedup.passages import ReuseConfig
+from transforms.dedup.reuse import DetectReuse
+from transforms.dedup.rules import DedupConfig
 from transforms.dedup.spill import MIN_BYTES, Spilled, loaded, payload_bytes, spill_folder, spilled, spilling
 
 
@@ -61,26 +70,7 @@ def test_an_in_process_run_with_a_spill_folder_holds_references_not_articles(tmp
     """What the FnApiRunner holds between the stages of DetectReprints and DetectReuse (every
     stage's input, which it keeps in memory and copies to send) stays a few hundred bytes an
     article: the articles, their rows, LSH entries and passage records are in the spill folder."""
-    import random
-
-    import apache_beam as beam
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-
-    from tests.support.reprints import article
-    from transforms.dedup.batch import DetectReprints
-    from transforms.dedup.passages import ReuseConfig
-    from transforms.dedup.reuse import DetectReuse
-    from transforms.dedup.rules import DedupConfig
-
-    held = {}
-    send = fn_runner.BundleManager._send_input_to_worker
-
-    def counting(self, bundle_id, transform_id, byte_streams):
-        byte_streams = list(byte_streams or [])
-        held[transform_id] = held.get(transform_id, 0) + sum(len(s) for s in byte_streams)
-        return send(self, bundle_id, transform_id, byte_streams)
-
-    monkeypatch.setattr(fn_runner.BundleManager, "_send_input_to_worker", counting)
+    held = stage_inputs(monkeypatch)
     rng = random.Random(3)
     words = [f"w{n}" for n in range(5000)]
     texts = [" ".join(rng.choices(words, k=400)) for _ in range(250)]

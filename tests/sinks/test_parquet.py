@@ -8,7 +8,8 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
 
 from schemas.tables import FAILURES, SCHEMA_VERSION, TableSpec
-from tests.support.beam import epoch, read_table, streaming_pipeline
+from tests.support.beam import epoch, read_table, stage_inputs, streaming_pipeline
+from transforms.dedup.spill import spill_folder
 from transforms.records import failure
 from transforms.sinks.parquet import (
     WriteTable,
@@ -73,19 +74,7 @@ def test_rows_are_sorted_by_the_sort_columns_as_text_none_first(tmp_path):
 def test_with_a_spill_folder_the_runner_holds_references_not_rows(tmp_path, monkeypatch):
     """Rows reach their file's writer in batches kept in the spill folder: the in-process runner
     holds ~100-byte references, not every row of the run (a Parquet file still gets them all)."""
-    from apache_beam.runners.portability.fn_api_runner import fn_runner
-
-    from transforms.dedup.spill import spill_folder
-
-    held = {}
-    send = fn_runner.BundleManager._send_input_to_worker
-
-    def counting(self, bundle_id, transform_id, byte_streams):
-        byte_streams = list(byte_streams or [])
-        held[transform_id] = held.get(transform_id, 0) + sum(len(s) for s in byte_streams)
-        return send(self, bundle_id, transform_id, byte_streams)
-
-    monkeypatch.setattr(fn_runner.BundleManager, "_send_input_to_worker", counting)
+    held = stage_inputs(monkeypatch)
     data = [failure(f"page-{i:04d}.html", "extract", "TooShort", "x" * 2000, at=AT) for i in range(600)]
     with spill_folder(str(tmp_path)) as folder:
         with beam.Pipeline(runner="FnApiRunner") as p:
