@@ -1,6 +1,6 @@
 """Scale of the dedup stage alone: docs/s and peak memory at 10k, 100k, 1M synthetic articles.
 
-    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000 1000000] [--processes 2] [--workers 2] [-- beam args]
+    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000 1000000] [--processes 2] [--workers 2] [--write] [-- beam args]
 
 Articles are built by mutating the real texts of ../shared/data/reprints-dev/manifest.parquet
 (``body_text``): 70% are new stories (two real texts' sentences interleaved, half of the words
@@ -11,7 +11,9 @@ They are written once per size to Parquet files of 2,000 articles in a temporary
 its input, and nothing holds them all in memory but the dedup stage's own shuffles.
 
 Each size then runs in its own process three times: read then count, read then ``DetectReprints``
-then count, and read then ``DetectReprints`` and passage reuse (``DetectReuse``) then count.  The
+then count, and read then ``DetectReprints`` and passage reuse (``DetectReuse``) then count; with
+``--write`` a fourth time: read, ``DetectReprints``, then the articles, stories and story index
+tables written as the job writes them (its seconds beyond the second run's, and its peak).  The
 dedup stage's time is the difference of the first two runs' wall-clock seconds, its CPU seconds
 the difference of their CPU seconds (the process and its children: the fingerprinting pool of
 ``--processes``, ``dedup.processes``, counts once it exits); the last columns give the stage with
@@ -137,11 +139,15 @@ def _pipeline(folder: str, stage: str, params: dict, beam_args: list):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from schemas.tables import ARTICLES, STORIES, STORY_INDEX
     from transforms.dedup.batch import DetectReprints
     from transforms.dedup.fingerprints import DedupConfig
     from transforms.dedup.passages import ReuseConfig
     from transforms.dedup.reuse import DetectReuse
+    from transforms.sinks.parquet import WriteTable
+    from transforms.sinks.tables import write_tables
 
+    output = f"{folder}/tables"  # (written once per size; the articles are the folder's own *.parquet)
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *beam_args])) as p:
         articles = (
             p
@@ -156,6 +162,9 @@ def _pipeline(folder: str, stage: str, params: dict, beam_args: list):
             if reuse is not None:
                 reuse, passages = (records, members) | "Reuse" >> DetectReuse(DedupConfig(**params), reuse)
                 counted.update(reuse=reuse, passages=passages)
+            if stage == "write":
+                tables = ((ARTICLES, rows), (STORIES, stories), (STORY_INDEX, index))
+                write_tables(tables, lambda spec: WriteTable(spec, output, "bench", "2025-01-01", spill_dir=params["spill_dir"]))
         else:
             counted = {"articles": articles}
         for name, pcoll in counted.items():
@@ -195,6 +204,8 @@ def main(argv=None) -> int:
     parser.add_argument("--malloc-defaults", action="store_true",
                         help="run with glibc's defaults, not pipelines.runners.memory.KEEP_FREED")
     parser.add_argument("--no-spill", action="store_true", help="keep the dedup batches in the runner's memory (dedup.spill off)")
+    parser.add_argument("--write", action="store_true",
+                        help="also a run that writes the articles, stories and story index tables after dedup (as the job does)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--stage", default="dedup", help=argparse.SUPPRESS)
@@ -211,14 +222,15 @@ def main(argv=None) -> int:
         beam_args += [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
     print(f"{'articles':>9} {'count s':>8} {'dedup+count s':>13} {'dedup s':>8} {'dedup docs/s':>12} "
           f"{'dedup cpu s':>11} {'docs/cpu s':>10} {'count MB':>9} {'dedup MB':>9} {'stories':>8} {'time/x prev':>11} "
-          f"{'+reuse s':>9} {'+reuse cpu s':>12} {'reuse MB':>9} {'reuse rows':>10} {'x dedup cpu':>11}")
+          f"{'+reuse s':>9} {'+reuse cpu s':>12} {'reuse MB':>9} {'reuse rows':>10} {'x dedup cpu':>11}"
+          + (f" {'+write s':>9} {'write MB':>9}" if args.write else ""))
     previous = None
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix=f"dedup-scale-{size}-") as folder:
             write_articles(size, folder, args.processes)
-            base, full, reuse = (
+            base, full, reuse, *written = (
                 measure(folder, stage, params, beam_args, not args.malloc_defaults, not args.no_spill)
-                for stage in ("count", "dedup", "reuse")
+                for stage in ("count", "dedup", "reuse", *(("write",) if args.write else ()))
             )
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
@@ -227,7 +239,8 @@ def main(argv=None) -> int:
               f"{dedup_cpu:>11.1f} {size / dedup_cpu:>10.0f} {base['peak_rss_mb']:>9.0f} {full['peak_rss_mb']:>9.0f} "
               f"{full.get('stories', 0):>8} {growth:>11} {reuse['seconds'] - base['seconds']:>9.1f} "
               f"{reuse['cpu_seconds'] - base['cpu_seconds']:>12.1f} {reuse['peak_rss_mb']:>9.0f} {reuse.get('reuse', 0):>10} "
-              f"{(reuse['cpu_seconds'] - base['cpu_seconds']) / dedup_cpu:>11.2f}", flush=True)
+              f"{(reuse['cpu_seconds'] - base['cpu_seconds']) / dedup_cpu:>11.2f}"
+              + "".join(f" {w['seconds'] - full['seconds']:>9.1f} {w['peak_rss_mb']:>9.0f}" for w in written), flush=True)
         previous = (size, dedup_s)
     return 0
 
