@@ -3,6 +3,7 @@ from datetime import datetime, timedelta, timezone
 import apache_beam as beam
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.transforms.window import TimestampedValue
@@ -16,6 +17,7 @@ from transforms.sinks.parquet import (
     WriteWindowedTable,
     content_tag,
     file_shard,
+    write_batches,
     write_shard,
 )
 
@@ -69,6 +71,19 @@ def test_rows_are_sorted_by_the_sort_columns_as_text_none_first(tmp_path):
     expected = sorted(data, key=lambda r: ("" if r["http_status"] is None else str(r["http_status"]), r["source"]))
     assert pq.read_table(path).column("source").to_pylist() == [r["source"] for r in expected]
     assert pq.read_table(write_shard([], spec, str(tmp_path), "empty")).num_rows == 0
+
+
+@pytest.mark.slow  # 2.3 GB of text in memory
+def test_a_file_of_over_2_gib_of_text_is_written_whole(tmp_path):
+    """A file's rows gathered from batches hold more text than 32-bit Arrow offsets reach (a
+    million articles in one file): taking them out in sort order must not overflow."""
+    message = "x" * 2000
+    batches = ([failure(f"p{b:02d}-{i:06d}", "extract", "TooShort", message, at=AT) for i in range(40_000)]
+               for b in range(30))
+    path, count = write_batches(batches, SPEC, str(tmp_path), "part")
+    assert count == 1_200_000 and pq.read_metadata(path).num_rows == count
+    first = pq.ParquetFile(path).read_row_group(0, columns=["source", "message"])
+    assert first.column("source")[0].as_py() == "p00-000000" and first.column("message")[0].as_py() == message
 
 
 def test_with_a_spill_folder_the_runner_holds_references_not_rows(tmp_path, monkeypatch):

@@ -125,7 +125,8 @@ def write_batches(batches, spec: TableSpec, folder: str, file_stem: str) -> tupl
     """Write the rows of ``batches`` (lists of rows, each turned into Arrow columns as it comes, so
     only those stay in memory) as one zstd Parquet file sorted by ``spec.sort_by`` (each value as
     text, None first), atomically: (its path, its row count)."""
-    tables = [_with_sort_key(rows, spec) for rows in batches] or [_with_sort_key([], spec)]
+    held = _large_offsets(spec.schema)
+    tables = [_with_sort_key(rows, spec, held) for rows in batches] or [_with_sort_key([], spec, held)]
     table = pa.concat_tables(tables)
     order = pc.sort_indices(table[_SORT_KEY])
     table = table.drop_columns([_SORT_KEY])
@@ -133,16 +134,24 @@ def write_batches(batches, spec: TableSpec, folder: str, file_stem: str) -> tupl
     temp = FileSystems.join(folder, f".tmp-{file_stem}.parquet")
     with FileSystems.create(temp) as handle, pq.ParquetWriter(handle, spec.schema, compression="zstd") as writer:
         for start in range(0, max(len(order), 1), _ROW_GROUP):
-            writer.write_table(table.take(order[start : start + _ROW_GROUP]))
+            writer.write_table(table.take(order[start : start + _ROW_GROUP]).cast(spec.schema))
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([temp], [final])
     return final, len(table)
 
 
-def _with_sort_key(rows: list, spec: TableSpec) -> pa.Table:
+def _with_sort_key(rows: list, spec: TableSpec, schema: pa.Schema) -> pa.Table:
     keys = ["\x00".join("" if r.get(c) is None else str(r.get(c)) for c in spec.sort_by) for r in rows]
-    return pa.Table.from_pylist(rows, schema=spec.schema).append_column(_SORT_KEY, pa.array(keys, pa.string()))
+    return pa.Table.from_pylist(rows, schema=schema).append_column(_SORT_KEY, pa.array(keys, pa.large_string()))
+
+
+def _large_offsets(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with 64-bit offsets for its text and bytes columns: taking rows out of a file's
+    gathered rows concatenates their chunks, and a column over 2 GiB (a million articles' text)
+    overflows 32-bit offsets."""
+    wider = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
+    return pa.schema([field.with_type(wider.get(field.type, field.type)) for field in schema], metadata=schema.metadata)
 
 
 class WriteTable(beam.PTransform):
