@@ -181,13 +181,32 @@ VI_PAGE = Page("https://baothu.vn/kinh-te/gia-vang-102.htm", None, "vi", "vi")
 def test_published_time_prefers_a_timed_page_date_then_the_feed():
     feed = datetime(2026, 11, 16, 3, 0, tzinfo=timezone(timedelta(hours=7)))
     metas = NO_DATES._replace(published_metas=("2026-11-16", "2026-11-16T08:30:00+0700"))
-    assert published_time(metas, None, feed, VI_PAGE) == (utc(2026, 11, 16, 1, 30), "page", "minute", "stated")
-    assert published_time(metas._replace(published_metas=("2026-11-16",)), "2026-11-16T08:30:00", None, VI_PAGE) == (
+    assert published_time(metas, lambda: None, feed, VI_PAGE) == (utc(2026, 11, 16, 1, 30), "page", "minute", "stated")
+    assert published_time(metas._replace(published_metas=("2026-11-16",)), lambda: "2026-11-16T08:30:00", None, VI_PAGE) == (
         utc(2026, 11, 16, 1, 30), "page", "minute", "guessed")
     day = NO_DATES._replace(published_metas=("2026-11-15",))
-    assert published_time(day, None, feed, VI_PAGE) == (feed.astimezone(UTC), "feed", "minute", "stated")
-    assert published_time(day, None, feed.replace(day=20), VI_PAGE) == (utc(2026, 11, 15), "page", "day", "none")
-    assert published_time(NO_DATES, None, None, VI_PAGE) == (None, "none", "none", "none")
+    assert published_time(day, lambda: None, feed, VI_PAGE) == (feed.astimezone(UTC), "feed", "minute", "stated")
+    assert published_time(day, lambda: None, feed.replace(day=20), VI_PAGE) == (utc(2026, 11, 15), "page", "day", "none")
+    assert published_time(NO_DATES, lambda: None, None, VI_PAGE) == (None, "none", "none", "none")
+
+
+def test_trafilatura_date_is_looked_for_only_when_it_can_matter():
+    """htmldate (8 ms a page) runs when the page states no time with its zone before trafilatura's
+    date: its answer can win, give the zone or the byline's year."""
+    calls = []
+
+    def trafilatura_date():
+        calls.append(1)
+        return "2026-11-16T08:30:00+07:00"
+
+    zoned = NO_DATES._replace(published_metas=("2026-11-16T09:00:00+0700",))
+    assert published_time(zoned, trafilatura_date, None, VI_PAGE).at == utc(2026, 11, 16, 2) and calls == []
+    byline = NO_DATES._replace(bylines=("16/11/2026 09:00 (GMT+7)",))
+    assert published_time(byline, trafilatura_date, None, VI_PAGE).at == utc(2026, 11, 16, 2) and calls == []
+    zoneless = NO_DATES._replace(published_metas=("2026-11-16T08:30:00",))
+    assert published_time(zoneless, trafilatura_date, None, VI_PAGE) == (utc(2026, 11, 16, 1, 30), "page", "minute", "stated")
+    assert calls == [1]  # its zone is trafilatura's date's, at the same clock
+    assert published_time(NO_DATES, trafilatura_date, None, VI_PAGE).source == "page" and calls == [1, 1]
 
 
 def test_date_hints_read_json_ld_items_metas_and_bylines():

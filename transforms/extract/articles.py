@@ -9,6 +9,7 @@ output depend on order).
 """
 
 from dataclasses import dataclass, field
+from html import unescape
 from typing import TYPE_CHECKING
 
 from transforms.extract import metadata, wire
@@ -54,7 +55,8 @@ DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": 
 def extract_document(page: "str | HtmlElement", url: str | None, config: ExtractConfig) -> dict | None:
     """Run trafilatura on one page (its HTML, or its tree from trafilatura's ``load_html``); the fields
     we keep, or None when it finds no main text.  Other stories' ``<article>``s beside the page's own
-    (``metadata.other_stories``) are pruned first."""
+    (``metadata.other_stories``) are pruned first.  ``find_date`` finds trafilatura's date (htmldate)
+    when called: ``dates.published_time`` calls it only when it can matter."""
     import trafilatura  # on first use: only the extractor processes need it
     from trafilatura.utils import load_html
 
@@ -64,17 +66,49 @@ def extract_document(page: "str | HtmlElement", url: str | None, config: Extract
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        with_metadata=False,  # the same text: the fields are read below, as much of them as we keep
         deduplicate=False,
         favor_precision=config.favor_precision,
         include_tables=config.include_tables,
         include_comments=config.include_comments,
-        date_extraction_params=DATE_PARAMS,
         prune_xpath=[f"(//article)[{i}]" for i in other_stories(tree)] or None,
     )
     if doc is None:
         return None
-    return {"text": doc.text, "title": doc.title, "author": doc.author, "url": doc.url, "date": doc.date, "sitename": doc.sitename}
+    return {"text": doc.text, **trafilatura_fields(tree, url)}
+
+
+def trafilatura_fields(tree: "HtmlElement", url: str | None) -> dict:
+    """The metadata fields we keep of trafilatura's ``extract_metadata``, as it reads them: title,
+    author, URL, site name, and ``find_date`` (its htmldate call, deferred).  Its categories, tags
+    and license (4 ms a page) are not read."""
+    from htmldate import find_date
+    from trafilatura import metadata as meta
+    from trafilatura.utils import line_processing
+
+    fields = meta.examine_meta(tree)
+    if fields.author and " " not in fields.author:
+        fields.author = None
+    try:
+        fields = meta.extract_meta_json(tree, fields)
+    except Exception:  # noqa: BLE001 -- as trafilatura: a bug in its JSON-LD reading leaves the metas
+        pass
+    fields.title = fields.title or meta.extract_title(tree)
+    fields.author = fields.author or meta.extract_author(tree)
+    fields.url = fields.url or meta.extract_url(tree, url)
+    if sitename := fields.sitename or meta.extract_sitename(tree):
+        sitename = sitename.lstrip("@")
+        fields.sitename = sitename.title() if sitename and "." not in sitename and not sitename[0].isupper() else sitename
+    elif fields.url and (site := meta.META_URL.match(fields.url)):
+        fields.sitename = site[1]
+    fields.clean_and_trim()
+
+    def trafilatura_date() -> str | None:
+        found = find_date(tree, **DATE_PARAMS, url=fields.url)
+        return found and line_processing(unescape(found))
+
+    return {"title": fields.title, "author": fields.author, "url": fields.url, "sitename": fields.sitename,
+            "find_date": trafilatura_date}
 
 
 def extract_page(html: str, url: str | None, config: ExtractConfig) -> tuple[PageHints, dict | None]:
@@ -115,7 +149,7 @@ def page_to_article(page: RawPage, hints: PageHints, doc: dict | None, min_words
     site_names = metadata.site_names(hints, doc.get("sitename"), url or doc.get("url") or page.get("url"))
     title = metadata.article_title(meta_title, hints, own, *site_names)
     context = Page(url or page.get("url"), title, hints.html_lang, language)
-    published = published_time(hints.dates, doc.get("date"), page.get("feed_published_at"), context)
+    published = published_time(hints.dates, doc.get("find_date", lambda: None), page.get("feed_published_at"), context)
     author = metadata.authors(own, doc.get("author"), doc.get("byline"), text, language, *site_names)
     return Article(
         article_id=metadata.article_id(url, page["source"]),
