@@ -1,4 +1,5 @@
 import gzip
+from pathlib import Path
 
 import apache_beam as beam
 import pytest
@@ -6,13 +7,20 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import FixedWindows, TimestampedValue
+from trafilatura.utils import load_html
 
 from tests.support.beam import streaming_pipeline
 from tests.support.pagegen import PARAGRAPHS_EN, PARAGRAPHS_VI, article_html
 from transforms.extract import metadata
-from transforms.extract.articles import ExtractConfig, extract_document, page_to_article
+from transforms.extract.articles import (
+    DATE_PARAMS,
+    ExtractConfig,
+    extract_document,
+    page_to_article,
+    trafilatura_fields,
+)
 from transforms.extract.dates import DateHints
-from transforms.extract.decode import PageRejected
+from transforms.extract.decode import PageRejected, decode_html
 from transforms.extract.metadata import PageHints
 from transforms.extract.transform import Extract
 from transforms.records import raw_page
@@ -134,3 +142,47 @@ def test_every_output_keeps_the_timestamp_and_window_of_its_own_page():
 
 def event_time(row, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
     return row["source"], int(timestamp), int(window.start)
+
+
+SHARED_EXTRACTION = Path(__file__).resolve().parents[3] / "shared" / "data" / "extraction"
+
+
+def trafilatura_metadata(html: str, url: str | None) -> tuple:
+    """What trafilatura's own metadata pass gives of the fields we keep."""
+    from trafilatura.metadata import extract_metadata
+
+    found = extract_metadata(load_html(html), url, dict(DATE_PARAMS))
+    return found.title, found.author, found.url, found.sitename, found.date
+
+
+def our_fields(html: str, url: str | None) -> tuple:
+    fields = trafilatura_fields(load_html(html), url)
+    return fields["title"], fields["author"], fields["url"], fields["sitename"], fields["find_date"]()
+
+
+@pytest.mark.parametrize("extra_head, byline", [
+    ('<meta name="author" content="Nguyễn Văn An"><meta property="og:site_name" content="@baothu">', ""),
+    ('<meta name="author" content="Admin"><meta name="twitter:site" content="baothu">', '<p class="author">Trần Thị Bình</p>'),
+    ('<script type="application/ld+json">{"@type": "NewsArticle", "author": {"name": "Lê Hoa"},'
+     ' "publisher": {"name": "báo thử"}, "datePublished": "2026-11-16T08:30:00+07:00"}</script>', ""),
+    ("", '<span class="byline">By Jane Roe</span>'),
+])
+def test_the_fields_we_keep_are_trafilaturas_own(extra_head, byline):
+    """``trafilatura_fields`` reads title, author, URL, site name and date as trafilatura's
+    ``extract_metadata`` does (without its categories, tags and license)."""
+    html = article_html("Giá vàng hôm nay tăng mạnh", PARAGRAPHS_VI, canonical="https://baothu.example/gia-vang.html",
+                        published="2026-11-16T08:30:00+07:00").replace("</head>", extra_head + "</head>")
+    html = html.replace("<article><h1>", f"<article>{byline}<h1>")
+    for url in (None, FETCHED):
+        assert our_fields(html, url) == trafilatura_metadata(html, url)
+
+
+@pytest.mark.slow
+def test_the_fields_we_keep_are_trafilaturas_own_on_real_pages():
+    pages = sorted((SHARED_EXTRACTION / "fundus").rglob("*.html.gz")) + sorted((SHARED_EXTRACTION / "vn-real").glob("*.html"))
+    if not pages:
+        pytest.skip(f"{SHARED_EXTRACTION} is absent (see ../shared/data/README.md)")
+    for path in pages:
+        html = decode_html(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes(), None)
+        if load_html(html) is not None:
+            assert our_fields(html, None) == trafilatura_metadata(html, None), path
