@@ -175,7 +175,7 @@ class WriteTable(beam.PTransform):
             | "Stamp" >> beam.Map(stamped, self._run_id, self._row_at)
             | "BatchByShard" >> beam.ParDo(BatchByShard(lambda r: file_shard(r, spec, num_shards), num_shards, folder=self._spill_dir))
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteShard" >> beam.MapTuple(self._write)
+            | "WriteShard" >> beam.MapTuple(self._write).with_output_types(str)  # (declared: not inferred from bytecode)
         )
 
     def _write(self, shard, batches):
