@@ -41,6 +41,7 @@ from transforms.dedup.batch import DetectReprints
 from transforms.dedup.by_url import DedupByUrl
 from transforms.dedup.reuse import DetectReuse
 from transforms.dedup.spill import spill_folder
+from transforms.extract.isolated import start_early
 from transforms.extract.transform import Extract
 from transforms.fetch.client import FetchConfig
 from transforms.fetch.crawl import CrawlWeb
@@ -270,7 +271,10 @@ def execute(config: Config, run: RunContext, options: PipelineOptions, state: di
     pipeline = beam.Pipeline(options=options)
     spills = config.dedup.spill and runs_in_this_process(options)
     with spill_folder(config.dedup.spill_dir) if spills else contextlib.nullcontext() as folder:
-        build_pipeline(pipeline, for_runner(config, options, folder), run, state)
+        job_config = for_runner(config, options, folder)
+        if runs_in_this_process(options):  # the extractors warm up while the graph is built
+            start_early(job_config.extract, job_config.extract.processes)
+        build_pipeline(pipeline, job_config, run, state)
         with progress.shown(options, config.sources):
             result = pipeline.run()
             if dataflow.translated_only(options):

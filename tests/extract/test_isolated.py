@@ -8,9 +8,10 @@ import sys
 import pytest
 
 from tests.support.pagegen import PARAGRAPHS_VI, article_html
+from transforms.extract import isolated
 from transforms.extract.articles import ExtractConfig
 from transforms.extract.decode import PageRejected
-from transforms.extract.isolated import IsolatedExtractor
+from transforms.extract.isolated import IsolatedExtractor, start_early
 from transforms.records import raw_page
 
 VI_PAGE = article_html("Giá vàng hôm nay tăng mạnh", PARAGRAPHS_VI)
@@ -43,6 +44,29 @@ def test_a_child_killed_before_reading_its_page_is_a_crash_row_then_replaced():
         extractor.close()
 
 
+def test_extractors_take_the_children_started_early_for_their_config():
+    """A job in this process starts its children before it builds its graph: its extractors take
+    them (a call again only tops them up); an extractor of other settings starts its own."""
+    config, other = ExtractConfig(), ExtractConfig(min_words=5)
+    extractors = []
+    try:
+        start_early(config, 2)
+        start_early(config, 2)
+        early = [process for c, process, _ in isolated._EARLY if c == config]
+        assert len(early) == 2
+        extractors = [IsolatedExtractor(config), IsolatedExtractor(config), IsolatedExtractor(other)]
+        answers = [extractor(PAGE) for extractor in extractors]
+        assert {extractor._process for extractor in extractors[:2]} == set(early)
+        assert extractors[2]._process not in early and isolated._EARLY == []
+        assert all(PARAGRAPHS_VI[1] in answer["text"] for answer in answers)
+    finally:
+        for extractor in extractors:
+            extractor.close()
+        for _, process, _ in isolated._EARLY:
+            process.kill()
+        isolated._EARLY.clear()
+
+
 def test_ready_gives_the_extractors_whose_answer_is_in_without_waiting_for_the_others():
     slow, quick = IsolatedExtractor(ExtractConfig()), IsolatedExtractor(ExtractConfig())
     try:
@@ -58,7 +82,8 @@ def test_ready_gives_the_extractors_whose_answer_is_in_without_waiting_for_the_o
 _PARENT = """
 import sys, time
 from transforms.extract.articles import ExtractConfig
-from transforms.extract.isolated import IsolatedExtractor
+from transforms.extract import isolated
+from transforms.extract.isolated import IsolatedExtractor, start_early
 from transforms.records import raw_page
 
 extractor = IsolatedExtractor(ExtractConfig())

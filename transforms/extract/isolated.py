@@ -1,6 +1,10 @@
 """Extraction in child processes with a per-page time budget: one pathological page cannot stall
 a worker on any runner or thread, and the pages' work (decoding, trafilatura, every scan and
 normalisation: ``articles.extract_article``) runs beside the worker's own, on other cores.
+
+A child imports trafilatura and warms up on a page of its own (htmldate's and the language
+model's first use cost more than a page) before it takes the first page.  A job that runs in
+this process starts its children ahead (``start_early``), so they warm up while it is built.
 """
 
 import contextlib
@@ -13,13 +17,20 @@ from transforms.extract.articles import ExtractConfig, extract_article
 from transforms.extract.decode import PageRejected
 from transforms.records import Article, RawPage
 
+_WARM_UP_PAGE = {"source": "warm-up", "body": (
+    "<html><body><article><h1>Warm-up</h1><p>Published on 12 March 2024, this page exercises the "
+    "date search, the language model and the text extraction before the first real page.</p>"
+    "<p>Nothing of it is kept: the child only answers the pages it is sent afterwards.</p></article></body></html>"
+).encode()}
+
 
 def _child_loop(conn, config: ExtractConfig) -> None:
-    """Answer pages until the parent is gone: its end of the pipe closed (EOF), or its death broke
-    the pipe or reset it over an unread answer (an OSError), all of which end the child quietly."""
-    import trafilatura  # noqa: F401 -- imported while the first page is on its way
-
+    """Warm up, then answer pages until the parent is gone: its end of the pipe closed (EOF), or
+    its death broke the pipe or reset it over an unread answer (an OSError), all of which end
+    the child quietly."""
     agencies = wire.agency_lookup(config.wire_agencies)
+    with contextlib.suppress(PageRejected):
+        extract_article(_WARM_UP_PAGE, config, agencies)
     try:
         while True:
             page = conn.recv()
@@ -32,6 +43,36 @@ def _child_loop(conn, config: ExtractConfig) -> None:
             conn.send(answer)
     except (EOFError, OSError):
         return
+
+
+def _spawn(config: ExtractConfig) -> tuple:
+    """A new child: (its process, the parent's end of its pipe)."""
+    ctx = multiprocessing.get_context("spawn")
+    conn, child_conn = ctx.Pipe()
+    process = ctx.Process(target=_child_loop, args=(child_conn, config), daemon=True)
+    process.start()
+    child_conn.close()
+    return process, conn
+
+
+_EARLY: list = []  # (config, process, conn) of children started ahead of their extractor (``start_early``)
+
+
+def start_early(config: ExtractConfig, count: int) -> None:
+    """Have ``count`` children of this config started (and warming up) for the extractors this
+    process will make: a job that runs in this process calls it before it builds its graph."""
+    _EARLY[:] = [(c, process, conn) for c, process, conn in _EARLY if process.is_alive()]
+    waiting = sum(c == config for c, _, _ in _EARLY)
+    _EARLY.extend((config, *_spawn(config)) for _ in range(count - waiting))
+
+
+def _started(config: ExtractConfig) -> tuple:
+    """A child for an extractor of this config: one started early, else a new one."""
+    while (found := next((e for e in _EARLY if e[0] == config), None)) is not None:
+        _EARLY.remove(found)
+        if found[1].is_alive():
+            return found[1:]
+    return _spawn(config)
 
 
 class IsolatedExtractor:
@@ -47,11 +88,7 @@ class IsolatedExtractor:
         self.deadline = None  # when the page in hand is out of time
 
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child_conn = ctx.Pipe()
-        self._process = ctx.Process(target=_child_loop, args=(child_conn, self._config), daemon=True)
-        self._process.start()
-        child_conn.close()
+        self._process, self._conn = _started(self._config)
 
     def submit(self, page: RawPage) -> None:
         if self._process is None or not self._process.is_alive():
