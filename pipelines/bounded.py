@@ -269,10 +269,10 @@ def execute(config: Config, run: RunContext, options: PipelineOptions, state: di
     runner only translates, the translation's summary)."""
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
-    spills = config.dedup.spill and runs_in_this_process(options)
-    with spill_folder(config.dedup.spill_dir) if spills else contextlib.nullcontext() as folder:
+    in_process = runs_in_this_process(options)
+    with spill_folder(config.dedup.spill_dir) if config.dedup.spill and in_process else contextlib.nullcontext() as folder:
         job_config = for_runner(config, options, folder)
-        if runs_in_this_process(options):  # the extractors warm up while the graph is built
+        if in_process:  # the extractors warm up while the graph is built
             start_early(job_config.extract, job_config.extract.processes)
         build_pipeline(pipeline, job_config, run, state)
         with progress.shown(options, config.sources):

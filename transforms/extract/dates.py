@@ -8,9 +8,9 @@ The page's own date is trusted in this order: the ``datePublished`` of its own J
 one naming its URL or headline, not a related story's or an image's), a publication ``<meta>``
 or ``itemprop``, the printed byline, trafilatura's date (which may be a tracking tag's); the first
 with a time of day wins.  trafilatura's date (htmldate: 8 ms a page) is looked for only when the
-others leave it a say: no time among them, or one without its zone.  A time printed without a zone takes the zone the page states
-elsewhere (a date with the same clock, else any non-UTC offset in its JSON-LD item, metas or
-byline), else the zone of the page's country or language (``ZONES_BY_COUNTRY``,
+others leave it a say: no time among them, or one without its zone.  A time printed without a
+zone takes the zone the page states elsewhere (a date with the same clock, else any non-UTC
+offset in its JSON-LD item, metas or byline), else the zone of the page's country or language (``ZONES_BY_COUNTRY``,
 ``ZONES_BY_LANGUAGE``), else UTC; ``PublishedTime.zone`` says whether it was "stated" or
 "guessed".  Printed numeric dates are read day first, month first on US pages.  Nothing here
 reads the clock: a byline without a year takes it from the page's other dates, or is ignored.
@@ -290,13 +290,14 @@ def published_time(
     def extracted() -> list[Stamp]:
         return _stamps(tuple(filter(None, [find_trafilatura_date()])))
 
+    month_first = writes_month_first(page)
+
     def byline_stamp(text: str) -> Stamp | None:  # a byline without a year takes the markup's day's
         stamp = parse_byline(text, month_first)
         if stamp is None and (day := next((s.local.date() for s in markup or extracted()), None)):
             stamp = parse_byline(text, month_first, day)
         return stamp
 
-    month_first = writes_month_first(page)
     byline = next(filter(None, map(byline_stamp, hints.bylines)), None)
     stated = markup + ([byline] if byline else [])
     first_timed = next((s for s in stated if s.timed), None)
