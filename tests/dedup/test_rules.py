@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from tests.support.reprints import OTHER, STORY, T0, article
+from tests.support.reuse import reuse_vi_set
 from transforms.dedup.fingerprints import (
     band_keys,
     fingerprint,
@@ -157,3 +158,19 @@ def test_claim_url_tells_a_copy_a_version_and_another_article_apart():
     variant = {**node("x", STORY.replace("Monday", "Friday")), "id": "u-variant"}
     assert claim_url(edited, [variant, held]) == ("update", held)
     assert claim_url(node("w", STORY + " More.", 5), []) == ("new", None)
+
+
+def test_a_page_lifting_passages_of_other_stories_is_not_their_reprint():
+    """reuse_vi's s-city opens with its own paragraph, lifts two paragraphs of tn-metro and four of
+    tn-exam, and holds over half of each of their pages; it is its own story (the ``reuse`` table
+    links it).  A compilation page joins the story it opens with, not the one it stitches in; a
+    reprint adding a paragraph of context stays a reprint."""
+    articles, manifest = reuse_vi_set()
+    nodes = {manifest[a["url"]]["path"].split("-")[-1][:4]: n for a, n in zip(articles, fingerprints(articles, DedupConfig()))}
+    config = DedupConfig()
+    for donor in ("1010", "1011", "1012", "1013", "1014", "1015"):  # tn-metro, tn-exam
+        assert verify_nodes(nodes[donor], nodes["1023"], config) is None
+    assert verify_nodes(nodes["1012"], nodes["1023"], DedupConfig(reuse_share=0))  # by what they share alone: a reprint
+    assert verify_nodes(nodes["1038"], nodes["1042"], config)  # c-fuel's reprint and the compilation opening with it
+    assert verify_nodes(nodes["1040"], nodes["1042"], config) is None  # c-traffic's reprint, stitched in second
+    assert verify_nodes(nodes["1004"], nodes["1006"], config)  # vn-power and its reprint adding vn-heat context

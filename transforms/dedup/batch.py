@@ -12,7 +12,8 @@ How it decides (the rules in ``transforms.dedup.rules``, per-shard steps in
 2. *Candidates*: LSH bands of both signatures (see ``dedup.minhash`` for the S-curve).
 3. *Verify* every candidate pair on the signatures: estimated Jaccard OR containment of
    the smaller text in the larger (truncated reprints), AND no conflicting numbers in shared
-   contexts (templated daily reports: same wording, other numbers/dates -> other stories).
+   contexts (templated daily reports: same wording, other numbers/dates -> other stories),
+   unless the later text only reuses passages of the earlier (``rules.reuses_passages``).
 4. *Anchor clustering*: articles are ordered by ``sort_key`` (earliest published, then a
    wire/agency domain, then longest, then id).  An article with no verified earlier article is
    an anchor (the original of a new story); one that verifies with at least one anchor joins

@@ -72,7 +72,7 @@ def fingerprints(articles: list, config: DedupConfig, chunk: int = 64, tokenised
     ]
 
 
-_MATCH_FIELDS = ("id", "h", "key", "n", "sig", "nums")
+_MATCH_FIELDS = ("id", "h", "key", "n", "sig", "lead", "nums")
 
 
 def match_node(node: Node) -> dict:

@@ -43,6 +43,8 @@ class DedupConfig:
     min_jaccard: float = setting(0.5, at_least=0, at_most=1)  # same story if Jaccard >= this ...
     min_containment: float = setting(0.5, at_least=0, at_most=1)  # ... or the smaller text is contained at >= this
     min_shingles: int = setting(20, at_least=1)  # texts with fewer shingles are never clustered
+    reuse_share: float = setting(0.5, at_least=0, at_most=1)  # a later text sharing under this share of itself ...
+    reuse_lead_bands: int = setting(2, at_least=0)  # ... and at most this many lead bands reuses, never reprints
     number_sketch_size: int = setting(32, at_least=1)
     max_number_conflict_ratio: float = setting(0.05, at_least=0, at_most=1)  # conflicting number contexts / shared ones
     max_bucket_size: int = setting(200, at_least=1)  # an article is compared with at most this many in a bucket
@@ -150,13 +152,30 @@ def signature_of(node: Node) -> np.ndarray:
 
 
 def verify_nodes(a: Node, b: Node, config: DedupConfig):
-    """Same story? ``minhash.verify`` on two nodes: a Verdict or None."""
-    return minhash.verify(
+    """Same story? ``minhash.verify`` on two nodes, unless the later one only reuses passages of
+    the earlier (``reuses_passages``): a Verdict or None."""
+    verdict = minhash.verify(
         signature_of(a), a["n"], np.frombuffer(a["nums"], dtype=np.uint32),
         signature_of(b), b["n"], np.frombuffer(b["nums"], dtype=np.uint32),
         min_jaccard=config.min_jaccard, min_containment=config.min_containment, min_shingles=config.min_shingles,
         max_number_conflict_ratio=config.max_number_conflict_ratio, number_sketch_size=config.number_sketch_size,
     )
+    if verdict is None or reuses_passages(*((a, b) if a["key"] <= b["key"] else (b, a)), verdict.jaccard, config):
+        return None
+    return verdict
+
+
+def reuses_passages(earlier: Node, later: Node, jaccard: float, config: DedupConfig) -> bool:
+    """The later text holds passages of the earlier one but is not its reprint: what they share is
+    under ``reuse_share`` of the later text, and the two open differently (their leads agree in at
+    most ``reuse_lead_bands`` lead bands).  A page of its own lifting paragraphs of other stories,
+    or a compilation page's second story, is such a text; a reprint keeps the lead, a compilation
+    joins the story it opens with.  The ``reuse`` table links them."""
+    shared = jaccard * (earlier["n"] + later["n"]) / (1.0 + jaccard)
+    if shared >= config.reuse_share * later["n"]:
+        return False
+    leads = np.frombuffer(earlier["lead"], dtype=np.uint64) == np.frombuffer(later["lead"], dtype=np.uint64)
+    return int(leads.sum()) <= config.reuse_lead_bands
 
 
 def similarity_to(canonical: Node, node: Node) -> float:
