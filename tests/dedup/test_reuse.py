@@ -3,11 +3,12 @@
 import random
 import unicodedata
 
+import numpy as np
 import pytest
 
 from tests.support.reprints import article, run_detect
 from tests.support.reuse import link_scores, reuse_in_memory, reuse_vi_set
-from transforms.dedup.passages import ReuseConfig, passage_records, unpack, unpack_all
+from transforms.dedup.passages import ReuseConfig, _maybe_repeated, passage_records, unpack, unpack_all
 
 HEAT = (
     "Trung tâm Dự báo khí tượng thủy văn quốc gia cho biết đợt nắng nóng gay gắt sẽ kéo dài ít nhất đến cuối tuần, "
@@ -46,6 +47,15 @@ def rows_of(articles, stories, **settings):
 
 
 # ---------------------------------------------------------------------------- records
+
+
+def test_seeds_held_more_than_once_pass_the_linear_filter_and_most_others_do_not():
+    rng = np.random.default_rng(3)
+    seeds = rng.integers(0, 1 << 26, 50_000, dtype=np.uint32) * 64 + 5  # one seed shard's: all 5 modulo 64
+    seeds[::10] = seeds[1::10]  # every tenth seed held twice
+    kept = _maybe_repeated(np.array(seeds, dtype=[("seed", "<u4")]))
+    twice = np.isin(seeds, seeds[::10])
+    assert kept[twice].all() and kept[~twice].mean() < 0.3
 
 
 def test_a_record_keys_tone_mark_placement_and_nfd_alike():

@@ -196,7 +196,7 @@ def _opens(c):  # " ' “ ‘ « (
     return c == 34 or c == 39 or c == 0x201C or c == 0x2018 or c == 0xAB or c == 40
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")  # a call per token: inlined, 20% off ``_units``
 def _gap_break(code_points, start, stop, sentence_starts):
     """2 when a line ends between two tokens (code points ``start..stop``, the next token
     starting at ``stop``), 1 when a sentence does (end punctuation, closing quotes, spaces, then a
@@ -222,7 +222,7 @@ def _gap_break(code_points, start, stop, sentence_starts):
     return 0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _quote_marks(code_points, start, stop, quote, opened_at, inside_from, token, quoted):
     """Follow the quotation marks between two tokens (code points ``start..stop``, ``token`` the
     next one): (the open quotation's closing mark or 0, where it opened, its first token).  A
@@ -637,10 +637,22 @@ def _by_shard(shards: np.ndarray, table: np.ndarray) -> list:
     return [(int(shards[a]), [table[a:b].tobytes()]) for a, b in _runs(shards)]
 
 
-def _columns(parts: list, dtype: np.dtype) -> list:
-    """The columns of the ``_table`` batches ``parts`` (each ``[bytes]``), as int64."""
+def _columns(parts: list, dtype: np.dtype, keep=None) -> list:
+    """The columns of the ``_table`` batches ``parts`` (each ``[bytes]``), as int64; ``keep``: of
+    the rows it selects (a function of the table)."""
     table = np.concatenate([np.frombuffer(part[0], dtype=dtype) for part in parts])
+    if keep is not None:
+        table = table[keep(table)]
     return [table[name].astype(np.int64) for name in dtype.names]
+
+
+def _maybe_repeated(table: np.ndarray) -> np.ndarray:
+    """Per posting, whether its seed may be held more than once: a count per hash bucket (four
+    buckets a posting) keeps every repeated seed and drops about 4 in 5 of the others in linear
+    time, before anything sorts them."""
+    seeds = table["seed"]
+    buckets = seeds % np.uint32(4 * len(seeds) + 1)  # odd: a shard's seeds (equal modulo the shard count) fill every bucket
+    return np.bincount(buckets)[buckets] >= 2
 
 
 @numba.njit(cache=True, nogil=True)
@@ -677,7 +689,7 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     the article (target) and the story's earliest holder of the seed (source: its canonical when
     it holds it), to the target's shard."""
     _, parts = group
-    seeds, ids, stories, canonical, when, thresholds = _columns(parts, _POSTING)
+    seeds, ids, stories, canonical, when, thresholds = _columns(parts, _POSTING, _maybe_repeated)
     order = np.argsort((seeds << 32) | stories)  # each seed's rows together, by story (high seeds wrap: first)
     repeated = seeds[order][1:] == seeds[order][:-1]
     order = order[np.r_[repeated, False] | np.r_[False, repeated]]  # a seed held once pairs nothing
