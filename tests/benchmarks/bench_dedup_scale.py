@@ -1,6 +1,7 @@
 """Scale of the dedup stage alone: docs/s and peak memory at 10k, 100k, 1M synthetic articles.
 
-    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000 1000000] [--processes 2] [--workers 2] [--write] [-- beam args]
+    python tests/benchmarks/bench_dedup_scale.py [--sizes 10000 100000 1000000] [--processes 2] [--workers 2] [--write]
+        [--repeat 3] [-- beam args]
 
 Articles are built by mutating the real texts of ../shared/data/reprints-dev/manifest.parquet
 (``body_text``): 70% are new stories (two real texts' sentences interleaved, half of the words
@@ -17,7 +18,8 @@ tables written as the job writes them (its seconds beyond the second run's, and 
 dedup stage's time is the difference of the first two runs' wall-clock seconds, its CPU seconds
 the difference of their CPU seconds (the process and its children: the fingerprinting pool of
 ``--processes``, ``dedup.processes``, counts once it exits); the last columns give the stage with
-passage reuse the same way, and its CPU seconds as a multiple of the stage without it.  Peak memory
+passage reuse the same way, and its CPU seconds as a multiple of the stage without it.  With
+``--repeat N`` each run is made N times, interleaved, and its seconds are the median.  Peak memory
 is each run's max RSS (FnApiRunner runs in-process; with ``--workers 2`` the two worker
 processes are not counted).  Like the batch job on an in-process runner, each run has glibc keep
 freed memory for reuse (``pipelines.runners.memory``; ``--malloc-defaults``: glibc's defaults) and
@@ -33,6 +35,7 @@ import multiprocessing
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -194,6 +197,13 @@ def measure(folder: str, stage: str, params: dict, beam_args: list, keep_memory:
     return {**result, **counts}
 
 
+def median_run(runs: list) -> dict:
+    """One stage's runs as one: the median seconds and CPU seconds, the highest peak, the counts."""
+    return {**runs[0], "seconds": statistics.median(r["seconds"] for r in runs),
+            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -206,6 +216,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-spill", action="store_true", help="keep the dedup batches in the runner's memory (dedup.spill off)")
     parser.add_argument("--write", action="store_true",
                         help="also a run that writes the articles, stories and story index tables after dedup (as the job does)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each stage, interleaved; the figures are their medians (the box is noisy)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--stage", default="dedup", help=argparse.SUPPRESS)
@@ -228,10 +240,12 @@ def main(argv=None) -> int:
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix=f"dedup-scale-{size}-") as folder:
             write_articles(size, folder, args.processes)
-            base, full, reuse, *written = (
-                measure(folder, stage, params, beam_args, not args.malloc_defaults, not args.no_spill)
-                for stage in ("count", "dedup", "reuse", *(("write",) if args.write else ()))
-            )
+            stages = ("count", "dedup", "reuse", *(("write",) if args.write else ()))
+            runs = {stage: [] for stage in stages}
+            for _ in range(args.repeat):  # interleaved, so a slow spell of the box hits every stage alike
+                for stage in stages:
+                    runs[stage].append(measure(folder, stage, params, beam_args, not args.malloc_defaults, not args.no_spill))
+            base, full, reuse, *written = (median_run(runs[stage]) for stage in stages)
         dedup_s = max(full["seconds"] - base["seconds"], 1e-9)
         dedup_cpu = max(full["cpu_seconds"] - base["cpu_seconds"], 1e-9)
         growth = f"{dedup_s / previous[1]:.1f}x/{size / previous[0]:.0f}x" if previous else ""

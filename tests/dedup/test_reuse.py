@@ -8,7 +8,9 @@ import pytest
 
 from tests.support.reprints import article, run_detect
 from tests.support.reuse import link_scores, reuse_in_memory, reuse_vi_set
+from transforms.dedup import passages
 from transforms.dedup.passages import ReuseConfig, _maybe_repeated, passage_records, unpack, unpack_all
+from transforms.dedup.rules import DedupConfig
 
 HEAT = (
     "Trung tâm Dự báo khí tượng thủy văn quốc gia cho biết đợt nắng nóng gay gắt sẽ kéo dài ít nhất đến cuối tuần, "
@@ -56,6 +58,12 @@ def test_seeds_held_more_than_once_pass_the_linear_filter_and_most_others_do_not
     kept = _maybe_repeated(np.array(seeds, dtype=[("seed", "<u4")]))
     twice = np.isin(seeds, seeds[::10])
     assert kept[twice].all() and kept[~twice].mean() < 0.3
+
+
+def test_a_seed_shard_whose_seeds_are_each_held_once_pairs_nothing():
+    postings = np.zeros(3, dtype=passages._POSTING)
+    postings["seed"], postings["article"], postings["story"] = [64, 128, 192], [1, 2, 3], [1, 2, 3]
+    assert passages.shared_seeds((0, [[postings.tobytes()]]), DedupConfig(), ReuseConfig()) == []
 
 
 def test_a_record_keys_tone_mark_placement_and_nfd_alike():

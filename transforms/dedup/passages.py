@@ -690,6 +690,8 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     it holds it), to the target's shard."""
     _, parts = group
     seeds, ids, stories, canonical, when, thresholds = _columns(parts, _POSTING, _maybe_repeated)
+    if not len(seeds):
+        return []
     order = np.argsort((seeds << 32) | stories)  # each seed's rows together, by story (high seeds wrap: first)
     repeated = seeds[order][1:] == seeds[order][:-1]
     order = order[np.r_[repeated, False] | np.r_[False, repeated]]  # a seed held once pairs nothing
