@@ -102,13 +102,17 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.count_nonzero(sig_a == sig_b)) / len(sig_a)
 
 
+def intersection(jaccard: float, size_a: int, size_b: int) -> float:
+    """|A n B| from Jaccard and set sizes: J (|A| + |B|) / (1 + J)."""
+    return jaccard * (size_a + size_b) / (1.0 + jaccard)
+
+
 def containment(jaccard: float, size_a: int, size_b: int) -> float:
-    """Share of the smaller set inside the larger one, from Jaccard and set sizes:
-    |A n B| = J (|A| + |B|) / (1 + J).  A truncated reprint is contained in its original."""
+    """Share of the smaller set inside the larger one (``intersection`` over its size).  A
+    truncated reprint is contained in its original."""
     if min(size_a, size_b) == 0:
         return 0.0
-    intersection = jaccard * (size_a + size_b) / (1.0 + jaccard)
-    return min(1.0, intersection / min(size_a, size_b))
+    return min(1.0, intersection(jaccard, size_a, size_b) / min(size_a, size_b))
 
 
 _NUMBER, _EDGE = np.uint64(0x8F1BBCDCBFA53E0B), np.uint64(0x3C6EF372FE94F82B)  # a masked number, no token

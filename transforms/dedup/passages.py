@@ -651,7 +651,7 @@ def _maybe_repeated(table: np.ndarray) -> np.ndarray:
     buckets a posting) keeps every repeated seed and drops about 4 in 5 of the others in linear
     time, before anything sorts them."""
     seeds = table["seed"]
-    buckets = seeds % np.uint32(4 * len(seeds) + 1)  # odd: a shard's seeds (equal modulo the shard count) fill every bucket
+    buckets = seeds % np.uint32(4 * len(seeds) + 1)  # odd: a shard's seeds (equal mod shards) fill every bucket
     return np.bincount(buckets)[buckets] >= 2
 
 

@@ -43,7 +43,7 @@ class DedupConfig:
     min_jaccard: float = setting(0.5, at_least=0, at_most=1)  # same story if Jaccard >= this ...
     min_containment: float = setting(0.5, at_least=0, at_most=1)  # ... or the smaller text is contained at >= this
     min_shingles: int = setting(20, at_least=1)  # texts with fewer shingles are never clustered
-    reuse_share: float = setting(0.5, at_least=0, at_most=1)  # a later text sharing under this share of itself ...
+    reuse_share: float = setting(0.5, at_least=0, at_most=1)  # a later text sharing under this share of it (0: off) ...
     reuse_lead_bands: int = setting(2, at_least=0)  # ... and at most this many lead bands reuses, never reprints
     number_sketch_size: int = setting(32, at_least=1)
     max_number_conflict_ratio: float = setting(0.05, at_least=0, at_most=1)  # conflicting number contexts / shared ones
@@ -171,8 +171,7 @@ def reuses_passages(earlier: Node, later: Node, jaccard: float, config: DedupCon
     most ``reuse_lead_bands`` lead bands).  A page of its own lifting paragraphs of other stories,
     or a compilation page's second story, is such a text; a reprint keeps the lead, a compilation
     joins the story it opens with.  The ``reuse`` table links them."""
-    shared = jaccard * (earlier["n"] + later["n"]) / (1.0 + jaccard)
-    if shared >= config.reuse_share * later["n"]:
+    if minhash.intersection(jaccard, earlier["n"], later["n"]) >= config.reuse_share * later["n"]:
         return False
     leads = np.frombuffer(earlier["lead"], dtype=np.uint64) == np.frombuffer(later["lead"], dtype=np.uint64)
     return int(leads.sum()) <= config.reuse_lead_bands
