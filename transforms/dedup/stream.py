@@ -52,7 +52,9 @@ continuing a backfill of half of it gives the one-run state.
 Where it can still differ from batch (for reprints arriving within the TTL):
 - an earlier node counts as a member once it has any verified earlier match (batch: once one of
   them is an anchor), and a follower hears of its anchor's status one link away only: chains of
-  two or more reprints-of-reprints, rare in practice;
+  two or more reprints-of-reprints, and a story whose first page matched only a member of another
+  story (reuse_vi's c-fair, stitched into an earlier compilation page: its second page starts a
+  story of its own), rare in practice;
 - a seeded member remembers only the canonical it joined, not other anchors it matched;
 - the ``max_cluster_size`` guard is not applied; buckets past ``max_bucket_size`` keep their
   smallest id hashes seen so far;
