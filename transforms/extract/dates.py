@@ -291,10 +291,11 @@ def published_time(
         return _stamps(tuple(filter(None, [find_trafilatura_date()])))
 
     month_first = writes_month_first(page)
+    markup_day = next((s.local.date() for s in markup), None)
 
-    def byline_stamp(text: str) -> Stamp | None:  # a byline without a year takes the markup's day's
-        stamp = parse_byline(text, month_first)
-        if stamp is None and (day := next((s.local.date() for s in markup or extracted()), None)):
+    def byline_stamp(text: str) -> Stamp | None:  # a byline without a year takes the markup's day's,
+        stamp = parse_byline(text, month_first, markup_day)  # else trafilatura's (looked for only then)
+        if stamp is None and markup_day is None and (day := next((s.local.date() for s in extracted()), None)):
             stamp = parse_byline(text, month_first, day)
         return stamp
 
