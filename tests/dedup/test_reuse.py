@@ -9,8 +9,9 @@ import pytest
 from tests.support.reprints import article, run_detect
 from tests.support.reuse import link_scores, reuse_in_memory, reuse_vi_set
 from transforms.dedup import passages
-from transforms.dedup.passages import ReuseConfig, _maybe_repeated, passage_records, unpack, unpack_all
-from transforms.dedup.rules import DedupConfig
+from transforms.dedup.fingerprints import id_hash, pack
+from transforms.dedup.passages import ReuseConfig, _maybe_frequent, passage_records, unpack, unpack_all
+from transforms.dedup.rules import DedupConfig, SortKey
 
 HEAT = (
     "Trung tâm Dự báo khí tượng thủy văn quốc gia cho biết đợt nắng nóng gay gắt sẽ kéo dài ít nhất đến cuối tuần, "
@@ -55,15 +56,28 @@ def test_seeds_held_more_than_once_pass_the_linear_filter_and_most_others_do_not
     rng = np.random.default_rng(3)
     seeds = rng.integers(0, 1 << 26, 50_000, dtype=np.uint32) * 64 + 5  # one seed shard's: all 5 modulo 64
     seeds[::10] = seeds[1::10]  # every tenth seed held twice
-    kept = _maybe_repeated(np.array(seeds, dtype=[("seed", "<u4")]))
+    kept = _maybe_frequent(seeds, 2)
     twice = np.isin(seeds, seeds[::10])
     assert kept[twice].all() and kept[~twice].mean() < 0.3
 
 
 def test_a_seed_shard_whose_seeds_are_each_held_once_pairs_nothing():
-    postings = np.zeros(3, dtype=passages._POSTING)
-    postings["seed"], postings["article"], postings["story"] = [64, 128, 192], [1, 2, 3], [1, 2, 3]
-    assert passages.shared_seeds((0, [[postings.tobytes()]]), DedupConfig(), ReuseConfig()) == []
+    holdings = np.zeros(3, dtype=passages._HOLDING)
+    holdings["article"], holdings["story"], holdings["seeds"] = [1, 2, 3], [1, 2, 3], 1
+    seeds = np.array([64, 128, 192], dtype=np.uint32)
+    assert passages.shared_seeds((0, [[holdings.tobytes(), seeds.tobytes()]]), DedupConfig(), ReuseConfig()) == []
+
+
+def test_a_shard_whose_pairs_each_share_a_seed_or_two_decides_no_reuse_there():
+    record = passage_records([HEAT[1]], ReuseConfig())[0]
+    key = SortKey(0.0, 2, -50, "a")
+    holder = passages.Holder("a", id_hash("a"), key, "story-a", key, 1, record)
+    matches = np.zeros(2, dtype=passages._MATCH)  # two seeds shared with each of two other stories
+    matches["target"], matches["story"], matches["seed"] = holder.h, [7, 8], unpack(record).seeds[:2]
+    picked = passages.pick_pairs(
+        (0, {"holders": [pack([(holder, "sha", True, None)])], "matches": [[matches.tobytes()]]}), DedupConfig(), ReuseConfig()
+    )
+    assert sorted(tag for tag, _ in picked) == ["index"]
 
 
 def test_a_record_keys_tone_mark_placement_and_nfd_alike():

@@ -24,6 +24,7 @@ from transforms.dedup.fingerprints import (
     by_shard,
     home_id,
     index_row,
+    joined_table,
     latest_rows,
     node_batch,
     node_from_index,
@@ -74,7 +75,7 @@ def shard_pairs(shard_parts: tuple, config: DedupConfig) -> np.ndarray:
 
     In a bucket of more than ``max_bucket_size`` articles (boilerplate), each is paired with at
     most that many (the first ones in id-hash order)."""
-    entries = np.concatenate([np.frombuffer(part, dtype=LSH_ENTRY) for (part,) in shard_parts[1]])
+    entries = joined_table((part for (part,) in shard_parts[1]), LSH_ENTRY)
     keys, ids = entries["key"], entries["id"]
     by_key = np.argsort(keys)
     repeated = keys[by_key][1:] == keys[by_key][:-1]

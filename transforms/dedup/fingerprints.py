@@ -252,6 +252,12 @@ def compressed(packed: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=2).compress(packed)
 
 
+def joined_table(parts, dtype: np.dtype) -> np.ndarray:
+    """The rows of several byte batches of a numpy ``dtype``, as one read-only array (joined as
+    bytes: ``np.concatenate`` copies structured rows one field at a time, 8-40x slower)."""
+    return np.frombuffer(b"".join(parts), dtype=dtype)
+
+
 def unpacked(packed_batches):
     """The items of several packed (or ``compressed``) batches."""
     for batch in packed_batches:

@@ -55,6 +55,7 @@ from transforms.dedup import minhash
 from transforms.dedup.clustering import Outbox, unique_rows
 from transforms.dedup.fingerprints import (
     id_hash,
+    joined_table,
     latest_rows,
     pack,
     split_by_shard,
@@ -67,11 +68,12 @@ from transforms.settings import check_ranges, setting
 MIN_UNIT_TOKENS = 8  # a shorter sentence joins its neighbour
 _FULL = 1 << 16  # sampling thresholds are on a seed's low 16 bits
 _LATEST = (1 << 31) - 1  # the publication minute of an article that has none
-# a posting (a seed an article holds) as it travels: seed, article id hash, story id hash (low 32
-# bits: two stories sharing a seed rarely collide), whether the article is its story's canonical,
-# the article's publication minute, its record's sampling threshold
-_POSTING = np.dtype([("seed", "<u4"), ("article", "<i8"), ("story", "<u4"), ("canonical", "u1"), ("minute", "<i4"),
-                     ("threshold", "<u4")])
+# a holding (an article's seeds in one seed shard) as it travels, its seeds after it in a uint32
+# array: the article's id hash, its story id hash (low 32 bits: two stories sharing a seed rarely
+# collide), whether it is its story's canonical, its publication minute, its record's sampling
+# threshold, and how many of its seeds follow
+_HOLDING = np.dtype([("article", "<i8"), ("story", "<u4"), ("canonical", "u1"), ("minute", "<i4"), ("threshold", "<u4"),
+                     ("seeds", "<u4")])
 # a match (a seed a target shares with another story) as it travels: target, source (the story's
 # earliest holder of the seed), seed, (holders, canonical holds) of both stories, the source's
 # story and threshold
@@ -97,7 +99,7 @@ class ReuseConfig:
     def __post_init__(self):
         check_ranges(self, "reuse")
 
-    @property
+    @functools.cached_property  # (read for every article's index row)
     def passage_version(self) -> str:
         """Passage-index rows of other settings cannot be compared (``newsbeam repair`` redoes them)."""
         return f"p1-w{self.shingle_size}-r{self.seed_rate:g}-b{self.max_record_bytes}-u{MIN_UNIT_TOKENS}"
@@ -145,30 +147,12 @@ def passage_records(texts: list, config: ReuseConfig, tokenised: Optional[Tokens
     for k in np.flatnonzero(under[seed_cuts[1:]] - under[seed_cuts[:-1]] > room).tolist():
         mine = low[seed_cuts[k] : seed_cuts[k + 1]]
         thresholds[k] = int(np.sort(mine[mine < thresholds[k]])[room[k]])
-    kept = low < np.repeat(thresholds, np.diff(seed_cuts))
-    kept_cuts = np.r_[0, np.cumsum(kept)][seed_cuts]
+    kept = np.flatnonzero(low < np.repeat(thresholds, np.diff(seed_cuts)))  # (positions: a random mask indexes slowly)
+    kept_cuts = np.searchsorted(kept, seed_cuts)
     seeds, counts = seeds[kept], np.bincount(unit_of[positions[kept]], minlength=len(starts))
-    # per unit: the gap since the previous unit's end (its text's start for a first unit), its length,
-    # its words with a paragraph's first unit flagged
-    first_units = unit_cuts[:-1][np.diff(unit_cuts) > 0]
-    previous_ends = np.r_[0, ends[:-1]]
-    previous_ends[first_units] = 0
-    new_paragraph = np.r_[True, paragraphs[1:] != paragraphs[:-1]]
-    new_paragraph[first_units] = True
-    gaps, lengths = starts - previous_ends, ends - starts
-    words = (np.minimum(sizes, 0x7FFF) | (new_paragraph << 15)).astype(np.uint16)
-    wide_units = np.r_[0, np.cumsum((gaps > 0xFFFF) | (lengths > 0xFFFF))][unit_cuts]
-    wide = (wide_units[1:] > wide_units[:-1]).astype(np.uint32)
-    headers = np.stack([thresholds, np.diff(unit_cuts), np.diff(kept_cuts), wide], 1).astype(np.uint32)
-    narrow = (gaps.astype(np.uint16), lengths.astype(np.uint16), words, counts.astype(np.uint16))
-    records = []
-    for k in range(texts_count):
-        a, b = unit_cuts[k], unit_cuts[k + 1]
-        columns = (gaps.astype(np.uint32), lengths.astype(np.uint32), words, narrow[3]) if wide[k] else narrow
-        records.append(b"".join([
-            headers[k].tobytes(), *(column[a:b].tobytes() for column in columns), seeds[kept_cuts[k] : kept_cuts[k + 1]].tobytes(),
-        ]))
-    return records
+    buffer, offsets = _pack_all(thresholds, unit_cuts, kept_cuts, starts, ends, paragraphs, sizes, counts, seeds)
+    packed = buffer.tobytes()
+    return [packed[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
 @functools.cache
@@ -270,13 +254,14 @@ def _units(code_points, bounds, offsets, starts, ends, sentence_starts, min_toke
         for i in range(first, last):
             if i > first:
                 gap_start, gap_stop = base + ends[i - 1], base + starts[i]
-                kind = _gap_break(code_points, gap_start, gap_stop, sentence_starts)
-                if kind:
-                    segment += 1
-                    paragraph += kind == 2
-                    segment_paragraph[segment] = paragraph
-                quote, opened_at, inside_from = _quote_marks(
-                    code_points, gap_start, gap_stop, quote, opened_at, inside_from, i, quoted)
+                if gap_stop > gap_start + 1 or code_points[gap_start] != 32:  # (most gaps: one space, nothing to see)
+                    kind = _gap_break(code_points, gap_start, gap_stop, sentence_starts)
+                    if kind:
+                        segment += 1
+                        paragraph += kind == 2
+                        segment_paragraph[segment] = paragraph
+                    quote, opened_at, inside_from = _quote_marks(
+                        code_points, gap_start, gap_stop, quote, opened_at, inside_from, i, quoted)
             segment_of[i] = segment
             segment_size[segment] += 1
         _quote_marks(code_points, base + ends[last - 1], bounds[text + 1], quote, opened_at, inside_from, last, quoted)
@@ -324,9 +309,14 @@ class Records(NamedTuple):
 
 def unpack_all(records: list) -> Records:
     """Several passage records unpacked in one compiled pass."""
+    return Records(*_unpack_all(*_joined(records)))
+
+
+def _joined(records: list) -> tuple:
+    """(the records' bytes one after another as uint8, where each starts and the last ends)."""
     offsets = np.zeros(len(records) + 1, dtype=np.int64)
     np.cumsum([len(record) for record in records], out=offsets[1:])
-    return Records(*_unpack_all(np.frombuffer(b"".join(records), dtype=np.uint8), offsets))
+    return np.frombuffer(b"".join(records), dtype=np.uint8), offsets
 
 
 def unpack(record: bytes) -> Passages:
@@ -341,6 +331,52 @@ def _uint(buffer, at, width):
     for k in range(width):
         value |= np.int64(buffer[at + k]) << (8 * k)
     return value
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put(buffer, at, value, width):
+    """Write ``value`` at ``at`` as a little-endian unsigned integer of ``width`` bytes."""
+    for k in range(width):
+        buffer[at + k] = (value >> (8 * k)) & 0xFF
+
+
+@numba.njit(cache=True, nogil=True)
+def _pack_all(thresholds, unit_cuts, seed_cuts, starts, ends, paragraphs, sizes, counts, seeds):
+    """The records of texts (``unit_cuts``, ``seed_cuts``: each one's first unit and seed) one after
+    another in a uint8 buffer, and where each starts.  A record: its threshold, units, seeds and
+    whether its offsets are wide (uint32 each); per unit the gap since the previous unit's end (for
+    its first, since the text's start), then per unit its length (uint16 each, uint32 when a gap
+    or length needs it), its words (uint16, the high bit set on a paragraph's first unit), its
+    seeds (uint16); then its seeds (uint32)."""
+    count = len(unit_cuts) - 1
+    wide = np.zeros(count, np.int64)
+    offsets = np.zeros(count + 1, np.int64)
+    for k in range(count):
+        end = 0
+        for unit in range(unit_cuts[k], unit_cuts[k + 1]):
+            wide[k] |= starts[unit] - end > 0xFFFF or ends[unit] - starts[unit] > 0xFFFF
+            end = ends[unit]
+        units = unit_cuts[k + 1] - unit_cuts[k]
+        offsets[k + 1] = offsets[k] + _HEADER_BYTES + (4 + 2 * (4 if wide[k] else 2)) * units + 4 * (seed_cuts[k + 1] - seed_cuts[k])
+    buffer = np.empty(offsets[-1], np.uint8)
+    for k in range(count):
+        first, units, width, at = unit_cuts[k], unit_cuts[k + 1] - unit_cuts[k], 4 if wide[k] else 2, offsets[k]
+        for field, value in enumerate((thresholds[k], units, seed_cuts[k + 1] - seed_cuts[k], wide[k])):
+            _put(buffer, at + 4 * field, value, 4)
+        at += _HEADER_BYTES
+        end = 0
+        for u in range(units):
+            unit = first + u
+            new_paragraph = u == 0 or paragraphs[unit] != paragraphs[unit - 1]
+            _put(buffer, at + width * u, starts[unit] - end, width)
+            _put(buffer, at + width * (units + u), ends[unit] - starts[unit], width)
+            _put(buffer, at + 2 * width * units + 2 * u, min(sizes[unit], 0x7FFF) | (0x8000 if new_paragraph else 0), 2)
+            _put(buffer, at + (2 * width + 2) * units + 2 * u, counts[unit], 2)
+            end = ends[unit]
+        at += (2 * width + 4) * units
+        for s in range(seed_cuts[k], seed_cuts[k + 1]):
+            _put(buffer, at + 4 * (s - seed_cuts[k]), seeds[s], 4)
+    return buffer, offsets
 
 
 @numba.njit(cache=True, nogil=True)
@@ -600,23 +636,26 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 
 
 def _postings(holders: list, config: DedupConfig) -> list:
-    """The postings of each holder's distinct seeds, split by seed shard."""
+    """Each holder's distinct seeds by seed shard: (shard, [its ``_HOLDING`` rows, their seeds]),
+    a holding per holder with seeds in the shard (9 bytes a seed, where a row per seed took 25)."""
     if not holders:
         return []
-    records = unpack_all([holder.record for holder in holders])
-    shards = records.seeds % np.uint32(config.lsh_shards)
-    distinct = np.flatnonzero(_distinct(records.seeds, records.seed_cuts))
-    order = distinct[_shard_order(shards[distinct], config.lsh_shards)]
-    holder_of = np.repeat(np.arange(len(holders), dtype=np.int64), np.diff(records.seed_cuts))[order]
-    seeds = records.seeds[order]
+    seeds, holder_of, thresholds = _sharded_seeds(*_joined([holder.record for holder in holders]), config.lsh_shards)
+    shards = seeds % np.uint32(config.lsh_shards)
+    starts = np.flatnonzero(np.r_[True, (shards[1:] != shards[:-1]) | (holder_of[1:] != holder_of[:-1])])
     per_holder = (
         [holder.h for holder in holders],
         [id_hash(holder.story) & 0xFFFFFFFF for holder in holders],
         [holder.id == holder.story_key.article_id for holder in holders],
         [_minute(holder.key.when) for holder in holders],
-        records.thresholds,
+        thresholds,
     )
-    return _by_shard(shards[order], _table(_POSTING, [seeds, *(np.asarray(values)[holder_of] for values in per_holder)]))
+    seed_cuts = np.r_[starts, len(seeds)]
+    holdings = _table(_HOLDING, [*(np.asarray(values)[holder_of[starts]] for values in per_holder), np.diff(seed_cuts)])
+    return [
+        (int(shards[starts[a]]), [holdings[a:b].tobytes(), seeds[seed_cuts[a] : seed_cuts[b]].tobytes()])
+        for a, b in _runs(shards[starts])
+    ]
 
 
 def _minute(when: float) -> int:
@@ -637,36 +676,62 @@ def _by_shard(shards: np.ndarray, table: np.ndarray) -> list:
     return [(int(shards[a]), [table[a:b].tobytes()]) for a, b in _runs(shards)]
 
 
-def _columns(parts: list, dtype: np.dtype, keep=None) -> list:
-    """The columns of the ``_table`` batches ``parts`` (each ``[bytes]``), as int64; ``keep``: of
-    the rows it selects (a function of the table)."""
-    table = np.concatenate([np.frombuffer(part[0], dtype=dtype) for part in parts])
-    if keep is not None:
-        table = table[keep(table)]
-    return [table[name].astype(np.int64) for name in dtype.names]
+def _maybe_frequent(keys: np.ndarray, at_least: int) -> np.ndarray:
+    """Per key (unsigned integers, hashes or mixed from hashes), whether it may occur ``at_least``
+    times: a count per bucket (four buckets a key) keeps every such key and drops most others in
+    linear time, before anything sorts them."""
+    buckets = keys % keys.dtype.type(4 * len(keys) + 1)  # odd: a shard's seeds (equal mod shards) fill every bucket
+    return np.bincount(buckets)[buckets] >= at_least
 
 
-def _maybe_repeated(table: np.ndarray) -> np.ndarray:
-    """Per posting, whether its seed may be held more than once: a count per hash bucket (four
-    buckets a posting) keeps every repeated seed and drops about 4 in 5 of the others in linear
-    time, before anything sorts them."""
-    seeds = table["seed"]
-    buckets = seeds % np.uint32(4 * len(seeds) + 1)  # odd: a shard's seeds (equal mod shards) fill every bucket
-    return np.bincount(buckets)[buckets] >= 2
+def _posted(parts: list) -> list:
+    """The postings of ``_postings`` batches ``parts`` whose seed may be held more than once
+    (``_maybe_frequent``), as int64 columns: seed, then the ``_HOLDING`` fields of its holder."""
+    holdings = joined_table((holdings for holdings, _ in parts), _HOLDING)
+    seeds = joined_table((seeds for _, seeds in parts), np.uint32)
+    kept = np.flatnonzero(_maybe_frequent(seeds, 2))  # most seeds are held once
+    holding_of = np.repeat(np.arange(len(holdings)), holdings["seeds"])[kept]
+    return [seeds[kept].astype(np.int64), *(holdings[name][holding_of].astype(np.int64) for name in _HOLDING.names[:-1])]
 
 
 @numba.njit(cache=True, nogil=True)
-def _distinct(seeds, seed_cuts):
-    """Per seed of several records (``seed_cuts``: where each starts), whether it is the first of
-    its value in its record (in value order)."""
-    distinct = np.ones(len(seeds), np.bool_)
-    for record in range(len(seed_cuts) - 1):
-        first = seed_cuts[record]
-        mine = seeds[first : seed_cuts[record + 1]]
-        order = np.argsort(mine)
-        for k in range(1, len(order)):
-            distinct[first + order[k]] = mine[order[k]] != mine[order[k - 1]]
-    return distinct
+def _sharded_seeds(buffer, offsets, shards):
+    """The distinct seeds of the records at ``offsets`` of ``buffer`` (layout: ``passage_records``),
+    by seed shard (``shards`` of them; by record within one), with the record of each, and each
+    record's threshold: one pass marks a record's repeats (a hash set), one counts, one places."""
+    count = len(offsets) - 1
+    thresholds, firsts, sizes = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.int64)
+    for k in range(count):
+        at = offsets[k]
+        thresholds[k], sizes[k] = _uint(buffer, at, 4), _uint(buffer, at + 8, 4)
+        width = 4 if _uint(buffer, at + 12, 4) else 2
+        firsts[k] = at + _HEADER_BYTES + (2 * width + 4) * _uint(buffer, at + 4, 4)
+    bits = 1
+    while (1 << bits) < 2 * max(1, sizes.max() if count else 1):
+        bits += 1
+    mask = (1 << bits) - 1
+    slots, owner = np.zeros(mask + 1, np.uint32), np.full(mask + 1, -1, np.int64)
+    seeds, records = np.empty(sizes.sum(), np.uint32), np.empty(sizes.sum(), np.int64)
+    starts = np.zeros(shards + 1, np.int64)
+    n = 0
+    for k in range(count):
+        for s in range(sizes[k]):
+            seed = np.uint32(_uint(buffer, firsts[k] + 4 * s, 4))
+            slot = np.int64(((np.uint64(seed) * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - bits))
+            while owner[slot] == k and slots[slot] != seed:
+                slot = (slot + 1) & mask
+            if owner[slot] != k:
+                owner[slot], slots[slot] = k, seed
+                seeds[n], records[n] = seed, k
+                starts[seed % shards + 1] += 1
+                n += 1
+    starts = np.cumsum(starts)
+    ordered_seeds, ordered_records = np.empty(n, np.uint32), np.empty(n, np.int64)
+    for i in range(n):
+        shard = seeds[i] % shards
+        ordered_seeds[starts[shard]], ordered_records[starts[shard]] = seeds[i], records[i]
+        starts[shard] += 1
+    return ordered_seeds, ordered_records, thresholds
 
 
 @numba.njit(cache=True, nogil=True)
@@ -689,7 +754,7 @@ def shared_seeds(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     the article (target) and the story's earliest holder of the seed (source: its canonical when
     it holds it), to the target's shard."""
     _, parts = group
-    seeds, ids, stories, canonical, when, thresholds = _columns(parts, _POSTING, _maybe_repeated)
+    seeds, ids, stories, canonical, when, thresholds = _posted(parts)
     if not len(seeds):
         return []
     order = np.argsort((seeds << 32) | stories)  # each seed's rows together, by story (high seeds wrap: first)
@@ -763,11 +828,18 @@ def _held_pairs(holders: list, parts: list, reuse: ReuseConfig) -> dict:
     target's threshold and those of every source of the story)."""
     if not parts:
         return {}
-    target, source, seed, own, own_canonical, theirs, their_canonical, story, threshold = _columns(parts, _MATCH)
+    table = joined_table((part for (part,) in parts), _MATCH)
+    pairs = table["target"].astype(np.uint64) ^ (table["story"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    table = table[np.flatnonzero(_maybe_frequent(pairs, reuse.min_unit_seeds))]  # most share a seed or two by chance
+    if not len(table):
+        return {}
+    target, source, seed, own, own_canonical, theirs, their_canonical, story, threshold = (
+        table[name].astype(np.int64) for name in _MATCH.names)
+    targets = np.unique(target)  # (every target is a holder of the shard)
     hashes = np.array([holder.h for holder in holders], dtype=np.int64)
     by_hash = np.argsort(hashes)
-    record_of = by_hash[np.searchsorted(hashes, target, sorter=by_hash)]  # (every target is a holder of the shard)
-    records = unpack_all([holder.record for holder in holders])
+    records = unpack_all([holders[k].record for k in by_hash[np.searchsorted(hashes, targets, sorter=by_hash)]])
+    record_of = np.searchsorted(targets, target)
     pairs = (record_of << 32) | story
     order = np.lexsort((seed, pairs))
     rows = np.stack([seed, own, own_canonical, theirs, their_canonical], 1)[order]
