@@ -75,7 +75,7 @@ def test_a_shard_whose_pairs_each_share_a_seed_or_two_decides_no_reuse_there():
     matches = np.zeros(2, dtype=passages._MATCH)  # two seeds shared with each of two other stories
     matches["target"], matches["story"], matches["seed"] = holder.h, [7, 8], unpack(record).seeds[:2]
     picked = passages.pick_pairs(
-        (0, {"holders": [pack([(holder, "sha", True, None)])], "matches": [[matches.tobytes()]]}), DedupConfig(), ReuseConfig()
+        (0, {"holders": [pack([(holder.row(), "sha", True, None)])], "matches": [[matches.tobytes()]]}), DedupConfig(), ReuseConfig()
     )
     assert sorted(tag for tag, _ in picked) == ["index"]
 

@@ -428,6 +428,16 @@ class Holder(NamedTuple):
     story_size: int  # its story's articles
     record: bytes
 
+    def row(self) -> tuple:
+        """The holder as it travels between steps: a plain tuple, its sort keys plain tuples (pickle
+        makes each namedtuple with a Python call: a shard's holders took twice as long)."""
+        return self.id, self.h, tuple(self.key), self.story, tuple(self.story_key), self.story_size, self.record
+
+    @classmethod
+    def of(cls, row: tuple) -> "Holder":
+        article_id, h, key, story, story_key, size, record = row
+        return cls(article_id, h, SortKey(*key), story, SortKey(*story_key), size, record)
+
 
 class _Pair(NamedTuple):
     """The target compared with another story: with the articles of it that stand for it in the
@@ -525,10 +535,9 @@ def _tallies(seeds, seed_units, unit_paragraphs, threshold, shared):
 
 
 @numba.njit(cache=True, nogil=True)
-def _is_held(tallies, min_seeds, min_coverage):
-    """Per unit (or paragraph) of ``_tallies``: whether the source holds it (at least ``min_seeds``
-    and ``min_coverage`` of its seeds)."""
-    seeds, held = tallies[_SEEDS], tallies[_HELD]
+def _is_held(seeds, held, min_seeds, min_coverage):
+    """Per unit (or paragraph): whether the source holds it, given its ``seeds`` and how many of
+    them the source holds (``held``): at least ``min_seeds`` and ``min_coverage`` of them."""
     return (held >= min_seeds) & (held >= min_coverage * seeds) & (seeds > 0)
 
 
@@ -539,8 +548,8 @@ def _taken_units(mine: Passages, target: Holder, pair: _Pair, config: ReuseConfi
     to both and the source's story is older, to neither and the source is older, or when the
     target stitched the source in."""
     taken = (
-        _is_held(pair.units, config.min_unit_seeds, config.min_coverage)
-        | _is_held(pair.paragraphs, config.min_unit_seeds, config.min_coverage)[mine.paragraphs]
+        _is_held(pair.units[_SEEDS], pair.units[_HELD], config.min_unit_seeds, config.min_coverage)
+        | _is_held(pair.paragraphs[_SEEDS], pair.paragraphs[_HELD], config.min_unit_seeds, config.min_coverage)[mine.paragraphs]
     )
     source, taken_units = pair.source, []
     for unit in np.flatnonzero(taken).tolist():
@@ -631,7 +640,7 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
             continue
         holder = Holder(article_id, id_hash(article_id), key, story, story_key, size, record)
         holders.append(holder)
-        outbox.put("holders", holder.h, (holder, sha, fresh is not None, prior["reuse_digest"] if prior is not None else None))
+        outbox.put("holders", holder.h, (holder.row(), sha, fresh is not None, prior["reuse_digest"] if prior is not None else None))
     return [*outbox.pairs(), *(("postings", entry) for entry in _postings(holders, config))]
 
 
@@ -694,11 +703,68 @@ def _posted(parts: list) -> list:
     return [seeds[kept].astype(np.int64), *(holdings[name][holding_of].astype(np.int64) for name in _HOLDING.names[:-1])]
 
 
+class _SeedIndex(NamedTuple):
+    """An open-addressing hash index of the seeds of records, one record at a time (a slot is taken
+    when its ``owner`` is the record indexed): per slot its seed, its first place (in the seeds
+    indexed) and last, per place the next of its seed or -1."""
+
+    bits: int
+    keys: np.ndarray
+    owner: np.ndarray
+    heads: np.ndarray
+    lasts: np.ndarray
+    after: np.ndarray
+
+
+@numba.njit(cache=True, nogil=True)
+def _seed_index(most, places):
+    """An empty ``_SeedIndex`` for records of at most ``most`` seeds (half full at most), ``places`` in all."""
+    bits = 1
+    while (1 << bits) < 2 * max(1, most):
+        bits += 1
+    size = 1 << bits
+    return _SeedIndex(bits, np.zeros(size, np.uint32), np.full(size, -1, np.int64), np.zeros(size, np.int64),
+                      np.zeros(size, np.int64), np.full(places, -1, np.int64))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _slot(index, seed):
+    """A seed's home slot (Fibonacci hashing: a seed's low bits are sampled, not random)."""
+    return np.int64(((np.uint64(seed) * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - index.bits))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add(index, record, place, seed):
+    """Index ``seed`` at ``place`` for ``record``: whether it is the record's first of its value."""
+    slot = _slot(index, seed)
+    while index.owner[slot] == record and index.keys[slot] != seed:
+        slot = (slot + 1) & (len(index.keys) - 1)
+    first = index.owner[slot] != record
+    if first:
+        index.owner[slot], index.keys[slot], index.heads[slot] = record, seed, place
+    else:
+        index.after[index.lasts[slot]] = place
+    index.lasts[slot] = place
+    return first
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _first_place(index, record, seed):
+    """The first place of ``seed`` in ``record`` (the one indexed last), or -1."""
+    slot = _slot(index, seed)
+    while index.owner[slot] == record:
+        if index.keys[slot] == seed:
+            return index.heads[slot]
+        slot = (slot + 1) & (len(index.keys) - 1)
+    return -1
+
+
 @numba.njit(cache=True, nogil=True)
 def _sharded_seeds(buffer, offsets, shards):
     """The distinct seeds of the records at ``offsets`` of ``buffer`` (layout: ``passage_records``),
     by seed shard (``shards`` of them; by record within one), with the record of each, and each
-    record's threshold: one pass marks a record's repeats (a hash set), one counts, one places."""
+    record's threshold: one pass finds each record's distinct seeds (``_SeedIndex``), one counts,
+    one places."""
     count = len(offsets) - 1
     thresholds, firsts, sizes = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.int64)
     for k in range(count):
@@ -706,22 +772,14 @@ def _sharded_seeds(buffer, offsets, shards):
         thresholds[k], sizes[k] = _uint(buffer, at, 4), _uint(buffer, at + 8, 4)
         width = 4 if _uint(buffer, at + 12, 4) else 2
         firsts[k] = at + _HEADER_BYTES + (2 * width + 4) * _uint(buffer, at + 4, 4)
-    bits = 1
-    while (1 << bits) < 2 * max(1, sizes.max() if count else 1):
-        bits += 1
-    mask = (1 << bits) - 1
-    slots, owner = np.zeros(mask + 1, np.uint32), np.full(mask + 1, -1, np.int64)
+    index = _seed_index(sizes.max() if count else 0, sizes.sum())
     seeds, records = np.empty(sizes.sum(), np.uint32), np.empty(sizes.sum(), np.int64)
     starts = np.zeros(shards + 1, np.int64)
     n = 0
     for k in range(count):
         for s in range(sizes[k]):
             seed = np.uint32(_uint(buffer, firsts[k] + 4 * s, 4))
-            slot = np.int64(((np.uint64(seed) * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - bits))
-            while owner[slot] == k and slots[slot] != seed:
-                slot = (slot + 1) & mask
-            if owner[slot] != k:
-                owner[slot], slots[slot] = k, seed
+            if _add(index, k, n, seed):
                 seeds[n], records[n] = seed, k
                 starts[seed % shards + 1] += 1
                 n += 1
@@ -808,11 +866,12 @@ def pick_pairs(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     no such pair has no reuse, its set decided here (``_settle``)."""
     _, groups = group
     outbox = Outbox(config.lsh_shards)
-    holders = list(unpacked(groups["holders"]))
+    holders = list(unpacked(groups["holders"]))  # (``Holder.row``, sha1, fresh, previous digest)
     kept = _held_pairs([holder for holder, *_ in holders], groups["matches"], reuse)
     for holder, sha, fresh, previous in holders:
-        if holder.h in kept:
-            outbox.put("targets", holder.h, (holder, sha, fresh, previous, kept[holder.h]))
+        _, h, *_ = holder
+        if h in kept:
+            outbox.put("targets", h, (holder, sha, fresh, previous, kept[h]))
         else:
             _settle(outbox, holder, sha, fresh, previous, [], reuse)
     requests = unique_rows(np.concatenate([
@@ -823,7 +882,8 @@ def pick_pairs(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 
 def _held_pairs(holders: list, parts: list, reuse: ReuseConfig) -> dict:
     """{target id hash: its match rows [source, seed, then the holders and canonical of both
-    stories], by source and seed} of the (target, story) pairs among ``parts`` (``_MATCH`` batches)
+    stories], by source and seed} of the (target, story) pairs among ``parts`` (``_MATCH`` batches;
+    ``holders``: the shard's ``Holder.row``s)
     in which some unit or paragraph of the target is held (``_is_held``, on the seeds under the
     target's threshold and those of every source of the story)."""
     if not parts:
@@ -831,24 +891,31 @@ def _held_pairs(holders: list, parts: list, reuse: ReuseConfig) -> dict:
     table = joined_table((part for (part,) in parts), _MATCH)
     pairs = table["target"].astype(np.uint64) ^ (table["story"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
     table = table[np.flatnonzero(_maybe_frequent(pairs, reuse.min_unit_seeds))]  # most share a seed or two by chance
+    table = table[np.lexsort((table["seed"], table["story"], table["target"]))]  # by pair, then seed
+    sizes = _pair_sizes(table)
+    table = table[np.repeat(sizes >= reuse.min_unit_seeds, sizes)]  # those past the filter by chance: out
     if not len(table):
         return {}
     target, source, seed, own, own_canonical, theirs, their_canonical, story, threshold = (
         table[name].astype(np.int64) for name in _MATCH.names)
     targets = np.unique(target)  # (every target is a holder of the shard)
-    hashes = np.array([holder.h for holder in holders], dtype=np.int64)
+    hashes = np.array([h for _, h, *_ in holders], dtype=np.int64)
     by_hash = np.argsort(hashes)
-    records = unpack_all([holders[k].record for k in by_hash[np.searchsorted(hashes, targets, sorter=by_hash)]])
+    records = unpack_all([holders[k][-1] for k in by_hash[np.searchsorted(hashes, targets, sorter=by_hash)]])
     record_of = np.searchsorted(targets, target)
-    pairs = (record_of << 32) | story
-    order = np.lexsort((seed, pairs))
-    rows = np.stack([seed, own, own_canonical, theirs, their_canonical], 1)[order]
-    cuts = np.flatnonzero(np.r_[True, pairs[order][1:] != pairs[order][:-1], True])
-    held = _held_groups(cuts, record_of[order][cuts[:-1]], rows, threshold[order], records, reuse.min_unit_seeds, reuse.min_coverage)
-    kept = order[np.repeat(held, np.diff(cuts))]
+    cuts = np.r_[0, np.cumsum(_pair_sizes(table))]
+    rows = np.stack([seed, own, own_canonical, theirs, their_canonical], 1)
+    held = _held_groups(cuts, record_of[cuts[:-1]], rows, threshold, records, reuse.min_unit_seeds, reuse.min_coverage)
+    kept = np.flatnonzero(np.repeat(held, np.diff(cuts)))
     kept = kept[np.lexsort((seed[kept], source[kept], target[kept]))]
     rows = np.stack([source, seed, own, own_canonical, theirs, their_canonical], 1)[kept]
     return {int(target[kept[a]]): rows[a:b] for a, b in _runs(target[kept])}
+
+
+def _pair_sizes(table: np.ndarray) -> np.ndarray:
+    """The rows of each (target, story) pair of match rows ``table`` (sorted by pair)."""
+    new_pair = np.r_[True, (table["target"][1:] != table["target"][:-1]) | (table["story"][1:] != table["story"][:-1])]
+    return np.diff(np.r_[np.flatnonzero(new_pair), len(table)])
 
 
 def _runs(values: np.ndarray) -> list:
@@ -873,25 +940,48 @@ def _held_groups(cuts, group_records, rows, thresholds, records: Records, min_se
 def _held_groups_compiled(cuts, group_records, rows, row_thresholds, thresholds, seed_cuts, seeds, seed_units, unit_cuts,
                           paragraphs, min_seeds, min_coverage):
     held = np.zeros(len(cuts) - 1, np.bool_)
-    current = -1
+    current, current_threshold = -1, -1
+    index = _seed_index(np.diff(seed_cuts).max() if len(seeds) else 0, len(seeds))
     for g in range(len(cuts) - 1):
         record, a, b = group_records[g], cuts[g], cuts[g + 1]
         if b - a < min_seeds:
             continue
-        mine, units = slice(seed_cuts[record], seed_cuts[record + 1]), paragraphs[unit_cuts[record] : unit_cuts[record + 1]]
-        if record != current:  # (groups come by record) its seeds by value, equal ones in text order
-            current, by_value = record, np.argsort(seeds[mine], kind="mergesort")
-            sorted_seeds, in_paragraph = seeds[mine][by_value], np.zeros(units[-1] + 1, np.int64)
-        first_paragraphs = units[seed_units[mine.start + by_value[np.searchsorted(sorted_seeds, rows[a:b, 0])]]]
+        first, units = seed_cuts[record], paragraphs[unit_cuts[record] : unit_cuts[record + 1]]
+        if record != current:  # (groups come by record) its seeds indexed
+            mine = seeds[first : seed_cuts[record + 1]]
+            for k in range(first, seed_cuts[record + 1]):
+                _add(index, record, k, seeds[k])
+            current, current_threshold, in_paragraph = record, -1, np.zeros(units[-1] + 1, np.int64)
+            unit_seeds, unit_held = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
+            paragraph_seeds, paragraph_held = np.zeros(units[-1] + 1, np.int64), np.zeros(units[-1] + 1, np.int64)
+        places = np.empty(b - a, np.int64)
+        for r in range(a, b):
+            places[r - a] = _first_place(index, record, rows[r, 0])
+        places = places[places >= 0]  # (each row's seed is the target's)
+        first_paragraphs = units[seed_units[places]]
         for paragraph in first_paragraphs:
             in_paragraph[paragraph] += 1
-        most = in_paragraph[first_paragraphs].max()
+        most = in_paragraph[first_paragraphs].max() if len(places) else 0
         in_paragraph[first_paragraphs] = 0
         if most < min_seeds:
             continue
         threshold = min(thresholds[record], row_thresholds[a:b].min())
-        unit_tallies, paragraph_tallies = _tallies(seeds[mine], seed_units[mine], units, threshold, rows[a:b])
-        held[g] = _is_held(unit_tallies, min_seeds, min_coverage).any() or _is_held(paragraph_tallies, min_seeds, min_coverage).any()
+        if threshold != current_threshold:  # the target's seeds under it, per unit and paragraph
+            current_threshold = threshold
+            unit_seeds[:], paragraph_seeds[:] = 0, 0
+            for k in range(len(mine)):
+                if (mine[k] & 0xFFFF) < threshold:
+                    unit_seeds[seed_units[first + k]] += 1
+                    paragraph_seeds[units[seed_units[first + k]]] += 1
+        unit_held[:], paragraph_held[:] = 0, 0
+        for place in places:  # each row's seed under the threshold, in every unit of the target holding it
+            while place >= 0 and (seeds[place] & 0xFFFF) < threshold:
+                unit = seed_units[place]
+                unit_held[unit] += 1
+                paragraph_held[units[unit]] += 1
+                place = index.after[place]
+        held[g] = (_is_held(unit_seeds, unit_held, min_seeds, min_coverage).any()
+                   or _is_held(paragraph_seeds, paragraph_held, min_seeds, min_coverage).any())
     return held
 
 
@@ -901,7 +991,7 @@ def send_holders(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     requested = [np.frombuffer(r[0], dtype=np.int64).reshape(-1, 2) for r in groups["requests"]]
     if not requested:
         return []
-    holders = {holder.h: holder for holder, *_ in unpacked(groups["holders"])}
+    holders = {holder[1]: holder for holder, *_ in unpacked(groups["holders"])}  # ``Holder.row``s by id hash
     wanted = unique_rows(np.stack([(pairs := np.concatenate(requested))[:, 0], pairs[:, 1] % config.lsh_shards], 1))
     batches = {}
     for source, target_shard in wanted.tolist():
@@ -913,26 +1003,27 @@ def send_holders(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 def decide_reuse(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
     """The reuse sets of a shard's targets (``pick_pairs``), with the holders of their sources."""
     _, groups = group
-    sources = {holder.h: holder for holder in unpacked(groups["sources"])}
+    sources = {holder.h: holder for holder in map(Holder.of, unpacked(groups["sources"]))}
     outbox, records = Outbox(config.lsh_shards), {}
     for holder, sha, fresh, previous, rows in unpacked(groups["targets"]):
         matches = {int(rows[a, 0]): rows[a:b, 1:] for a, b in _runs(rows[:, 0])}
-        _settle(outbox, holder, sha, fresh, previous, reuse_rows(holder, matches, sources, reuse, records), reuse)
+        _settle(outbox, holder, sha, fresh, previous, reuse_rows(Holder.of(holder), matches, sources, reuse, records), reuse)
     return outbox.pairs()
 
 
-def _settle(outbox: Outbox, holder: Holder, sha: Optional[str], fresh: bool, previous: Optional[str], rows: list,
+def _settle(outbox: Outbox, holder: tuple, sha: Optional[str], fresh: bool, previous: Optional[str], rows: list,
             reuse: ReuseConfig):
-    """An article's reuse set ``rows``: its ``reuse`` rows when it changed (a "retraction" row when
-    it became empty), and a ``passage_index`` row ("index") when its record is new or its set
-    changed, both in batches (``batch_rows`` unpacks them)."""
+    """An article's reuse set ``rows`` (``holder``: its ``Holder.row``): its ``reuse`` rows when it
+    changed (a "retraction" row when it became empty), and a ``passage_index`` row ("index") when
+    its record is new or its set changed, both in batches (``batch_rows`` unpacks them)."""
+    article_id, h, *_, record = holder
     now = digest(rows)
     if now != (previous or ""):
         outbox.count("changed_reuse_sets")
-        for row in rows or [{"article_id": holder.id}]:
-            outbox.put(None, holder.h, {**row, "row_kind": "new" if rows else "retraction"})
+        for row in rows or [{"article_id": article_id}]:
+            outbox.put(None, h, {**row, "row_kind": "new" if rows else "retraction"})
     if fresh or now != previous:
-        outbox.put("index", holder.h, {
-            "article_id": holder.id, "content_sha1": sha, "seeds": holder.record, "reuse_digest": now,
+        outbox.put("index", h, {
+            "article_id": article_id, "content_sha1": sha, "seeds": record, "reuse_digest": now,
             "passage_version": reuse.passage_version,
         })
