@@ -68,6 +68,21 @@ def test_a_seed_shard_whose_seeds_are_each_held_once_pairs_nothing():
     assert passages.shared_seeds((0, [[holdings.tobytes(), seeds.tobytes()]]), DedupConfig(), ReuseConfig()) == []
 
 
+def test_an_article_posts_each_of_its_seeds_once_to_the_seed_shard_it_belongs_to():
+    records = passage_records([text(HEAT[0], HEAT[1], HEAT[0]), HEAT[1]], ReuseConfig())  # the first repeats a paragraph
+    key = SortKey(0.0, 2, -50, "a")
+    holders = [passages.Holder(i, id_hash(i), key, "story", key, 2, record) for i, record in zip("ab", records)]
+    posted = {holder.h: [] for holder in holders}
+    for shard, (holdings, seeds) in passages._postings(holders, DedupConfig(lsh_shards=8)):
+        holdings, seeds = np.frombuffer(holdings, passages._HOLDING), np.frombuffer(seeds, np.uint32)
+        assert (seeds % 8 == shard).all()
+        for holding, held in zip(holdings, np.split(seeds, np.cumsum(holdings["seeds"])[:-1])):
+            posted[int(holding["article"])] += held.tolist()
+    for holder, record in zip(holders, records):
+        assert sorted(posted[holder.h]) == sorted(set(unpack(record).seeds.tolist()))
+    assert len(unpack(records[0]).seeds) > len(set(unpack(records[0]).seeds.tolist()))  # (it does repeat seeds)
+
+
 def test_a_shard_whose_pairs_each_share_a_seed_or_two_decides_no_reuse_there():
     record = passage_records([HEAT[1]], ReuseConfig())[0]
     key = SortKey(0.0, 2, -50, "a")
