@@ -344,10 +344,10 @@ def _put(buffer, at, value, width):
 def _pack_all(thresholds, unit_cuts, seed_cuts, starts, ends, paragraphs, sizes, counts, seeds):
     """The records of texts (``unit_cuts``, ``seed_cuts``: each one's first unit and seed) one after
     another in a uint8 buffer, and where each starts.  A record: its threshold, units, seeds and
-    whether its offsets are wide (uint32 each); per unit the gap since the previous unit's end (for
-    its first, since the text's start), then per unit its length (uint16 each, uint32 when a gap
-    or length needs it), its words (uint16, the high bit set on a paragraph's first unit), its
-    seeds (uint16); then its seeds (uint32)."""
+    whether its offsets are wide (uint32 each); then, unit after unit, each column: the gap since
+    the previous unit's end (the first unit's: since the text's start) and the length (uint16, or
+    uint32 in a wide record), the words (uint16, the high bit set on a paragraph's first unit),
+    the seed count (uint16); then its seeds (uint32)."""
     count = len(unit_cuts) - 1
     wide = np.zeros(count, np.int64)
     offsets = np.zeros(count + 1, np.int64)
@@ -646,7 +646,7 @@ def holders_of(group: tuple, config: DedupConfig, reuse: ReuseConfig) -> list:
 
 def _postings(holders: list, config: DedupConfig) -> list:
     """Each holder's distinct seeds by seed shard: (shard, [its ``_HOLDING`` rows, their seeds]),
-    a holding per holder with seeds in the shard (9 bytes a seed, where a row per seed took 25)."""
+    a 25 B holding per holder with seeds in the shard, then 4 B a seed (a row per seed took 25 B)."""
     if not holders:
         return []
     seeds, holder_of, thresholds = _sharded_seeds(*_joined([holder.record for holder in holders]), config.lsh_shards)
