@@ -334,6 +334,14 @@ def _uint(buffer, at, width):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _header(buffer, at):
+    """The header of the record at ``at`` (layout: ``_pack_all``): (threshold, units, seeds, the
+    width of its gaps and lengths, where its seeds start)."""
+    units, width = _uint(buffer, at + 4, 4), 4 if _uint(buffer, at + 12, 4) else 2
+    return _uint(buffer, at, 4), units, _uint(buffer, at + 8, 4), width, at + _HEADER_BYTES + (2 * width + 4) * units
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _put(buffer, at, value, width):
     """Write ``value`` at ``at`` as a little-endian unsigned integer of ``width`` bytes."""
     for k in range(width):
@@ -387,15 +395,14 @@ def _unpack_all(buffer, offsets):
     unit_cuts = np.zeros(count + 1, np.int64)
     seed_cuts = np.zeros(count + 1, np.int64)
     for k in range(count):
-        thresholds[k] = _uint(buffer, offsets[k], 4)
-        unit_cuts[k + 1] = unit_cuts[k] + _uint(buffer, offsets[k] + 4, 4)
-        seed_cuts[k + 1] = seed_cuts[k] + _uint(buffer, offsets[k] + 8, 4)
+        thresholds[k], units_count, seeds_count, _, _ = _header(buffer, offsets[k])
+        unit_cuts[k + 1], seed_cuts[k + 1] = unit_cuts[k] + units_count, seed_cuts[k] + seeds_count
     starts, ends = np.empty(unit_cuts[-1], np.int64), np.empty(unit_cuts[-1], np.int64)
     paragraphs, tokens = np.empty(unit_cuts[-1], np.int64), np.empty(unit_cuts[-1], np.int64)
     units, seeds = np.empty(seed_cuts[-1], np.int64), np.empty(seed_cuts[-1], np.uint32)
     for k in range(count):
         units_count, first_unit, seed = unit_cuts[k + 1] - unit_cuts[k], unit_cuts[k], seed_cuts[k]
-        width = 4 if _uint(buffer, offsets[k] + 12, 4) else 2
+        _, _, _, width, seeds_at = _header(buffer, offsets[k])
         at = offsets[k] + _HEADER_BYTES
         end, paragraph = 0, -1
         for u in range(units_count):
@@ -408,9 +415,8 @@ def _unpack_all(buffer, offsets):
             for _ in range(_uint(buffer, at + (2 * width + 2) * units_count + 2 * u, 2)):
                 units[seed] = u
                 seed += 1
-        at += (2 * width + 4) * units_count
         for s in range(seed_cuts[k], seed_cuts[k + 1]):
-            seeds[s] = _uint(buffer, at + 4 * (s - seed_cuts[k]), 4)
+            seeds[s] = _uint(buffer, seeds_at + 4 * (s - seed_cuts[k]), 4)
     return thresholds, unit_cuts, seed_cuts, starts, ends, paragraphs, tokens, units, seeds
 
 
@@ -763,33 +769,23 @@ def _first_place(index, record, seed):
 def _sharded_seeds(buffer, offsets, shards):
     """The distinct seeds of the records at ``offsets`` of ``buffer`` (layout: ``passage_records``),
     by seed shard (``shards`` of them; by record within one), with the record of each, and each
-    record's threshold: one pass finds each record's distinct seeds (``_SeedIndex``), one counts,
-    one places."""
+    record's threshold: one pass finds each record's distinct seeds (``_SeedIndex``), then a
+    counting sort (``_shard_order``)."""
     count = len(offsets) - 1
     thresholds, firsts, sizes = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.int64)
     for k in range(count):
-        at = offsets[k]
-        thresholds[k], sizes[k] = _uint(buffer, at, 4), _uint(buffer, at + 8, 4)
-        width = 4 if _uint(buffer, at + 12, 4) else 2
-        firsts[k] = at + _HEADER_BYTES + (2 * width + 4) * _uint(buffer, at + 4, 4)
+        thresholds[k], _, sizes[k], _, firsts[k] = _header(buffer, offsets[k])
     index = _seed_index(sizes.max() if count else 0, sizes.sum())
     seeds, records = np.empty(sizes.sum(), np.uint32), np.empty(sizes.sum(), np.int64)
-    starts = np.zeros(shards + 1, np.int64)
     n = 0
     for k in range(count):
         for s in range(sizes[k]):
             seed = np.uint32(_uint(buffer, firsts[k] + 4 * s, 4))
             if _add(index, k, n, seed):
                 seeds[n], records[n] = seed, k
-                starts[seed % shards + 1] += 1
                 n += 1
-    starts = np.cumsum(starts)
-    ordered_seeds, ordered_records = np.empty(n, np.uint32), np.empty(n, np.int64)
-    for i in range(n):
-        shard = seeds[i] % shards
-        ordered_seeds[starts[shard]], ordered_records[starts[shard]] = seeds[i], records[i]
-        starts[shard] += 1
-    return ordered_seeds, ordered_records, thresholds
+    order = _shard_order(seeds[:n] % shards, shards)
+    return seeds[order], records[order], thresholds
 
 
 @numba.njit(cache=True, nogil=True)
